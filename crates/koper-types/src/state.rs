@@ -139,7 +139,9 @@ pub fn aggregate_state(
         return source;
     }
     let chroots: Vec<BuildState> = chroots.into_iter().collect();
-    for state in [Running, Starting, Pending, Failed, Succeeded, Skipped, Forked] {
+    for state in [
+        Running, Starting, Pending, Failed, Succeeded, Skipped, Forked,
+    ] {
         if chroots.contains(&state) {
             return state;
         }
@@ -169,8 +171,14 @@ mod tests {
     fn aggregate_follows_copr() {
         assert_eq!(aggregate_state(true, Succeeded, [Running]), Canceled);
         assert_eq!(aggregate_state(false, Importing, [Waiting]), Importing);
-        assert_eq!(aggregate_state(false, Succeeded, [Failed, Running]), Running);
-        assert_eq!(aggregate_state(false, Succeeded, [Failed, Succeeded]), Failed);
+        assert_eq!(
+            aggregate_state(false, Succeeded, [Failed, Running]),
+            Running
+        );
+        assert_eq!(
+            aggregate_state(false, Succeeded, [Failed, Succeeded]),
+            Failed
+        );
         assert_eq!(aggregate_state(false, Succeeded, [Succeeded]), Succeeded);
         assert_eq!(aggregate_state(false, Succeeded, [Waiting]), Pending);
         assert_eq!(aggregate_state(false, Succeeded, []), Waiting);

@@ -1,0 +1,47 @@
+//! SRPM fixtures, made from the specs kept next to this crate.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+/// The directory holding the fixture specs and their sources.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Builds the source RPM of `fixtures/<spec_name>.spec` into `out_dir` with
+/// `rpmbuild -bs` and returns its path.
+pub fn build_srpm(spec_name: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
+    let fixtures = fixtures_dir();
+    let spec = fixtures.join(format!("{spec_name}.spec"));
+    let topdir = tempfile::tempdir()?;
+    std::fs::create_dir_all(out_dir)?;
+    let output = Command::new("rpmbuild")
+        .arg("-bs")
+        .arg("--define")
+        .arg(format!("_topdir {}", topdir.path().display()))
+        .arg("--define")
+        .arg(format!("_sourcedir {}", fixtures.display()))
+        .arg("--define")
+        .arg(format!("_srcrpmdir {}", out_dir.display()))
+        // Debian's rpm keeps its database under ~/.rpmdb unless told.
+        .arg("--define")
+        .arg("_dbpath /var/lib/rpm")
+        .arg(&spec)
+        .output()
+        .context("running rpmbuild -bs (is rpm-build installed?)")?;
+    if !output.status.success() {
+        bail!(
+            "rpmbuild -bs {} failed:\n{}",
+            spec.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let written = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("Wrote: "))
+        .context("rpmbuild did not say which file it wrote")?;
+    Ok(PathBuf::from(written.trim()))
+}
