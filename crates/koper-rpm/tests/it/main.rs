@@ -1,0 +1,5 @@
+//! Integration tests of koper-rpm against RPMs built at test time with
+//! rpmbuild.
+
+mod fixtures;
+mod inspect;
