@@ -1,0 +1,87 @@
+//! The builder protocol (`/builder-api/v1/`): builders pull work from the
+//! server over HTTP, so no connection into a builder is ever needed. The
+//! protocol is written down in `docs/builder-api.md`; change both together.
+
+use std::collections::BTreeMap;
+
+use koper_chroots::{ChrootDefinition, RepoDefinition};
+use koper_types::BuildId;
+use serde::{Deserialize, Serialize};
+
+/// The protocol version, sent by builders in `Koper-Builder-Protocol`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// What a builder asks for when it wants work.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseRequest {
+    /// Architectures the builder can build for (`x86_64`).
+    pub arches: Vec<String>,
+    /// How long the server may hold the request open waiting for a task,
+    /// in seconds (long poll); 0 answers at once.
+    #[serde(default)]
+    pub wait_seconds: u64,
+}
+
+/// A task leased to a builder: one chroot of one build.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Task {
+    /// The task's id; every later call names it.
+    pub task_id: i64,
+    /// Proves this builder holds the current lease; a builder that lost its
+    /// lease (expired, reassigned) is refused with 409.
+    pub lease_id: String,
+    /// Seconds until the lease expires unless renewed by a heartbeat.
+    pub lease_seconds: u64,
+    /// The build this task belongs to.
+    pub build_id: BuildId,
+    /// Where to download the source RPM (relative to the server URL).
+    pub srpm_path: String,
+    /// SHA-256 of the source RPM, to check the download.
+    pub srpm_sha256: String,
+    /// What to build on.
+    pub chroot: ChrootDefinition,
+    /// Repos for BuildRequires besides the chroot's own: the project's repo
+    /// and the repos it builds against.
+    pub repos: Vec<RepoDefinition>,
+    /// rpm macros for the build (vendor, packager, ...).
+    pub macros: BTreeMap<String, String>,
+    /// Build timeout in seconds.
+    pub timeout_seconds: u64,
+    /// Largest live log the build may write, in bytes.
+    pub max_log_bytes: u64,
+    /// Whether the build may use the network.
+    pub enable_net: bool,
+}
+
+/// What a heartbeat or log upload learns from the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseStatus {
+    /// The user canceled the build: stop it and finish as canceled.
+    pub cancel: bool,
+    /// Seconds until the lease expires unless renewed again.
+    pub lease_seconds: u64,
+}
+
+/// How a task ended on the builder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// rpmbuild succeeded; the packages were uploaded.
+    Succeeded,
+    /// The package failed to build (or timed out, or logged too much).
+    Failed,
+    /// Stopped because the user canceled.
+    Canceled,
+}
+
+/// The last call of a task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FinishRequest {
+    /// The lease the builder holds.
+    pub lease_id: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why it failed, for the user (timeout, log limit, exit status).
+    #[serde(default)]
+    pub reason: Option<String>,
+}

@@ -1,0 +1,122 @@
+//! The native API (`/api/v1/`), used by the `koper` CLI.
+
+use koper_types::{BuildId, BuildState, ChrootName, OwnerName, ProjectName};
+use serde::{Deserialize, Serialize};
+
+/// Who the caller is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Me {
+    /// The user's name.
+    pub name: String,
+    /// Whether the user administers the instance.
+    pub is_admin: bool,
+}
+
+/// A chroot that projects can select.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Chroot {
+    /// `<distribution>-<version>-<arch>`.
+    pub name: ChrootName,
+    /// The architecture packages are built for.
+    pub arch: String,
+    /// One line for listings.
+    pub description: String,
+}
+
+/// What `POST /api/v1/projects` takes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewProject {
+    /// The owner: the caller, or a group the caller administers.
+    pub owner: OwnerName,
+    /// The project's name, unique per owner.
+    pub name: ProjectName,
+    /// Chroots to build for; at least one.
+    pub chroots: Vec<ChrootName>,
+    /// Free text shown on the project page.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A project.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Project {
+    /// Database id.
+    pub id: i64,
+    /// Who owns it.
+    pub owner: OwnerName,
+    /// Its name.
+    pub name: ProjectName,
+    /// `owner/name`.
+    pub full_name: String,
+    /// Free text.
+    pub description: String,
+    /// The chroots it builds for.
+    pub chroots: Vec<ChrootName>,
+    /// Base URL of its repositories: `<results>/<owner>/<name>`.
+    pub repo_url: String,
+    /// Build timeout in seconds.
+    pub build_timeout: i64,
+    /// Unix seconds.
+    pub created_on: i64,
+}
+
+/// The package a build makes, once its source is known.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourcePackage {
+    /// RPM name.
+    pub name: String,
+    /// `[epoch:]version-release`.
+    pub version: String,
+}
+
+/// One chroot of a build.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildChroot {
+    /// The chroot.
+    pub name: ChrootName,
+    /// Its state.
+    pub state: BuildState,
+    /// Unix seconds, when a builder started it.
+    pub started_on: Option<i64>,
+    /// Unix seconds, when it ended.
+    pub ended_on: Option<i64>,
+    /// Where its results are served, with a trailing slash.
+    pub result_url: Option<String>,
+    /// Why it failed, when it did and the reason is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_reason: Option<String>,
+}
+
+/// A build.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Build {
+    /// Build number.
+    pub id: BuildId,
+    /// The project's owner.
+    pub owner: OwnerName,
+    /// The project.
+    pub project: ProjectName,
+    /// State of the whole build (Copr's aggregate rule).
+    pub state: BuildState,
+    /// The package, once known.
+    pub source_package: Option<SourcePackage>,
+    /// Who submitted it.
+    pub submitter: Option<String>,
+    /// Unix seconds.
+    pub submitted_on: i64,
+    /// Earliest chroot start.
+    pub started_on: Option<i64>,
+    /// Latest chroot end, when all ended.
+    pub ended_on: Option<i64>,
+    /// Per-chroot states.
+    pub chroots: Vec<BuildChroot>,
+}
+
+/// A page of a list.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// This page's items.
+    pub items: Vec<T>,
+    /// The offset of the next page, when there is one.
+    pub next_offset: Option<i64>,
+}

@@ -1,0 +1,212 @@
+//! Builds: one submitted source, built for one or more chroots.
+
+use koper_types::{BuildId, BuildState, ChrootName, OwnerName, PackageName, ProjectName};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::tasks::{TASK_COLUMNS, task_from_row};
+use crate::{Database, DbError, TaskRow, parse_column};
+
+/// What submitting a build stores.
+#[derive(Debug, Clone)]
+pub struct NewBuild<'a> {
+    /// The project built into.
+    pub project_id: i64,
+    /// Who submitted it.
+    pub submitter_id: Option<i64>,
+    /// `upload`, `link`, `scm`, ...
+    pub source_type: &'a str,
+    /// The accepted source RPM, relative to the data directory.
+    pub srpm_path: &'a str,
+    /// Its SHA-256.
+    pub srpm_sha256: &'a str,
+    /// The package it builds.
+    pub package_name: &'a PackageName,
+    /// `[epoch:]version-release`.
+    pub package_version: &'a str,
+    /// Timeout per chroot, seconds.
+    pub timeout: i64,
+    /// Chroots to build for, with their arch.
+    pub chroots: &'a [(ChrootName, String)],
+}
+
+/// A stored build with its chroots.
+#[derive(Debug, Clone)]
+pub struct BuildRow {
+    /// Build number.
+    pub id: BuildId,
+    /// The project.
+    pub project_id: i64,
+    /// The project's owner.
+    pub owner: OwnerName,
+    /// The project's name.
+    pub project: ProjectName,
+    /// Who submitted it.
+    pub submitter: Option<String>,
+    /// `upload`, ...
+    pub source_type: String,
+    /// State of the source phase.
+    pub source_state: BuildState,
+    /// The accepted source RPM, relative to the data directory.
+    pub srpm_path: Option<String>,
+    /// Its SHA-256.
+    pub srpm_sha256: Option<String>,
+    /// The package, once known.
+    pub package_name: Option<PackageName>,
+    /// Its `[epoch:]version-release`.
+    pub package_version: Option<String>,
+    /// A user canceled it.
+    pub canceled: bool,
+    /// Timeout per chroot, seconds.
+    pub timeout: i64,
+    /// Unix seconds.
+    pub submitted_on: i64,
+    /// Its chroots, by name.
+    pub chroots: Vec<TaskRow>,
+}
+
+const BUILD_COLUMNS: &str = "b.id, b.project_id, p.owner_name, p.name AS project_name,
+    u.name AS submitter, b.source_type, b.source_state, b.srpm_path, b.srpm_sha256,
+    b.package_name, b.package_version, b.canceled, b.timeout, b.submitted_on";
+const BUILD_FROM: &str = "builds b JOIN projects p ON p.id = b.project_id
+    LEFT JOIN users u ON u.id = b.submitter_id";
+
+fn build_from_row(row: &AnyRow) -> Result<BuildRow, DbError> {
+    let package_name: Option<String> = row.try_get("package_name")?;
+    Ok(BuildRow {
+        id: BuildId(row.try_get("id")?),
+        project_id: row.try_get("project_id")?,
+        owner: parse_column(&row.try_get::<String, _>("owner_name")?, "owner_name")?,
+        project: parse_column(&row.try_get::<String, _>("project_name")?, "projects.name")?,
+        submitter: row.try_get("submitter")?,
+        source_type: row.try_get("source_type")?,
+        source_state: parse_column(&row.try_get::<String, _>("source_state")?, "source_state")?,
+        srpm_path: row.try_get("srpm_path")?,
+        srpm_sha256: row.try_get("srpm_sha256")?,
+        package_name: package_name
+            .map(|name| parse_column(&name, "package_name"))
+            .transpose()?,
+        package_version: row.try_get("package_version")?,
+        canceled: row.try_get::<i64, _>("canceled")? != 0,
+        timeout: row.try_get("timeout")?,
+        submitted_on: row.try_get("submitted_on")?,
+        chroots: Vec::new(),
+    })
+}
+
+impl Database {
+    /// Stores a build whose source is already accepted, with one pending
+    /// task per chroot.
+    pub async fn create_build(&self, new: &NewBuild<'_>, now: i64) -> Result<BuildId, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO builds (project_id, submitter_id, source_type, source_state, srpm_path,
+                 srpm_sha256, package_name, package_version, timeout, submitted_on)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(new.project_id)
+        .bind(new.submitter_id)
+        .bind(new.source_type)
+        .bind(BuildState::Succeeded.as_str())
+        .bind(new.srpm_path)
+        .bind(new.srpm_sha256)
+        .bind(new.package_name.as_str())
+        .bind(new.package_version)
+        .bind(new.timeout)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = row.try_get("id")?;
+        for (chroot, arch) in new.chroots {
+            sqlx::query(
+                "INSERT INTO build_chroots (build_id, chroot, arch, state) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(chroot.as_str())
+            .bind(arch.as_str())
+            .bind(BuildState::Pending.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(BuildId(id))
+    }
+
+    /// The build with this id, with its chroots.
+    pub async fn build_by_id(&self, id: BuildId) -> Result<Option<BuildRow>, DbError> {
+        let row = sqlx::query(&format!(
+            "SELECT {BUILD_COLUMNS} FROM {BUILD_FROM} WHERE b.id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut build = build_from_row(&row)?;
+        build.chroots = self.tasks_of_build(id).await?;
+        Ok(Some(build))
+    }
+
+    /// A project's builds, newest first.
+    pub async fn list_builds(
+        &self,
+        project_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<BuildRow>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {BUILD_COLUMNS} FROM {BUILD_FROM} WHERE b.project_id = $1
+             ORDER BY b.id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(project_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut builds: Vec<BuildRow> =
+            rows.iter().map(build_from_row).collect::<Result<_, _>>()?;
+        let (Some(newest), Some(oldest)) = (builds.first(), builds.last()) else {
+            return Ok(builds);
+        };
+        let task_rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM build_chroots
+             WHERE build_id <= $1 AND build_id >= $2 ORDER BY chroot"
+        ))
+        .bind(newest.id.0)
+        .bind(oldest.id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &task_rows {
+            let task = task_from_row(row)?;
+            if let Some(build) = builds.iter_mut().find(|b| b.id == task.build_id) {
+                build.chroots.push(task);
+            }
+        }
+        Ok(builds)
+    }
+
+    /// Sets a build's cancel flag and cancels its chroots that no builder
+    /// holds yet; returns false when the build had already ended.
+    pub async fn cancel_build(&self, id: BuildId, now: i64) -> Result<bool, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query("UPDATE builds SET canceled = 1 WHERE id = $1 AND canceled = 0")
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(
+            "UPDATE build_chroots SET state = $1, ended_on = $2
+             WHERE build_id = $3 AND state IN ($4, $5)",
+        )
+        .bind(BuildState::Canceled.as_str())
+        .bind(now)
+        .bind(id.0)
+        .bind(BuildState::Pending.as_str())
+        .bind(BuildState::Waiting.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(updated > 0)
+    }
+}

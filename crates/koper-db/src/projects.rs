@@ -1,0 +1,229 @@
+//! Projects and the chroots they build for.
+
+use std::collections::BTreeMap;
+
+use koper_types::{ChrootName, OwnerName, ProjectName};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Database, DbError, parse_column};
+
+/// What creating a project needs.
+#[derive(Debug, Clone)]
+pub struct NewProject<'a> {
+    /// The owner (user or `@group`).
+    pub owner: &'a OwnerName,
+    /// The name, unique per owner.
+    pub name: &'a ProjectName,
+    /// Free text.
+    pub description: &'a str,
+    /// Chroots to build for.
+    pub chroots: &'a [ChrootName],
+    /// Build timeout, seconds.
+    pub build_timeout: i64,
+}
+
+/// A stored project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRow {
+    /// Database id.
+    pub id: i64,
+    /// Owner name.
+    pub owner: OwnerName,
+    /// Project name.
+    pub name: ProjectName,
+    /// Free text.
+    pub description: String,
+    /// Build timeout, seconds.
+    pub build_timeout: i64,
+    /// Unix seconds.
+    pub created_on: i64,
+    /// Selected chroots, sorted.
+    pub chroots: Vec<ChrootName>,
+}
+
+const PROJECT_COLUMNS: &str = "id, owner_name, name, description, build_timeout, created_on";
+
+fn project_from_row(row: &AnyRow) -> Result<ProjectRow, DbError> {
+    Ok(ProjectRow {
+        id: row.try_get("id")?,
+        owner: parse_column(&row.try_get::<String, _>("owner_name")?, "owner_name")?,
+        name: parse_column(&row.try_get::<String, _>("name")?, "projects.name")?,
+        description: row.try_get("description")?,
+        build_timeout: row.try_get("build_timeout")?,
+        created_on: row.try_get("created_on")?,
+        chroots: Vec::new(),
+    })
+}
+
+impl Database {
+    /// Creates a project with its chroots; [`DbError::Conflict`] when the
+    /// owner already has a project of that name.
+    pub async fn create_project(
+        &self,
+        new: &NewProject<'_>,
+        now: i64,
+    ) -> Result<ProjectRow, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO projects (owner_name, name, description, build_timeout, created_on)
+             VALUES ($1, $2, $3, $4, $5) RETURNING {PROJECT_COLUMNS}"
+        ))
+        .bind(new.owner.as_str())
+        .bind(new.name.as_str())
+        .bind(new.description)
+        .bind(new.build_timeout)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(DbError::from_insert)?;
+        let mut project = project_from_row(&row)?;
+        let mut chroots = new.chroots.to_vec();
+        chroots.sort();
+        chroots.dedup();
+        for chroot in &chroots {
+            sqlx::query("INSERT INTO project_chroots (project_id, chroot) VALUES ($1, $2)")
+                .bind(project.id)
+                .bind(chroot.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        project.chroots = chroots;
+        Ok(project)
+    }
+
+    /// The project `owner/name`.
+    pub async fn find_project(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+    ) -> Result<Option<ProjectRow>, DbError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE owner_name = $1 AND name = $2"
+        ))
+        .bind(owner.as_str())
+        .bind(name.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        self.with_chroots(row.as_ref().map(project_from_row).transpose()?)
+            .await
+    }
+
+    /// The project with this id.
+    pub async fn project_by_id(&self, id: i64) -> Result<Option<ProjectRow>, DbError> {
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        self.with_chroots(row.as_ref().map(project_from_row).transpose()?)
+            .await
+    }
+
+    async fn with_chroots(
+        &self,
+        project: Option<ProjectRow>,
+    ) -> Result<Option<ProjectRow>, DbError> {
+        let Some(mut project) = project else {
+            return Ok(None);
+        };
+        let rows =
+            sqlx::query("SELECT chroot FROM project_chroots WHERE project_id = $1 ORDER BY chroot")
+                .bind(project.id)
+                .fetch_all(&self.pool)
+                .await?;
+        project.chroots = rows
+            .iter()
+            .map(|row| parse_column(&row.try_get::<String, _>("chroot")?, "chroot"))
+            .collect::<Result<_, DbError>>()?;
+        Ok(Some(project))
+    }
+
+    /// Projects, all or one owner's, sorted by owner and name.
+    pub async fn list_projects(
+        &self,
+        owner: Option<&OwnerName>,
+    ) -> Result<Vec<ProjectRow>, DbError> {
+        let rows = match owner {
+            Some(owner) => {
+                sqlx::query(&format!(
+                    "SELECT {PROJECT_COLUMNS} FROM projects WHERE owner_name = $1
+                     ORDER BY owner_name, name"
+                ))
+                .bind(owner.as_str())
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY owner_name, name"
+                ))
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        let mut projects: BTreeMap<i64, ProjectRow> = BTreeMap::new();
+        let mut order = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let project = project_from_row(row)?;
+            order.push(project.id);
+            projects.insert(project.id, project);
+        }
+        let chroot_rows =
+            sqlx::query("SELECT project_id, chroot FROM project_chroots ORDER BY chroot")
+                .fetch_all(&self.pool)
+                .await?;
+        for row in &chroot_rows {
+            let id: i64 = row.try_get("project_id")?;
+            if let Some(project) = projects.get_mut(&id) {
+                project.chroots.push(parse_column(
+                    &row.try_get::<String, _>("chroot")?,
+                    "chroot",
+                )?);
+            }
+        }
+        Ok(order
+            .into_iter()
+            .filter_map(|id| projects.remove(&id))
+            .collect())
+    }
+
+    /// Records whether a chroot repo's metadata may be out of step with its
+    /// published builds (set before publishing, cleared after).
+    pub async fn set_repo_dirty(
+        &self,
+        project_id: i64,
+        chroot: &ChrootName,
+        dirty: bool,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE project_chroots SET repo_dirty = $1 WHERE project_id = $2 AND chroot = $3",
+        )
+        .bind(i64::from(dirty))
+        .bind(project_id)
+        .bind(chroot.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Repos left dirty, as (project id, chroot).
+    pub async fn dirty_repos(&self) -> Result<Vec<(i64, ChrootName)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT project_id, chroot FROM project_chroots WHERE repo_dirty = 1
+             ORDER BY project_id, chroot",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("project_id")?,
+                    parse_column(&row.try_get::<String, _>("chroot")?, "chroot")?,
+                ))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,276 @@
+//! Build chroots as the unit of work: leased by builders, renewed by
+//! heartbeats, returned to the queue when a lease expires.
+
+use koper_types::{BuildId, BuildState, ChrootName};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Database, DbError, DbKind, parse_column};
+
+/// One chroot of a build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    /// Task id.
+    pub id: i64,
+    /// The build.
+    pub build_id: BuildId,
+    /// The chroot.
+    pub chroot: ChrootName,
+    /// The architecture it builds for.
+    pub arch: String,
+    /// Its state.
+    pub state: BuildState,
+    /// The builder holding it.
+    pub builder_id: Option<i64>,
+    /// The current lease, if leased.
+    pub lease_id: Option<String>,
+    /// When the lease lapses, Unix seconds.
+    pub lease_expires_on: Option<i64>,
+    /// How many times it was leased.
+    pub attempts: i64,
+    /// What the builder reported, before publishing finished.
+    pub outcome: Option<String>,
+    /// Why it failed.
+    pub fail_reason: Option<String>,
+    /// Its result directory name in the chroot repo (`00000001-hello`).
+    pub result_dir: Option<String>,
+    /// Unix seconds.
+    pub started_on: Option<i64>,
+    /// Unix seconds.
+    pub ended_on: Option<i64>,
+}
+
+pub(crate) const TASK_COLUMNS: &str = "id, build_id, chroot, arch, state, builder_id, lease_id,
+    lease_expires_on, attempts, outcome, fail_reason, result_dir, started_on, ended_on";
+
+pub(crate) fn task_from_row(row: &AnyRow) -> Result<TaskRow, DbError> {
+    Ok(TaskRow {
+        id: row.try_get("id")?,
+        build_id: BuildId(row.try_get("build_id")?),
+        chroot: parse_column(&row.try_get::<String, _>("chroot")?, "chroot")?,
+        arch: row.try_get("arch")?,
+        state: parse_column(&row.try_get::<String, _>("state")?, "state")?,
+        builder_id: row.try_get("builder_id")?,
+        lease_id: row.try_get("lease_id")?,
+        lease_expires_on: row.try_get("lease_expires_on")?,
+        attempts: row.try_get("attempts")?,
+        outcome: row.try_get("outcome")?,
+        fail_reason: row.try_get("fail_reason")?,
+        result_dir: row.try_get("result_dir")?,
+        started_on: row.try_get("started_on")?,
+        ended_on: row.try_get("ended_on")?,
+    })
+}
+
+/// `$first, $first+1, ...` for an `IN (...)` list of `count` values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Database {
+    /// The chroots of a build, by name.
+    pub async fn tasks_of_build(&self, build_id: BuildId) -> Result<Vec<TaskRow>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM build_chroots WHERE build_id = $1 ORDER BY chroot"
+        ))
+        .bind(build_id.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    /// One task.
+    pub async fn task_by_id(&self, id: i64) -> Result<Option<TaskRow>, DbError> {
+        let row = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM build_chroots WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    /// Leases the oldest pending task of an uncanceled build for one of
+    /// `arches` to a builder. Safe with several servers on one PostgreSQL
+    /// (rows being leased elsewhere are skipped, not waited for).
+    pub async fn lease_next_task(
+        &self,
+        builder_id: i64,
+        arches: &[String],
+        lease_id: &str,
+        lease_expires_on: i64,
+        now: i64,
+    ) -> Result<Option<TaskRow>, DbError> {
+        if arches.is_empty() {
+            return Ok(None);
+        }
+        let lock = match self.kind {
+            DbKind::Postgres => "FOR UPDATE OF bc SKIP LOCKED",
+            // SQLite has one writer at a time; the UPDATE re-checks state.
+            DbKind::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE build_chroots
+             SET state = $1, builder_id = $2, lease_id = $3, lease_expires_on = $4,
+                 started_on = $5, attempts = attempts + 1
+             WHERE state = $6 AND id = (
+                 SELECT bc.id FROM build_chroots bc JOIN builds b ON b.id = bc.build_id
+                 WHERE bc.state = $6 AND b.canceled = 0 AND bc.arch IN ({})
+                 ORDER BY bc.id LIMIT 1 {lock})
+             RETURNING {TASK_COLUMNS}",
+            placeholders(7, arches.len())
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(BuildState::Starting.as_str())
+            .bind(builder_id)
+            .bind(lease_id)
+            .bind(lease_expires_on)
+            .bind(now)
+            .bind(BuildState::Pending.as_str());
+        for arch in arches {
+            query = query.bind(arch.as_str());
+        }
+        let row = query.fetch_optional(&self.pool).await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    /// Extends a lease and moves a starting task to running; false when the
+    /// caller no longer holds the lease.
+    pub async fn renew_lease(
+        &self,
+        task_id: i64,
+        lease_id: &str,
+        lease_expires_on: i64,
+    ) -> Result<bool, DbError> {
+        let updated = sqlx::query(
+            "UPDATE build_chroots SET lease_expires_on = $1,
+                 state = CASE WHEN state = $2 THEN $3 ELSE state END
+             WHERE id = $4 AND lease_id = $5 AND outcome IS NULL AND state IN ($2, $3)",
+        )
+        .bind(lease_expires_on)
+        .bind(BuildState::Starting.as_str())
+        .bind(BuildState::Running.as_str())
+        .bind(task_id)
+        .bind(lease_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated > 0)
+    }
+
+    /// Records where a task's results go.
+    pub async fn set_result_dir(&self, task_id: i64, result_dir: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE build_chroots SET result_dir = $1 WHERE id = $2")
+            .bind(result_dir)
+            .bind(task_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores what the builder reported; from here on the task is the
+    /// publisher's. False when the caller no longer holds the lease.
+    pub async fn record_outcome(
+        &self,
+        task_id: i64,
+        lease_id: &str,
+        outcome: &str,
+        reason: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let updated = sqlx::query(
+            "UPDATE build_chroots SET outcome = $1, fail_reason = $2
+             WHERE id = $3 AND lease_id = $4 AND outcome IS NULL AND state IN ($5, $6)",
+        )
+        .bind(outcome)
+        .bind(reason)
+        .bind(task_id)
+        .bind(lease_id)
+        .bind(BuildState::Starting.as_str())
+        .bind(BuildState::Running.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated > 0)
+    }
+
+    /// Tasks whose outcome is known but whose results are not yet
+    /// published (left over by a crash, or just reported).
+    pub async fn tasks_to_publish(&self) -> Result<Vec<TaskRow>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM build_chroots
+             WHERE outcome IS NOT NULL AND state IN ($1, $2) ORDER BY id"
+        ))
+        .bind(BuildState::Starting.as_str())
+        .bind(BuildState::Running.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    /// Ends a task in a final state.
+    pub async fn end_task(
+        &self,
+        task_id: i64,
+        state: BuildState,
+        fail_reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE build_chroots SET state = $1, fail_reason = COALESCE($2, fail_reason),
+                 ended_on = $3, lease_id = NULL, lease_expires_on = NULL
+             WHERE id = $4",
+        )
+        .bind(state.as_str())
+        .bind(fail_reason)
+        .bind(now)
+        .bind(task_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Puts tasks whose lease lapsed (their builder died or lost contact)
+    /// back in the queue; returns their ids.
+    pub async fn requeue_expired_leases(&self, now: i64) -> Result<Vec<i64>, DbError> {
+        let rows = sqlx::query(
+            "UPDATE build_chroots
+             SET state = $1, builder_id = NULL, lease_id = NULL, lease_expires_on = NULL,
+                 started_on = NULL
+             WHERE state IN ($2, $3) AND outcome IS NULL AND lease_expires_on < $4
+             RETURNING id",
+        )
+        .bind(BuildState::Pending.as_str())
+        .bind(BuildState::Starting.as_str())
+        .bind(BuildState::Running.as_str())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
+    /// Published results of a project's chroot: the result directories of
+    /// its succeeded tasks, oldest first.
+    pub async fn published_result_dirs(
+        &self,
+        project_id: i64,
+        chroot: &ChrootName,
+    ) -> Result<Vec<String>, DbError> {
+        let rows = sqlx::query(
+            "SELECT bc.result_dir FROM build_chroots bc JOIN builds b ON b.id = bc.build_id
+             WHERE b.project_id = $1 AND bc.chroot = $2 AND bc.state = $3
+                 AND bc.result_dir IS NOT NULL
+             ORDER BY bc.build_id",
+        )
+        .bind(project_id)
+        .bind(chroot.as_str())
+        .bind(BuildState::Succeeded.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get("result_dir")?))
+            .collect()
+    }
+}

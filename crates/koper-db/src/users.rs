@@ -1,0 +1,124 @@
+//! Users and their API tokens. Tokens are stored only as hashes.
+
+use koper_types::UserName;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Database, DbError, parse_column};
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Database id.
+    pub id: i64,
+    /// Login name, also the owner name of the user's projects.
+    pub name: UserName,
+    /// The login Copr clients send with the token (HTTP Basic).
+    pub api_login: String,
+    /// Administers the instance.
+    pub is_admin: bool,
+}
+
+/// What a presented token turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenMatch {
+    /// A valid token of this user.
+    Valid(User),
+    /// The user's token, but past its expiry.
+    Expired(User),
+    /// No such token, or a revoked one.
+    Unknown,
+}
+
+fn user_from_row(row: &AnyRow) -> Result<User, DbError> {
+    Ok(User {
+        id: row.try_get("id")?,
+        name: parse_column(&row.try_get::<String, _>("name")?, "users.name")?,
+        api_login: row.try_get("api_login")?,
+        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+    })
+}
+
+impl Database {
+    /// Creates a user whose API login is its name.
+    pub async fn create_user(
+        &self,
+        name: &UserName,
+        is_admin: bool,
+        now: i64,
+    ) -> Result<User, DbError> {
+        let row = sqlx::query(
+            "INSERT INTO users (name, api_login, is_admin, created_on) VALUES ($1, $2, $3, $4)
+             RETURNING id, name, api_login, is_admin",
+        )
+        .bind(name.as_str())
+        .bind(name.as_str())
+        .bind(i64::from(is_admin))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(DbError::from_insert)?;
+        user_from_row(&row)
+    }
+
+    /// The user called `name`.
+    pub async fn find_user(&self, name: &str) -> Result<Option<User>, DbError> {
+        let row = sqlx::query("SELECT id, name, api_login, is_admin FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// The user with this id.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, DbError> {
+        let row = sqlx::query("SELECT id, name, api_login, is_admin FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Stores a new API token (its hash) for a user.
+    pub async fn add_api_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        expires_on: Option<i64>,
+        now: i64,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO api_tokens (user_id, token_hash, created_on, expires_on)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(user_id)
+        .bind(token_hash)
+        .bind(now)
+        .bind(expires_on)
+        .execute(&self.pool)
+        .await
+        .map_err(DbError::from_insert)?;
+        Ok(())
+    }
+
+    /// Looks a token up by its hash.
+    pub async fn match_api_token(&self, token_hash: &str, now: i64) -> Result<TokenMatch, DbError> {
+        let row = sqlx::query(
+            "SELECT u.id, u.name, u.api_login, u.is_admin, t.expires_on
+             FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 AND t.revoked_on IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(TokenMatch::Unknown);
+        };
+        let user = user_from_row(&row)?;
+        let expires_on: Option<i64> = row.try_get("expires_on")?;
+        Ok(match expires_on {
+            Some(expiry) if expiry <= now => TokenMatch::Expired(user),
+            _ => TokenMatch::Valid(user),
+        })
+    }
+}

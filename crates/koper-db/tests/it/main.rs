@@ -1,0 +1,7 @@
+//! Database tests: every test runs against a fresh SQLite file and a fresh
+//! PostgreSQL database, so both backends keep the same behaviour.
+
+mod harness;
+mod projects;
+mod tasks;
+mod users;

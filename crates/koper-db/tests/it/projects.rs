@@ -1,0 +1,63 @@
+use koper_db::{DbError, NewProject};
+use koper_types::ChrootName;
+
+use crate::harness::on_both;
+
+#[tokio::test]
+async fn projects_are_unique_per_owner() {
+    on_both(|t| async move {
+        let db = &t.db;
+        let chroots: Vec<ChrootName> = vec![
+            "host-1-x86_64".parse().unwrap(),
+            "fedora-42-x86_64".parse().unwrap(),
+        ];
+        let alice = "alice".parse().unwrap();
+        let bob = "bob".parse().unwrap();
+        let hello = "hello".parse().unwrap();
+        let new = NewProject {
+            owner: &alice,
+            name: &hello,
+            description: "greets",
+            chroots: &chroots,
+            build_timeout: 18000,
+        };
+        let created = db.create_project(&new, 5).await.unwrap();
+        assert_eq!(
+            created.chroots[0].as_str(),
+            "fedora-42-x86_64",
+            "{}",
+            t.name
+        );
+        assert!(matches!(
+            db.create_project(&new, 6).await,
+            Err(DbError::Conflict)
+        ));
+        db.create_project(
+            &NewProject {
+                owner: &bob,
+                ..new.clone()
+            },
+            7,
+        )
+        .await
+        .unwrap();
+
+        let found = db.find_project(&alice, &hello).await.unwrap().unwrap();
+        assert_eq!(found, created);
+        assert_eq!(
+            db.project_by_id(created.id).await.unwrap(),
+            Some(created.clone())
+        );
+        assert_eq!(db.list_projects(None).await.unwrap().len(), 2);
+        let mine = db.list_projects(Some(&alice)).await.unwrap();
+        assert_eq!(mine, vec![created.clone()]);
+
+        // New repos start dirty so the server creates their empty repodata.
+        assert_eq!(db.dirty_repos().await.unwrap().len(), 4);
+        for chroot in &chroots {
+            db.set_repo_dirty(created.id, chroot, false).await.unwrap();
+        }
+        assert_eq!(db.dirty_repos().await.unwrap().len(), 2);
+    })
+    .await;
+}

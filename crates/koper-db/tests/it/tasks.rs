@@ -1,0 +1,177 @@
+use koper_db::{Database, NewBuild, NewProject};
+use koper_types::{BuildId, BuildState, ChrootName};
+
+use crate::harness::on_both;
+
+async fn project_with_build(db: &Database) -> (i64, BuildId) {
+    let chroots: Vec<ChrootName> = vec![
+        "host-1-x86_64".parse().unwrap(),
+        "host-1-aarch64".parse().unwrap(),
+    ];
+    let project = db
+        .create_project(
+            &NewProject {
+                owner: &"alice".parse().unwrap(),
+                name: &"hello".parse().unwrap(),
+                description: "",
+                chroots: &chroots,
+                build_timeout: 60,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let with_arch: Vec<(ChrootName, String)> = chroots
+        .iter()
+        .map(|c| (c.clone(), c.arch().to_owned()))
+        .collect();
+    let build = db
+        .create_build(
+            &NewBuild {
+                project_id: project.id,
+                submitter_id: None,
+                source_type: "upload",
+                srpm_path: "uploads/x/hello-1.0-1.src.rpm",
+                srpm_sha256: "00",
+                package_name: &"hello".parse().unwrap(),
+                package_version: "1.0-1",
+                timeout: 60,
+                chroots: &with_arch,
+            },
+            2,
+        )
+        .await
+        .unwrap();
+    (project.id, build)
+}
+
+#[tokio::test]
+async fn a_task_is_leased_once_renewed_and_published() {
+    on_both(|t| async move {
+        let db = &t.db;
+        let (project_id, build_id) = project_with_build(db).await;
+        let builder = db.upsert_builder("b", "tok", 1).await.unwrap();
+        let x86 = vec!["x86_64".to_owned()];
+
+        let task = db
+            .lease_next_task(builder.id, &x86, "lease-1", 100, 10)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(task.chroot.as_str(), "host-1-x86_64", "{}", t.name);
+        assert_eq!(task.state, BuildState::Starting);
+        assert_eq!(task.attempts, 1);
+        // Nothing else for x86_64.
+        assert!(
+            db.lease_next_task(builder.id, &x86, "lease-2", 100, 10)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        assert!(db.renew_lease(task.id, "lease-1", 200).await.unwrap());
+        assert!(!db.renew_lease(task.id, "someone-else", 200).await.unwrap());
+        assert_eq!(
+            db.task_by_id(task.id).await.unwrap().unwrap().state,
+            BuildState::Running
+        );
+
+        db.set_result_dir(task.id, "00000001-hello").await.unwrap();
+        assert!(
+            db.record_outcome(task.id, "lease-1", "succeeded", None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !db.record_outcome(task.id, "lease-1", "failed", None)
+                .await
+                .unwrap()
+        );
+        // A reported outcome is not requeued even if the lease lapses.
+        assert!(db.requeue_expired_leases(10_000).await.unwrap().is_empty());
+        let to_publish = db.tasks_to_publish().await.unwrap();
+        assert_eq!(to_publish.len(), 1);
+        db.end_task(task.id, BuildState::Succeeded, None, 300)
+            .await
+            .unwrap();
+        assert!(db.tasks_to_publish().await.unwrap().is_empty());
+
+        let chroot: ChrootName = "host-1-x86_64".parse().unwrap();
+        assert_eq!(
+            db.published_result_dirs(project_id, &chroot).await.unwrap(),
+            vec!["00000001-hello"]
+        );
+        let build = db.build_by_id(build_id).await.unwrap().unwrap();
+        let states: Vec<BuildState> = build.chroots.iter().map(|c| c.state).collect();
+        assert_eq!(states, vec![BuildState::Pending, BuildState::Succeeded]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn expired_leases_go_back_to_the_queue() {
+    on_both(|t| async move {
+        let db = &t.db;
+        let (_, _) = project_with_build(db).await;
+        let builder = db.upsert_builder("b", "tok", 1).await.unwrap();
+        let arm = vec!["aarch64".to_owned()];
+        let task = db
+            .lease_next_task(builder.id, &arm, "l1", 50, 10)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            db.requeue_expired_leases(49).await.unwrap(),
+            Vec::<i64>::new(),
+            "{}",
+            t.name
+        );
+        assert_eq!(db.requeue_expired_leases(51).await.unwrap(), vec![task.id]);
+        // The old lease is dead; a new lease gets the task again.
+        assert!(!db.renew_lease(task.id, "l1", 500).await.unwrap());
+        let again = db
+            .lease_next_task(builder.id, &arm, "l2", 500, 60)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.id, task.id);
+        assert_eq!(again.attempts, 2);
+        assert!(
+            !db.record_outcome(task.id, "l1", "succeeded", None)
+                .await
+                .unwrap()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn canceling_stops_pending_chroots_and_leasing() {
+    on_both(|t| async move {
+        let db = &t.db;
+        let (project_id, build_id) = project_with_build(db).await;
+        assert!(db.cancel_build(build_id, 9).await.unwrap(), "{}", t.name);
+        assert!(!db.cancel_build(build_id, 9).await.unwrap());
+        let builder = db.upsert_builder("b", "tok", 1).await.unwrap();
+        let all = vec!["x86_64".to_owned(), "aarch64".to_owned()];
+        assert!(
+            db.lease_next_task(builder.id, &all, "l", 50, 10)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let build = db.build_by_id(build_id).await.unwrap().unwrap();
+        assert!(build.canceled);
+        assert!(
+            build
+                .chroots
+                .iter()
+                .all(|c| c.state == BuildState::Canceled)
+        );
+        let listed = db.list_builds(project_id, 10, 0).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].chroots.len(), 2);
+        assert!(db.list_builds(project_id, 10, 1).await.unwrap().is_empty());
+    })
+    .await;
+}
