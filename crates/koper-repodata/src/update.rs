@@ -1,0 +1,815 @@
+//! Publishing: from the current state and a list of wanted packages to a new
+//! revision, redoing only the pieces that changed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
+
+use crate::fsutil::{self, WriterLock};
+use crate::package::{self, Stamp};
+use crate::repomd::{self, Record};
+use crate::state::{self, CachedPkg, KINDS, Piece, State};
+use crate::{
+    Compression, PublishReport, RepoChanges, RepoPackage, RepodataError, RepodataOptions, io_err,
+};
+
+/// Packages per piece: small enough that redoing one is quick (about 1 MB
+/// of XML), large enough that a 10,000-package repository has few pieces.
+const PIECE_TARGET: usize = 200;
+/// Above this many new pieces in one run, piece files are not fsynced one by
+/// one (see `build_pieces`).
+const BULK_PIECES: usize = 8;
+const GZIP_LEVEL: u32 = 6;
+const ZSTD_LEVEL: i32 = 3;
+
+/// Applies `changes` to the repository at `repo_dir` and writes a new
+/// revision of its metadata.
+///
+/// Writers of one repository are serialised by an exclusive lock on
+/// `cache_dir/lock`; readers are never blocked. Only the added packages are
+/// read; unchanged packages come from the cache. When the cache is missing
+/// or was written with other options, the repository directory is scanned
+/// instead (every `*.rpm` under it).
+pub fn publish(
+    repo_dir: &Path,
+    changes: &RepoChanges,
+    options: &RepodataOptions,
+) -> Result<PublishReport, RepodataError> {
+    check_dirs(repo_dir, options)?;
+    for p in &changes.add {
+        check_location(&p.location)?;
+    }
+    for prefix in &changes.remove {
+        if prefix.is_empty() || prefix.starts_with('/') || prefix.contains("..") {
+            return Err(RepodataError::InvalidLocation(prefix.clone()));
+        }
+    }
+    let _lock = WriterLock::acquire(&options.cache_dir)?;
+    let (old, usable) = load_state(options);
+    let mut targets: BTreeMap<String, Target> = BTreeMap::new();
+    let mut skipped = Vec::new();
+    if usable {
+        for (pi, piece) in old.pieces.iter().enumerate() {
+            for (idx, p) in piece.packages.iter().enumerate() {
+                targets.insert(p.location.clone(), Target::Cached { piece: pi, idx });
+            }
+        }
+    } else {
+        for (location, path) in scan(repo_dir, &mut skipped)? {
+            targets.insert(
+                location,
+                Target::Read {
+                    path,
+                    strict: false,
+                },
+            );
+        }
+    }
+    targets.retain(|loc, _| !changes.remove.iter().any(|prefix| loc.starts_with(prefix)));
+    for p in &changes.add {
+        targets.insert(
+            p.location.clone(),
+            Target::Read {
+                path: p.path.clone(),
+                strict: true,
+            },
+        );
+    }
+    apply(repo_dir, old, usable, targets, options, false, skipped)
+}
+
+/// Rebuilds the metadata of `repo_dir` from exactly these packages, reading
+/// every one (Copr's "regenerate repos"). With an empty list, writes empty
+/// metadata, e.g. for a new project.
+pub fn regenerate(
+    repo_dir: &Path,
+    packages: &[RepoPackage],
+    options: &RepodataOptions,
+) -> Result<PublishReport, RepodataError> {
+    check_dirs(repo_dir, options)?;
+    for p in packages {
+        check_location(&p.location)?;
+    }
+    let _lock = WriterLock::acquire(&options.cache_dir)?;
+    let (old, _) = load_state(options);
+    let targets = packages
+        .iter()
+        .map(|p| {
+            (
+                p.location.clone(),
+                Target::Read {
+                    path: p.path.clone(),
+                    strict: true,
+                },
+            )
+        })
+        .collect();
+    apply(repo_dir, old, false, targets, options, true, Vec::new())
+}
+
+/// Indexes every `*.rpm` under `dir` (outside `dir/repodata`), like
+/// `createrepo_c [--update] DIR`. With `update`, packages whose file is
+/// unchanged (same location, size and modification time) are taken from
+/// the cache; without it, every package is read. Files that are not valid
+/// RPMs are skipped and listed in the report.
+pub fn createrepo_dir(
+    dir: &Path,
+    update: bool,
+    options: &RepodataOptions,
+) -> Result<PublishReport, RepodataError> {
+    check_dirs(dir, options)?;
+    let _lock = WriterLock::acquire(&options.cache_dir)?;
+    let (old, usable) = load_state(options);
+    let usable = usable && update;
+    let mut cached: HashMap<&str, (usize, usize)> = HashMap::new();
+    if usable {
+        for (pi, piece) in old.pieces.iter().enumerate() {
+            for (idx, p) in piece.packages.iter().enumerate() {
+                cached.insert(p.location.as_str(), (pi, idx));
+            }
+        }
+    }
+    let mut skipped = Vec::new();
+    let mut targets = BTreeMap::new();
+    for (location, path) in scan(dir, &mut skipped)? {
+        let hit = cached.get(location.as_str()).copied().filter(|&(pi, idx)| {
+            let meta = std::fs::metadata(&path);
+            meta.is_ok_and(|m| Stamp::of(&m) == old.pieces[pi].packages[idx].stamp)
+        });
+        let target = match hit {
+            Some((piece, idx)) => Target::Cached { piece, idx },
+            None => Target::Read {
+                path,
+                strict: false,
+            },
+        };
+        targets.insert(location, target);
+    }
+    drop(cached);
+    apply(dir, old, usable, targets, options, !update, skipped)
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    /// Package `idx` of the old state's piece `piece`.
+    Cached { piece: usize, idx: usize },
+    /// A package to read; `strict` makes a bad file an error instead of a
+    /// skipped entry.
+    Read { path: PathBuf, strict: bool },
+}
+
+fn check_dirs(repo_dir: &Path, options: &RepodataOptions) -> Result<(), RepodataError> {
+    let repo = std::fs::canonicalize(repo_dir).map_err(io_err(repo_dir))?;
+    std::fs::create_dir_all(&options.cache_dir).map_err(io_err(&options.cache_dir))?;
+    let cache = std::fs::canonicalize(&options.cache_dir).map_err(io_err(&options.cache_dir))?;
+    if cache.starts_with(&repo) {
+        return Err(RepodataError::CacheInsideRepo);
+    }
+    Ok(())
+}
+
+fn check_location(location: &str) -> Result<(), RepodataError> {
+    let bad = location.is_empty()
+        || location.starts_with('/')
+        || location.starts_with("repodata/")
+        || location.chars().any(char::is_control)
+        || location
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..");
+    if bad {
+        return Err(RepodataError::InvalidLocation(location.to_owned()));
+    }
+    Ok(())
+}
+
+/// The state, and whether its pieces can be reused with these options.
+fn load_state(options: &RepodataOptions) -> (State, bool) {
+    match state::load(&options.cache_dir) {
+        Some(s)
+            if s.compression == options.compression
+                && s.changelog_limit == options.changelog_limit =>
+        {
+            (s, true)
+        }
+        Some(s) => {
+            let mut fresh = State::empty(options.compression, options.changelog_limit);
+            fresh.next_id = s.next_id;
+            fresh.revision = s.revision;
+            fresh.current = s.current;
+            fresh.retired = s.retired;
+            (fresh, false)
+        }
+        None => (
+            State::empty(options.compression, options.changelog_limit),
+            false,
+        ),
+    }
+}
+
+/// Every `*.rpm` under `dir`, by location, outside the top-level `repodata`.
+fn scan(
+    dir: &Path,
+    skipped: &mut Vec<(PathBuf, String)>,
+) -> Result<Vec<(String, PathBuf)>, RepodataError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((path, prefix)) = stack.pop() {
+        let entries = std::fs::read_dir(&path).map_err(io_err(&path))?;
+        for entry in entries {
+            let entry = entry.map_err(io_err(&path))?;
+            let full = entry.path();
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                skipped.push((full, "the file name is not UTF-8".into()));
+                continue;
+            };
+            if name.starts_with('.') || (prefix.is_empty() && name == "repodata") {
+                continue;
+            }
+            let file_type = entry.file_type().map_err(io_err(&full))?;
+            let location = format!("{prefix}{name}");
+            if file_type.is_dir() {
+                stack.push((full, format!("{location}/")));
+            } else if name.ends_with(".rpm") && full.is_file() {
+                if check_location(&location).is_err() {
+                    skipped.push((full, "unusable file name".into()));
+                    continue;
+                }
+                out.push((location, full));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+enum PlanItem {
+    Keep(usize),
+    Build(Vec<usize>),
+}
+
+/// Decides which old pieces stay as they are and groups everything else
+/// into new pieces.
+fn plan(old: &State, usable: bool, targets: &[(String, Target)]) -> Vec<PlanItem> {
+    let n_old = if usable { old.pieces.len() } else { 0 };
+    // Where each old piece's packages landed in the new list.
+    let mut seen = vec![0usize; n_old];
+    let mut first = vec![usize::MAX; n_old];
+    let mut last = vec![0usize; n_old];
+    for (pos, (_, t)) in targets.iter().enumerate() {
+        if let Target::Cached { piece, .. } = t {
+            seen[*piece] += 1;
+            first[*piece] = first[*piece].min(pos);
+            last[*piece] = pos;
+        }
+    }
+    let mut clean: Vec<bool> = (0..n_old)
+        .map(|p| {
+            let len = old.pieces[p].packages.len();
+            len > 0 && seen[p] == len && last[p] + 1 - first[p] == len
+        })
+        .collect();
+    // A small clean piece next to new packages is redone with them, so that
+    // publishing one build after another does not leave a trail of tiny
+    // pieces.
+    let is_clean_at = |clean: &[bool], pos: usize| match &targets[pos].1 {
+        Target::Cached { piece, .. } => clean[*piece],
+        Target::Read { .. } => false,
+    };
+    for p in 0..n_old {
+        if !clean[p] || old.pieces[p].packages.len() >= PIECE_TARGET {
+            continue;
+        }
+        let before = first[p]
+            .checked_sub(1)
+            .is_some_and(|pos| !is_clean_at(&clean, pos));
+        let after = last[p] + 1 < targets.len() && !is_clean_at(&clean, last[p] + 1);
+        if before || after {
+            clean[p] = false;
+        }
+    }
+    let mut items = Vec::new();
+    let mut pending: Vec<usize> = Vec::new();
+    let mut pos = 0;
+    while pos < targets.len() {
+        if let Target::Cached { piece, .. } = &targets[pos].1
+            && clean[*piece]
+        {
+            flush(&mut pending, &mut items);
+            items.push(PlanItem::Keep(*piece));
+            pos += old.pieces[*piece].packages.len();
+            continue;
+        }
+        pending.push(pos);
+        pos += 1;
+    }
+    flush(&mut pending, &mut items);
+    items
+}
+
+fn flush(pending: &mut Vec<usize>, items: &mut Vec<PlanItem>) {
+    if pending.is_empty() {
+        return;
+    }
+    let chunks = pending.len().div_ceil(PIECE_TARGET);
+    let size = pending.len().div_ceil(chunks);
+    for chunk in pending.chunks(size) {
+        items.push(PlanItem::Build(chunk.to_vec()));
+    }
+    pending.clear();
+}
+
+struct Ctx<'a> {
+    cache_dir: &'a Path,
+    old: &'a State,
+    targets: &'a [(String, Target)],
+    options: &'a RepodataOptions,
+    fsync_pieces: bool,
+}
+
+struct Built {
+    piece: Option<Piece>,
+    read: usize,
+    skipped: Vec<(PathBuf, String)>,
+}
+
+/// Builds one new piece: fragments from old pieces or from RPM files,
+/// written uncompressed and compressed.
+fn build_piece(ctx: &Ctx<'_>, id: u64, members: &[usize]) -> Result<Built, RepodataError> {
+    let mut bufs: [Vec<u8>; 3] = Default::default();
+    let mut packages = Vec::with_capacity(members.len());
+    // An old piece's three files and each package's offsets in them.
+    type Loaded = ([Vec<u8>; 3], Vec<[u64; 3]>);
+    let mut old_files: HashMap<usize, Loaded> = HashMap::new();
+    let mut read = 0;
+    let mut skipped = Vec::new();
+    for &pos in members {
+        let (location, target) = &ctx.targets[pos];
+        match target {
+            Target::Cached { piece, idx } => {
+                let old_piece = &ctx.old.pieces[*piece];
+                if !old_files.contains_key(piece) {
+                    let mut files: [Vec<u8>; 3] = Default::default();
+                    for (kind, f) in files.iter_mut().enumerate() {
+                        let path = state::piece_path(ctx.cache_dir, old_piece.id, kind, None);
+                        *f = std::fs::read(&path).map_err(io_err(&path))?;
+                    }
+                    let mut offsets = Vec::with_capacity(old_piece.packages.len());
+                    let mut at = [0u64; 3];
+                    for p in &old_piece.packages {
+                        offsets.push(at);
+                        for (a, len) in at.iter_mut().zip(p.lens) {
+                            *a += len;
+                        }
+                    }
+                    old_files.insert(*piece, (files, offsets));
+                }
+                let (files, offsets) = &old_files[piece];
+                let cached = &old_piece.packages[*idx];
+                for k in 0..3 {
+                    let start = offsets[*idx][k] as usize;
+                    let end = start + cached.lens[k] as usize;
+                    let Some(bytes) = files[k].get(start..end) else {
+                        let path = state::piece_path(ctx.cache_dir, old_piece.id, k, None);
+                        return Err(RepodataError::Io {
+                            path,
+                            source: std::io::Error::other("cache piece shorter than recorded"),
+                        });
+                    };
+                    bufs[k].extend_from_slice(bytes);
+                }
+                packages.push(cached.clone());
+            }
+            Target::Read { path, strict } => {
+                match package::read_package(path, location, ctx.options.changelog_limit) {
+                    Ok(frag) => {
+                        read += 1;
+                        let mut lens = [0u64; 3];
+                        for k in 0..3 {
+                            lens[k] = frag.xml[k].len() as u64;
+                            bufs[k].extend_from_slice(frag.xml[k].as_bytes());
+                        }
+                        packages.push(CachedPkg {
+                            location: location.clone(),
+                            stamp: frag.stamp,
+                            pkgid: frag.pkgid,
+                            lens,
+                        });
+                    }
+                    Err(e) if !strict => skipped.push((path.clone(), e.to_string())),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    drop(old_files);
+    if packages.is_empty() {
+        return Ok(Built {
+            piece: None,
+            read,
+            skipped,
+        });
+    }
+    let mut ulen = [0u64; 3];
+    let mut clen = [0u64; 3];
+    for k in 0..3 {
+        let plain = state::piece_path(ctx.cache_dir, id, k, None);
+        write_file(&plain, &bufs[k], ctx.fsync_pieces)?;
+        let packed = compress(&bufs[k], ctx.options.compression).map_err(io_err(&plain))?;
+        let packed_path = state::piece_path(ctx.cache_dir, id, k, Some(ctx.options.compression));
+        write_file(&packed_path, &packed, ctx.fsync_pieces)?;
+        ulen[k] = bufs[k].len() as u64;
+        clen[k] = packed.len() as u64;
+    }
+    Ok(Built {
+        piece: Some(Piece {
+            id,
+            packages,
+            ulen,
+            clen,
+        }),
+        read,
+        skipped,
+    })
+}
+
+fn write_file(path: &Path, bytes: &[u8], fsync: bool) -> Result<(), RepodataError> {
+    let mut f = File::create(path).map_err(io_err(path))?;
+    f.write_all(bytes).map_err(io_err(path))?;
+    if fsync {
+        f.sync_all().map_err(io_err(path))?;
+    }
+    Ok(())
+}
+
+/// One gzip member or zstd frame. Clients read concatenated members and
+/// frames as one stream, which is what lets pieces be reused.
+fn compress(data: &[u8], compression: Compression) -> std::io::Result<Vec<u8>> {
+    match compression {
+        Compression::Gzip => {
+            let mut enc = flate2::write::GzEncoder::new(
+                Vec::with_capacity(data.len() / 5 + 64),
+                flate2::Compression::new(GZIP_LEVEL),
+            );
+            enc.write_all(data)?;
+            enc.finish()
+        }
+        Compression::Zstd => zstd::bulk::compress(data, ZSTD_LEVEL),
+    }
+}
+
+/// Runs `f` over `items` on up to `available_parallelism` threads, keeping
+/// the order of results.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if workers <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    if let Ok(mut guard) = results.lock() {
+                        guard[i] = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn xml_head(kind: usize, count: usize) -> String {
+    let root = match kind {
+        0 => {
+            "metadata xmlns=\"http://linux.duke.edu/metadata/common\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\""
+        }
+        1 => "filelists xmlns=\"http://linux.duke.edu/metadata/filelists\"",
+        _ => "otherdata xmlns=\"http://linux.duke.edu/metadata/other\"",
+    };
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} packages=\"{count}\">\n")
+}
+
+fn xml_foot(kind: usize) -> &'static str {
+    match kind {
+        0 => "</metadata>\n",
+        1 => "</filelists>\n",
+        _ => "</otherdata>\n",
+    }
+}
+
+/// Writes one public metadata file from the pieces and returns its record.
+fn assemble(
+    repodata: &Path,
+    cache_dir: &Path,
+    kind: usize,
+    pieces: &[Piece],
+    count: usize,
+    compression: Compression,
+    timestamp: u64,
+) -> Result<Record, RepodataError> {
+    let tmp = repodata.join(format!(".koper-tmp-{}-{}", std::process::id(), KINDS[kind]));
+    let mut out = File::create(&tmp).map_err(io_err(&tmp))?;
+    let mut packed_hash = Sha256::new();
+    let mut open_hash = Sha256::new();
+    let mut size = 0u64;
+    let mut open_size = 0u64;
+    let mut emit = |out: &mut File, plain: &[u8], packed: &[u8]| -> std::io::Result<()> {
+        out.write_all(packed)?;
+        packed_hash.update(packed);
+        open_hash.update(plain);
+        size += packed.len() as u64;
+        open_size += plain.len() as u64;
+        Ok(())
+    };
+    let head = xml_head(kind, count);
+    let head_packed = compress(head.as_bytes(), compression).map_err(io_err(&tmp))?;
+    emit(&mut out, head.as_bytes(), &head_packed).map_err(io_err(&tmp))?;
+    for piece in pieces {
+        let plain_path = state::piece_path(cache_dir, piece.id, kind, None);
+        let plain = std::fs::read(&plain_path).map_err(io_err(&plain_path))?;
+        let packed_path = state::piece_path(cache_dir, piece.id, kind, Some(compression));
+        let packed = std::fs::read(&packed_path).map_err(io_err(&packed_path))?;
+        emit(&mut out, &plain, &packed).map_err(io_err(&tmp))?;
+    }
+    let foot = xml_foot(kind);
+    let foot_packed = compress(foot.as_bytes(), compression).map_err(io_err(&tmp))?;
+    emit(&mut out, foot.as_bytes(), &foot_packed).map_err(io_err(&tmp))?;
+    out.sync_all().map_err(io_err(&tmp))?;
+    drop(out);
+    let checksum = hex::encode(packed_hash.finalize());
+    let name = format!("{checksum}-{}.xml.{}", KINDS[kind], compression.suffix());
+    let path = repodata.join(&name);
+    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    Ok(Record {
+        kind: KINDS[kind],
+        checksum,
+        open_checksum: hex::encode(open_hash.finalize()),
+        href: format!("repodata/{name}"),
+        timestamp,
+        size,
+        open_size,
+    })
+}
+
+/// Whether `name` looks like a metadata file written by koper or
+/// createrepo: `<hex digest>-<anything>`.
+fn is_metadata_name(name: &str) -> bool {
+    name.split_once('-').is_some_and(|(digest, _)| {
+        digest.len() >= 32 && digest.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+fn apply(
+    repo_dir: &Path,
+    old: State,
+    usable: bool,
+    targets: BTreeMap<String, Target>,
+    options: &RepodataOptions,
+    force: bool,
+    mut skipped: Vec<(PathBuf, String)>,
+) -> Result<PublishReport, RepodataError> {
+    let cache_dir = options.cache_dir.as_path();
+    let repodata = repo_dir.join("repodata");
+    std::fs::create_dir_all(&repodata).map_err(io_err(&repodata))?;
+    let pieces_dir = state::pieces_dir(cache_dir);
+    std::fs::create_dir_all(&pieces_dir).map_err(io_err(&pieces_dir))?;
+    let live: HashSet<u64> = if usable {
+        old.pieces.iter().map(|p| p.id).collect()
+    } else {
+        HashSet::new()
+    };
+    remove_stray_pieces(&pieces_dir, &live)?;
+    remove_temp_files(&repodata)?;
+
+    let targets: Vec<(String, Target)> = targets.into_iter().collect();
+    let items = plan(&old, usable, &targets);
+    let old_count = if usable { old.package_count() } else { 0 };
+    let unchanged = usable
+        && !force
+        && targets.len() == old_count
+        && items.iter().all(|i| matches!(i, PlanItem::Keep(_)))
+        && repodata.join("repomd.xml").is_file()
+        && old.current.iter().all(|n| repodata.join(n).is_file());
+    if unchanged {
+        return Ok(PublishReport {
+            revision: old.revision,
+            packages: old_count,
+            read: 0,
+            removed: 0,
+            pieces_written: 0,
+            changed: false,
+            skipped,
+        });
+    }
+
+    // Ids for new pieces are never reused, so that the old state's files
+    // stay valid until the new state replaces it.
+    let mut next_id = old.next_id;
+    let mut jobs = Vec::new();
+    for item in &items {
+        if let PlanItem::Build(members) = item {
+            jobs.push((next_id, members.as_slice()));
+            next_id += 1;
+        }
+    }
+    // A process that dies loses nothing from the page cache; only a power
+    // loss can, and a bulk rebuild would pay one fsync per piece for it.
+    // So bulk runs skip them: `state::load` checks every piece's length and
+    // drops a cache that does not match, which costs one full rebuild.
+    let ctx = Ctx {
+        cache_dir,
+        old: &old,
+        targets: &targets,
+        options,
+        fsync_pieces: jobs.len() <= BULK_PIECES,
+    };
+    let built = parallel_map(&jobs, |(id, members)| build_piece(&ctx, *id, members));
+    let mut new_pieces_by_id: HashMap<u64, Piece> = HashMap::new();
+    let mut read = 0;
+    for b in built {
+        let b = b?;
+        read += b.read;
+        skipped.extend(b.skipped);
+        if let Some(p) = b.piece {
+            new_pieces_by_id.insert(p.id, p);
+        }
+    }
+    let pieces_written = new_pieces_by_id.len();
+    let mut pieces = Vec::with_capacity(items.len());
+    let mut job_ids = jobs.iter().map(|(id, _)| *id);
+    for item in &items {
+        match item {
+            PlanItem::Keep(p) => pieces.push(old.pieces[*p].clone()),
+            PlanItem::Build(_) => {
+                if let Some(piece) = job_ids.next().and_then(|id| new_pieces_by_id.remove(&id)) {
+                    pieces.push(piece);
+                }
+            }
+        }
+    }
+    if !ctx.fsync_pieces {
+        fsutil::sync_dir(&pieces_dir)?;
+    }
+    let count: usize = pieces.iter().map(|p| p.packages.len()).sum();
+    let now = now_secs();
+    let revision = now.max(old.revision + 1);
+    let kinds = [0usize, 1, 2];
+    let records = parallel_map(&kinds, |&kind| {
+        assemble(
+            &repodata,
+            cache_dir,
+            kind,
+            &pieces,
+            count,
+            options.compression,
+            now,
+        )
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
+    fsutil::sync_dir(&repodata)?;
+
+    let current: Vec<String> = records
+        .iter()
+        .filter_map(|r| r.href.strip_prefix("repodata/").map(str::to_owned))
+        .collect();
+    let grace = options.grace_period.as_secs();
+    let mut retired: Vec<(u64, String)> = old
+        .retired
+        .iter()
+        .filter(|(_, name)| !current.contains(name))
+        .cloned()
+        .collect();
+    for name in &old.current {
+        if !current.contains(name) && !retired.iter().any(|(_, n)| n == name) {
+            retired.push((now, name.clone()));
+        }
+    }
+    let (expired, retired): (Vec<_>, Vec<_>) = retired
+        .into_iter()
+        .partition(|(at, _)| now.saturating_sub(*at) >= grace);
+    let removed = old_count.saturating_sub(
+        targets
+            .iter()
+            .filter(|(_, t)| matches!(t, Target::Cached { .. }))
+            .count(),
+    );
+    let new_state = State {
+        compression: options.compression,
+        changelog_limit: options.changelog_limit,
+        next_id,
+        revision,
+        current: current.clone(),
+        retired: retired.clone(),
+        pieces,
+    };
+    // The state goes first: if we die before repomd.xml is replaced, the
+    // next run starts from the new state and writes a repomd.xml for it.
+    state::save(cache_dir, &new_state)?;
+    fsutil::write_atomic(
+        &repodata.join("repomd.xml"),
+        repomd::render(revision, &records).as_bytes(),
+    )?;
+
+    // Clean-up after the new revision is visible.
+    for (_, name) in &expired {
+        let _ = std::fs::remove_file(repodata.join(name));
+    }
+    remove_unknown_metadata(&repodata, &current, &retired, options)?;
+    let live: HashSet<u64> = new_state.pieces.iter().map(|p| p.id).collect();
+    remove_stray_pieces(&pieces_dir, &live)?;
+
+    Ok(PublishReport {
+        revision,
+        packages: count,
+        read,
+        removed,
+        pieces_written,
+        changed: true,
+        skipped,
+    })
+}
+
+/// Deletes piece files that no state refers to (left by a run that died).
+fn remove_stray_pieces(pieces_dir: &Path, live: &HashSet<u64>) -> Result<(), RepodataError> {
+    let entries = std::fs::read_dir(pieces_dir).map_err(io_err(pieces_dir))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let id = name.split('.').next().and_then(|s| s.parse::<u64>().ok());
+        if id.is_none_or(|id| !live.contains(&id)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Temporary files of a writer that died; we hold the lock, so no live
+/// writer owns them.
+fn remove_temp_files(repodata: &Path) -> Result<(), RepodataError> {
+    let entries = std::fs::read_dir(repodata).map_err(io_err(repodata))?;
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".koper-tmp-")
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Deletes metadata files that belong to no known revision (written by a run
+/// that died before its repomd.xml, or by another tool) once they are older
+/// than the grace period.
+fn remove_unknown_metadata(
+    repodata: &Path,
+    current: &[String],
+    retired: &[(u64, String)],
+    options: &RepodataOptions,
+) -> Result<(), RepodataError> {
+    let entries = std::fs::read_dir(repodata).map_err(io_err(repodata))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !is_metadata_name(&name)
+            || current.contains(&name)
+            || retired.iter().any(|(_, n)| *n == name)
+        {
+            continue;
+        }
+        let old_enough = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= options.grace_period);
+        if old_enough {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}

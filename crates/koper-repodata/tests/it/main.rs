@@ -1,0 +1,5 @@
+//! Integration tests of koper-repodata: RPMs built at test time with
+//! rpmbuild, metadata checked with real dnf and against createrepo_c.
+
+mod publish;
+mod support;
