@@ -18,6 +18,8 @@ pub fn rpmbuild(spec: &Path, out: &Path, source: bool) -> anyhow::Result<Vec<Pat
     let output = Command::new("rpmbuild")
         .arg(if source { "-ba" } else { "-bb" })
         .arg("--quiet")
+        // BuildRequires name Fedora packages that Debian's rpmdb lacks.
+        .arg("--nodeps")
         .args(["--define", &format!("_topdir {}", top.path().display())])
         .args(["--define", &format!("_rpmdir {}", out.display())])
         .args(["--define", &format!("_srcrpmdir {}", out.display())])
