@@ -1,0 +1,581 @@
+//! One build, from SRPM to RPMs in the result directory.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use koper_chroots::RepoDefinition;
+use nix::fcntl::{Flock, FlockArg};
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, unshare};
+
+use crate::base::{self, Prepared, PreparedBase};
+use crate::bwrap::{self, BUILDDIR, BuildView, DnfView, Rpmdb};
+use crate::collect::collect_rpms;
+use crate::layout::{Layout, MountedRoot};
+use crate::logs::{Channel, Logs};
+use crate::process::{self, Ended, Finished, Limits};
+use crate::{
+    BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig, SandboxError, dnf, fsutil,
+};
+
+/// How old a scratch directory without a lock file must be before it
+/// counts as left behind (one being created has no lock for a moment).
+const STALE_UNLOCKED: Duration = Duration::from_secs(600);
+
+/// Builds `request.srpm` in `request.chroot` and leaves the RPMs,
+/// `root.log` and `build.log` in `request.result_dir`.
+///
+/// The steps: prepare the base root (cached; does not count against the
+/// timeout), mount a fresh overlay buildroot on it in a mount namespace
+/// private to this build, install the BuildRequires with `dnf builddep`
+/// (into `root.log`), run `rpmbuild --rebuild` in the build sandbox (into
+/// `build.log`), copy the RPMs out, then unmount and delete everything of
+/// the build, whatever happened. The live log gets all of it as it comes.
+///
+/// Blocking; call it from a thread of its own (`spawn_blocking`). Needs
+/// root, bubblewrap, dnf with dnf-plugins-core, and rpm on the host.
+pub fn run_build(
+    config: &SandboxConfig,
+    request: &BuildRequest,
+    log: &mut dyn LogSink,
+    cancel: &CancelToken,
+) -> Result<BuildOutcome, SandboxError> {
+    check_host(config, &request.chroot.arch)?;
+    let input = check_request(request)?;
+    let mut logs = Logs::create(&request.result_dir, request.max_log_bytes, log)?;
+    logs.note(
+        Channel::Root,
+        &format!("building {} for {}", input.srpm_name, request.chroot.name),
+    );
+    let base = match base::prepare(config, &request.chroot, Some(&mut logs), cancel)? {
+        Prepared::Ready(base) => base,
+        Prepared::Interrupted(ended) => return Ok(interrupted(&mut logs, Channel::Root, &ended)),
+    };
+    let deadline = Instant::now() + request.timeout;
+    let job = Job {
+        config,
+        request,
+        input: &input,
+        base: &base,
+        cancel,
+        deadline,
+    };
+    thread::scope(|scope| {
+        let worker = thread::Builder::new()
+            .name("koper-sandbox-build".into())
+            .spawn_scoped(scope, || {
+                private_mount_namespace()?;
+                job.run(&mut logs)
+            })
+            .map_err(SandboxError::io("starting the build thread"))?;
+        match worker.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Gives the calling thread a mount namespace of its own in which nothing
+/// propagates to the host: the overlays of a build are visible only to the
+/// build, and vanish with the thread even if the builder is killed.
+fn private_mount_namespace() -> Result<(), SandboxError> {
+    unshare(CloneFlags::CLONE_NEWNS).map_err(SandboxError::sys(
+        "creating a mount namespace for the build",
+    ))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(SandboxError::sys("making the build's mounts private"))
+}
+
+fn check_host(config: &SandboxConfig, arch: &str) -> Result<(), SandboxError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(SandboxError::Config(
+            "builds need root (for overlay mounts and to switch to the sandbox uid)".into(),
+        ));
+    }
+    if config.sandbox_uid == 0 {
+        return Err(SandboxError::Config("the sandbox uid must not be 0".into()));
+    }
+    let host_arch = std::env::consts::ARCH;
+    if arch != host_arch {
+        return Err(SandboxError::Config(format!(
+            "this builder runs on {host_arch} and cannot build for {arch}"
+        )));
+    }
+    for tool in ["bwrap", "dnf", "rpm", "rpmbuild"] {
+        if !in_path(tool) {
+            return Err(SandboxError::Config(format!(
+                "{tool} is not installed (bubblewrap, dnf, dnf-plugins-core and rpm are needed)"
+            )));
+        }
+    }
+    if !config.work_dir.is_dir() {
+        fsutil::make_dir(&config.work_dir, 0o711)?;
+    }
+    let blocked = fsutil::untraversable_ancestor(&config.work_dir, config.sandbox_uid).map_err(
+        SandboxError::io(format!("inspecting {}", config.work_dir.display())),
+    )?;
+    if let Some(dir) = blocked {
+        return Err(SandboxError::Config(format!(
+            "the sandbox uid {} cannot traverse {} (on the way to the work dir {}); \
+             give it mode o+x (0711 is enough)",
+            config.sandbox_uid,
+            dir.display(),
+            config.work_dir.display()
+        )));
+    }
+    Ok(())
+}
+
+fn in_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/bin:/bin".into())
+        .to_string_lossy()
+        .split(':')
+        .any(|dir| Path::new(dir).join(tool).is_file())
+}
+
+/// A request that passed the checks.
+struct Input {
+    /// The SRPM's file name inside the sandboxes.
+    srpm_name: String,
+    /// The chroot's macros overridden by the request's.
+    macros: BTreeMap<String, String>,
+}
+
+fn check_request(request: &BuildRequest) -> Result<Input, SandboxError> {
+    let invalid = |m: String| SandboxError::InvalidRequest(m);
+    let srpm = &request.srpm;
+    if !fs::metadata(srpm).is_ok_and(|m| m.is_file()) {
+        return Err(invalid(format!("{} is not a file", srpm.display())));
+    }
+    let srpm_name = srpm
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| n.ends_with(".src.rpm") && !n.starts_with(['.', '-']))
+        .filter(|n| {
+            n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._+-~^".contains(&b))
+        })
+        .unwrap_or("package.src.rpm")
+        .to_owned();
+    if !request.result_dir.is_dir() {
+        return Err(invalid(format!(
+            "the result directory {} does not exist",
+            request.result_dir.display()
+        )));
+    }
+    let mut macros = request.chroot.macros.clone();
+    macros.extend(request.macros.clone());
+    for (name, value) in &macros {
+        let name_ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !name_ok {
+            return Err(invalid(format!("{name:?} is not a macro name")));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "the value of macro {name} has control characters"
+            )));
+        }
+    }
+    // Checked here, before anything is mounted; written again later.
+    dnf::files(&all_repos(request))?;
+    Ok(Input { srpm_name, macros })
+}
+
+fn all_repos(request: &BuildRequest) -> Vec<&RepoDefinition> {
+    request
+        .chroot
+        .repos
+        .iter()
+        .chain(&request.extra_repos)
+        .collect()
+}
+
+/// rpmbuild's command line inside the build sandbox. The request's macros
+/// come first so that they cannot move the build tree, the output or the
+/// rpmdb.
+pub(crate) fn rpmbuild_args(macros: &BTreeMap<String, String>, srpm_name: &str) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["rpmbuild".into(), "--rebuild".into()];
+    let mut define = |text: String| {
+        args.push("--define".into());
+        args.push(text.into());
+    };
+    for (name, value) in macros {
+        define(format!("{name} {value}"));
+    }
+    define(format!("_topdir {BUILDDIR}/build"));
+    define(format!("_rpmdir {BUILDDIR}/rpms"));
+    define("_dbpath /var/lib/rpm".into());
+    // Flat names: the RPMs land directly in the output directory.
+    define("_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm".into());
+    args.push(format!("{BUILDDIR}/{srpm_name}").into());
+    args
+}
+
+/// Says why a step was cut short and turns it into the outcome.
+fn interrupted(logs: &mut Logs<'_>, channel: Channel, ended: &Ended) -> BuildOutcome {
+    let (note, outcome) = match ended {
+        Ended::TimedOut => (
+            "the build ran out of time and was killed",
+            BuildOutcome::TimedOut,
+        ),
+        Ended::Canceled => ("the build was canceled and killed", BuildOutcome::Canceled),
+        Ended::LogLimitExceeded => (
+            "the log grew past its limit; the build was killed",
+            BuildOutcome::LogLimitExceeded,
+        ),
+        Ended::Exited(_) => (
+            "the build ended",
+            BuildOutcome::Failed {
+                reason: "the build ended early".into(),
+            },
+        ),
+    };
+    logs.note(channel, note);
+    outcome
+}
+
+/// A build's scratch directory under the work dir. Dropping it deletes it
+/// (after the caller unmounted what was mounted in it).
+struct Scratch {
+    path: PathBuf,
+    _lock: Flock<File>,
+}
+
+impl Scratch {
+    fn create(work_dir: &Path) -> Result<Self, SandboxError> {
+        remove_stale(work_dir);
+        let path = tempfile::Builder::new()
+            .prefix("build-")
+            .tempdir_in(work_dir)
+            .map_err(SandboxError::io(format!(
+                "creating a scratch directory in {}",
+                work_dir.display()
+            )))?
+            .keep();
+        let lock = File::create(path.join("lock"))
+            .map_err(SandboxError::io("creating the scratch lock"))?;
+        let lock = Flock::lock(lock, FlockArg::LockExclusive)
+            .map_err(|(_, e)| SandboxError::sys("locking the scratch directory")(e))?;
+        let scratch = Self { path, _lock: lock };
+        // Traversable, not listable: the sandbox uid reaches its mounts by
+        // path, other users learn nothing.
+        fsutil::set_mode(&scratch.path, 0o711)?;
+        Ok(scratch)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(e) = fsutil::remove_tree(&self.path) {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot remove a build's scratch directory");
+        }
+    }
+}
+
+/// Deletes scratch directories of builds that are gone (the builder was
+/// killed): their lock is free. Their mounts went with their namespace.
+fn remove_stale(work_dir: &Path) {
+    let Ok(listing) = fs::read_dir(work_dir) else {
+        return;
+    };
+    for entry in listing.flatten() {
+        let path = entry.path();
+        if !entry.file_name().to_string_lossy().starts_with("build-") || !path.is_dir() {
+            continue;
+        }
+        let stale = match File::open(path.join("lock")) {
+            Ok(file) => Flock::lock(file, FlockArg::LockExclusiveNonblock).is_ok(),
+            Err(_) => fs::symlink_metadata(&path)
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| SystemTime::now().duration_since(t).ok())
+                .is_some_and(|age| age > STALE_UNLOCKED),
+        };
+        if stale {
+            tracing::info!(path = %path.display(), "removing a left-behind build directory");
+            if let Err(e) = fsutil::remove_tree(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove a left-behind build directory");
+            }
+        }
+    }
+}
+
+/// Everything a build thread needs.
+struct Job<'j> {
+    config: &'j SandboxConfig,
+    request: &'j BuildRequest,
+    input: &'j Input,
+    base: &'j PreparedBase,
+    cancel: &'j CancelToken,
+    deadline: Instant,
+}
+
+impl Job<'_> {
+    fn limits(&self) -> Limits<'_> {
+        Limits {
+            deadline: Some(self.deadline),
+            cancel: self.cancel,
+        }
+    }
+
+    /// Runs in the build thread, inside its private mount namespace.
+    fn run(&self, logs: &mut Logs<'_>) -> Result<BuildOutcome, SandboxError> {
+        let uid = self.config.sandbox_uid;
+        let scratch = Scratch::create(&self.config.work_dir)?;
+        let s = &scratch.path;
+
+        let started = Instant::now();
+        let layout = self.base.layout()?;
+        // Declared after `scratch`: dropped (unmounted) before it.
+        let root = MountedRoot::mount(&layout, s)?;
+        if let Some(layer) = self.base.rpmdb_layer() {
+            fsutil::copy_tree(layer, &root.path).map_err(SandboxError::io(
+                "copying the rpmdb layer into the buildroot",
+            ))?;
+        }
+        logs.note(
+            Channel::Root,
+            &format!(
+                "mounted the buildroot over {} in {:.2} s",
+                self.base.root().display(),
+                started.elapsed().as_secs_f64()
+            ),
+        );
+
+        let input_dir = s.join("in");
+        fsutil::make_dir(&input_dir, 0o755)?;
+        let srpm = input_dir.join(&self.input.srpm_name);
+        fs::copy(&self.request.srpm, &srpm).map_err(SandboxError::io(format!(
+            "copying {}",
+            self.request.srpm.display()
+        )))?;
+        fsutil::set_mode(&srpm, 0o644)?;
+
+        let step = self.install_build_requires(logs, s, &root, &input_dir)?;
+        if let Some(outcome) = step {
+            return Ok(outcome);
+        }
+
+        let build_dir = s.join("build");
+        let rpms_dir = s.join("rpms");
+        for dir in [&build_dir, &rpms_dir] {
+            fsutil::make_dir(dir, 0o700)?;
+            fsutil::chown(dir, uid)?;
+        }
+        let rpmdb = match fs::read_link(root.path.join("var/lib/rpm")) {
+            Ok(target) => Rpmdb::Symlink(target),
+            Err(_) => Rpmdb::Directory(root.path.join("var/lib/rpm")),
+        };
+        let view = BuildView {
+            layout: &layout,
+            root: &root.path,
+            rpmdb,
+            build_dir: &build_dir,
+            rpms_dir: &rpms_dir,
+            srpm: &srpm,
+            srpm_name: &self.input.srpm_name,
+            enable_net: self.request.enable_net,
+        };
+        let args = bwrap::build_sandbox(
+            &view,
+            &rpmbuild_args(&self.input.macros, &self.input.srpm_name),
+        );
+        let mut cmd = base::bwrap_command(args);
+        // std drops the supplementary groups when root switches uid.
+        cmd.uid(uid).gid(uid);
+        logs.note(
+            Channel::Build,
+            &format!(
+                "running rpmbuild --rebuild {} as uid {uid} in the sandbox{}",
+                self.input.srpm_name,
+                if self.request.enable_net {
+                    " (with network)"
+                } else {
+                    " (no network)"
+                }
+            ),
+        );
+        let started = Instant::now();
+        let done = process::run(cmd, &mut logs.channel(Channel::Build), &self.limits())?;
+        let elapsed = started.elapsed().as_secs_f64();
+        if !done.success() {
+            return Ok(self.failed(logs, Channel::Build, &done, "rpmbuild", "build.log"));
+        }
+        logs.note(
+            Channel::Build,
+            &format!("rpmbuild succeeded in {elapsed:.1} s"),
+        );
+
+        let collected = collect_rpms(&rpms_dir, &self.request.result_dir, uid)?;
+        for refused in &collected.refused {
+            logs.note(
+                Channel::Build,
+                &format!("not taken from the output: {refused}"),
+            );
+        }
+        if collected.packages.is_empty() {
+            logs.note(Channel::Build, "rpmbuild produced no packages");
+            return Ok(BuildOutcome::Failed {
+                reason: "rpmbuild produced no packages".into(),
+            });
+        }
+        for package in &collected.packages {
+            if let Some(name) = package.file_name() {
+                logs.note(
+                    Channel::Build,
+                    &format!("result: {}", name.to_string_lossy()),
+                );
+            }
+        }
+        Ok(BuildOutcome::Succeeded {
+            packages: collected.packages,
+        })
+    }
+
+    /// `dnf builddep` into the buildroot, then ldconfig for a directory
+    /// base root. `Some` when the build ends here.
+    fn install_build_requires(
+        &self,
+        logs: &mut Logs<'_>,
+        s: &Path,
+        root: &MountedRoot,
+        input_dir: &Path,
+    ) -> Result<Option<BuildOutcome>, SandboxError> {
+        let repos = all_repos(self.request);
+        let koper_dir = s.join("dnf");
+        base::write_dnf_dir(&koper_dir, &dnf::files(&repos)?)?;
+        let host = Layout::of_directory(Path::new("/"))?;
+        let local_repos = dnf::local_repo_dirs(&repos);
+        let view = DnfView {
+            host: &host,
+            installroot: &root.path,
+            koper_dir: &koper_dir,
+            input_dir: Some(input_dir),
+            local_repos: &local_repos,
+            resolv_target: base::resolv_target(),
+        };
+        let releasever = match &self.request.chroot.base_root {
+            koper_chroots::BaseRoot::Dnf { releasever, .. } => releasever.clone(),
+            koper_chroots::BaseRoot::Directory { .. } => {
+                self.request.chroot.name.release().to_owned()
+            }
+        };
+        let mut command = vec![OsString::from("dnf")];
+        command.extend(dnf::builddep_args(
+            &releasever,
+            &self.input.srpm_name,
+            self.base.runs_scriptlets(),
+        ));
+        logs.note(
+            Channel::Root,
+            &format!(
+                "installing the build dependencies with dnf builddep from {} repo(s)",
+                repos.len()
+            ),
+        );
+        let started = Instant::now();
+        let done = process::run(
+            base::bwrap_command(bwrap::dnf_sandbox(&view, &command)),
+            &mut logs.channel(Channel::Root),
+            &self.limits(),
+        )?;
+        if !done.success() {
+            return Ok(Some(self.failed(
+                logs,
+                Channel::Root,
+                &done,
+                "installing the build dependencies",
+                "root.log",
+            )));
+        }
+        logs.note(
+            Channel::Root,
+            &format!(
+                "installed the build dependencies in {:.1} s",
+                started.elapsed().as_secs_f64()
+            ),
+        );
+        if !self.base.runs_scriptlets() {
+            // Packages leave running ldconfig to glibc's file trigger,
+            // which the virtual package does not have.
+            let ldconfig = vec!["ldconfig".into(), "-r".into(), dnf::INSTALLROOT.into()];
+            let done = process::run(
+                base::bwrap_command(bwrap::dnf_sandbox(&view, &ldconfig)),
+                &mut logs.channel(Channel::Root),
+                &self.limits(),
+            )?;
+            if !done.success() {
+                return Ok(Some(self.failed(
+                    logs,
+                    Channel::Root,
+                    &done,
+                    "ldconfig",
+                    "root.log",
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    fn failed(
+        &self,
+        logs: &mut Logs<'_>,
+        channel: Channel,
+        done: &Finished,
+        what: &str,
+        log_name: &str,
+    ) -> BuildOutcome {
+        match &done.ended {
+            Ended::Exited(status) => {
+                let reason = format!("{what} failed ({status}); see {log_name}");
+                logs.note(channel, &reason);
+                BuildOutcome::Failed { reason }
+            }
+            ended => interrupted(logs, channel, ended),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rpmbuild_args_protect_the_build_layout() {
+        let mut macros = BTreeMap::new();
+        macros.insert("vendor".to_owned(), "Koper <x@example.org>".to_owned());
+        macros.insert("_topdir".to_owned(), "/tmp/evil".to_owned());
+        let args = rpmbuild_args(&macros, "hello-1.0-1.src.rpm");
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args[..2], ["rpmbuild", "--rebuild"]);
+        let evil = args.iter().position(|a| a == "_topdir /tmp/evil").unwrap();
+        let ours = args
+            .iter()
+            .position(|a| a == "_topdir /builddir/build")
+            .unwrap();
+        assert!(evil < ours, "ours is defined last and wins");
+        assert!(args.contains(&"vendor Koper <x@example.org>".to_owned()));
+        assert!(
+            args.contains(
+                &"_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm".to_owned()
+            )
+        );
+        assert_eq!(args.last().unwrap(), "/builddir/hello-1.0-1.src.rpm");
+    }
+}
