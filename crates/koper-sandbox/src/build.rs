@@ -379,6 +379,15 @@ impl Job<'_> {
             Ok(target) => Rpmdb::Symlink(target),
             Err(_) => Rpmdb::Directory(root.path.join("var/lib/rpm")),
         };
+        let hosts = s.join("hosts");
+        fsutil::write_file(
+            &hosts,
+            &format!(
+                "127.0.0.1 localhost {h}\n::1 localhost {h}\n",
+                h = bwrap::HOSTNAME
+            ),
+            0o644,
+        )?;
         let view = BuildView {
             layout: &layout,
             root: &root.path,
@@ -387,6 +396,7 @@ impl Job<'_> {
             rpms_dir: &rpms_dir,
             srpm: &srpm,
             srpm_name: &self.input.srpm_name,
+            hosts: &hosts,
             enable_net: self.request.enable_net,
         };
         let args = bwrap::build_sandbox(

@@ -11,6 +11,9 @@ use crate::layout::{Entry, Layout};
 /// Where the build tree is inside the build sandbox (also HOME).
 pub(crate) const BUILDDIR: &str = "/builddir";
 
+/// The host name inside the build sandbox.
+pub(crate) const HOSTNAME: &str = "koper-build";
+
 /// The uid and gid a build has inside its sandbox.
 pub(crate) const INSIDE_ID: u32 = 1000;
 
@@ -152,6 +155,8 @@ pub(crate) struct BuildView<'a> {
     pub(crate) srpm: &'a Path,
     /// The SRPM's file name inside.
     pub(crate) srpm_name: &'a str,
+    /// A hosts file naming the sandbox's host name, bound over the root's.
+    pub(crate) hosts: &'a Path,
     /// Whether the sandbox shares the host's network.
     pub(crate) enable_net: bool,
 }
@@ -184,7 +189,7 @@ pub(crate) fn build_sandbox(view: &BuildView<'_>, command: &[OsString]) -> Vec<O
         .flag("--die-with-parent")
         .flag("--new-session")
         .flag("--clearenv")
-        .pair("--hostname", "koper-build")
+        .pair("--hostname", HOSTNAME)
         .triple("--setenv", "PATH", PATH)
         .triple("--setenv", "HOME", BUILDDIR)
         .triple("--setenv", "LANG", "C.UTF-8")
@@ -208,6 +213,10 @@ pub(crate) fn build_sandbox(view: &BuildView<'_>, command: &[OsString]) -> Vec<O
             view.srpm,
             format!("{BUILDDIR}/{}", view.srpm_name),
         )
+        .triple("--ro-bind", view.hosts, "/etc/hosts")
+        // Last: the sandbox's own root directory (a tmpfs bwrap made)
+        // becomes read-only too.
+        .pair("--remount-ro", "/")
         .pair("--chdir", BUILDDIR)
         .pair("--cap-drop", "ALL")
         .flag("--");
@@ -252,6 +261,7 @@ mod tests {
             rpms_dir: Path::new("/w/b/rpms"),
             srpm: Path::new("/w/b/in/x.src.rpm"),
             srpm_name: "x.src.rpm",
+            hosts: Path::new("/w/b/hosts"),
             enable_net: false,
         };
         let args = joined(&build_sandbox(&view, &["rpmbuild".into()]));
@@ -259,6 +269,7 @@ mod tests {
         assert!(args.contains("--ro-bind /w/b/root/usr /usr --ro-bind /w/b/root/etc /etc --symlink usr/bin /bin --ro-bind /w/b/root/lib64 /lib64"));
         assert!(args.contains("--ro-bind /w/b/root/var/lib/rpm /var/lib/rpm"));
         assert!(args.contains("--bind /w/b/build /builddir/build --bind /w/b/rpms /builddir/rpms --ro-bind /w/b/in/x.src.rpm /builddir/x.src.rpm"));
+        assert!(args.contains("--ro-bind /w/b/hosts /etc/hosts --remount-ro /"));
         assert!(args.ends_with("--cap-drop ALL -- rpmbuild"));
         assert!(!args.contains("--share-net"));
         let binds = args.split(' ').filter(|a| *a == "--bind").count();

@@ -1,0 +1,133 @@
+//! Builds that should work, and one that should fail.
+
+use std::fs;
+
+use koper_sandbox::{BuildOutcome, CancelToken, DiscardLog, run_build};
+
+use crate::{Build, env, make_repo, query};
+
+#[test]
+fn hello_noarch_builds_and_rpm_reads_it() -> anyhow::Result<()> {
+    let build = Build::testkit("hello")?.define("vendor", "Koper Tests");
+    let done = build.run()?;
+    let packages = done.packages()?;
+    assert_eq!(packages.len(), 1, "{packages:?}");
+    let package = &packages[0];
+    assert_eq!(
+        package.file_name().unwrap_or_default(),
+        "hello-1.0-1.noarch.rpm",
+        "flat output names"
+    );
+    assert_eq!(package.parent(), Some(done.result_dir.as_path()));
+    assert_eq!(
+        query(package, "%{NAME} %{VERSION} %{ARCH} %{VENDOR}")?,
+        "hello 1.0 noarch Koper Tests"
+    );
+    let files = query(package, "[%{FILENAMES}\n]")?;
+    assert!(files.contains("/usr/bin/hello"), "{files}");
+    // Owned by the builder, not by the sandbox uid.
+    let meta = fs::metadata(package)?;
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 0);
+    assert!(done.build_log.contains("+ sh ./hello"), "the %check ran");
+    assert!(done.root_log.contains("installed the build dependencies"));
+    assert!(done.live.contains("koper: running rpmbuild"));
+    Ok(())
+}
+
+#[test]
+fn hello_c_compiles_and_runs_its_check() -> anyhow::Result<()> {
+    let build = Build::testkit("hello-c")?;
+    let done = build.run()?;
+    let packages = done.packages()?;
+    assert_eq!(packages.len(), 1, "{packages:?}");
+    let name = packages[0]
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy();
+    assert_eq!(
+        name,
+        format!("hello-c-2.1-3.{}.rpm", std::env::consts::ARCH)
+    );
+    assert_eq!(
+        query(&packages[0], "%{NAME}-%{VERSION}-%{RELEASE}")?,
+        "hello-c-2.1-3"
+    );
+    let check = done.build_log.find("Executing(%check)");
+    let ran = done.build_log.find("+ ./hello-c");
+    assert!(
+        check.is_some() && ran > check,
+        "the %check ran the program\n{}",
+        done.logs()
+    );
+    Ok(())
+}
+
+#[test]
+fn a_failing_build_fails_with_its_log_kept() -> anyhow::Result<()> {
+    let build = Build::testkit("fails")?;
+    let done = build.run()?;
+    let BuildOutcome::Failed { reason } = &done.outcome else {
+        panic!("expected a failure: {:?}\n{}", done.outcome, done.logs());
+    };
+    assert!(reason.contains("rpmbuild"), "{reason}");
+    assert!(
+        done.build_log.contains("this build is meant to fail"),
+        "{}",
+        done.logs()
+    );
+    assert!(done.live.contains("this build is meant to fail"));
+    let rpms: Vec<_> = fs::read_dir(&done.result_dir)?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".rpm"))
+        .collect();
+    assert!(rpms.is_empty());
+    Ok(())
+}
+
+#[test]
+fn missing_build_requires_fail_in_root_log() -> anyhow::Result<()> {
+    let done = Build::fixture("missing-dep")?.run()?;
+    let BuildOutcome::Failed { reason } = &done.outcome else {
+        panic!("expected a failure: {:?}\n{}", done.outcome, done.logs());
+    };
+    assert!(reason.contains("root.log"), "{reason}");
+    assert!(
+        done.root_log.contains("koper-no-such-package"),
+        "{}",
+        done.logs()
+    );
+    Ok(())
+}
+
+#[test]
+fn build_requires_come_from_extra_repos_and_link_from_usr_lib64() -> anyhow::Result<()> {
+    let repo_dir = tempfile::tempdir()?;
+    let repo = make_repo("koper-test-deps", &["koper-dep"], repo_dir.path())?;
+    let mut build = Build::fixture("uses-dep")?;
+    build.request.extra_repos.push(repo);
+    let done = build.run()?;
+    let packages = done.packages()?;
+    assert_eq!(packages.len(), 1);
+    assert!(done.root_log.contains("koper-dep"), "{}", done.logs());
+    assert!(
+        done.build_log.contains("hello from koperdep"),
+        "{}",
+        done.logs()
+    );
+    Ok(())
+}
+
+#[test]
+fn invalid_requests_are_refused_before_anything_runs() -> anyhow::Result<()> {
+    let mut build = Build::testkit("hello")?;
+    build.request.macros.insert("bad name".into(), "x".into());
+    let err = run_build(
+        &env().config(build.uid),
+        &build.request,
+        &mut DiscardLog,
+        &CancelToken::new(),
+    )
+    .expect_err("a bad macro name");
+    assert!(err.to_string().contains("not a macro name"), "{err}");
+    Ok(())
+}
