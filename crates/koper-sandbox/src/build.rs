@@ -56,7 +56,7 @@ pub fn run_build(
         Prepared::Ready(base) => base,
         Prepared::Interrupted(ended) => return Ok(interrupted(&mut logs, Channel::Root, &ended)),
     };
-    let deadline = Instant::now() + request.timeout;
+    let deadline = Instant::now().checked_add(request.timeout);
     let job = Job {
         config,
         request,
@@ -265,10 +265,14 @@ impl Scratch {
                 work_dir.display()
             )))?
             .keep();
-        let lock = File::create(path.join("lock"))
+        // Locked under a temporary name and then renamed: whoever finds a
+        // `lock` finds it locked (see remove_stale).
+        let lock = File::create(path.join("lock.new"))
             .map_err(SandboxError::io("creating the scratch lock"))?;
         let lock = Flock::lock(lock, FlockArg::LockExclusive)
             .map_err(|(_, e)| SandboxError::sys("locking the scratch directory")(e))?;
+        fs::rename(path.join("lock.new"), path.join("lock"))
+            .map_err(SandboxError::io("creating the scratch lock"))?;
         let scratch = Self { path, _lock: lock };
         // Traversable, not listable: the sandbox uid reaches its mounts by
         // path, other users learn nothing.
@@ -320,13 +324,13 @@ struct Job<'j> {
     input: &'j Input,
     base: &'j PreparedBase,
     cancel: &'j CancelToken,
-    deadline: Instant,
+    deadline: Option<Instant>,
 }
 
 impl Job<'_> {
     fn limits(&self) -> Limits<'_> {
         Limits {
-            deadline: Some(self.deadline),
+            deadline: self.deadline,
             cancel: self.cancel,
         }
     }
@@ -398,6 +402,7 @@ impl Job<'_> {
             srpm_name: &self.input.srpm_name,
             hosts: &hosts,
             enable_net: self.request.enable_net,
+            resolv_target: base::resolv_target(),
         };
         let args = bwrap::build_sandbox(
             &view,

@@ -159,6 +159,9 @@ pub(crate) struct BuildView<'a> {
     pub(crate) hosts: &'a Path,
     /// Whether the sandbox shares the host's network.
     pub(crate) enable_net: bool,
+    /// With the network: the host's resolver configuration when
+    /// `/etc/resolv.conf` points into `/run`, shown at the same path.
+    pub(crate) resolv_target: Option<PathBuf>,
 }
 
 /// Where the build sandbox finds the rpmdb.
@@ -213,7 +216,11 @@ pub(crate) fn build_sandbox(view: &BuildView<'_>, command: &[OsString]) -> Vec<O
             view.srpm,
             format!("{BUILDDIR}/{}", view.srpm_name),
         )
-        .triple("--ro-bind", view.hosts, "/etc/hosts")
+        .triple("--ro-bind", view.hosts, "/etc/hosts");
+    if let (true, Some(target)) = (view.enable_net, &view.resolv_target) {
+        a.triple("--ro-bind-try", target, target);
+    }
+    a
         // Last: the sandbox's own root directory (a tmpfs bwrap made)
         // becomes read-only too.
         .pair("--remount-ro", "/")
@@ -263,6 +270,7 @@ mod tests {
             srpm_name: "x.src.rpm",
             hosts: Path::new("/w/b/hosts"),
             enable_net: false,
+            resolv_target: Some("/run/resolved/resolv.conf".into()),
         };
         let args = joined(&build_sandbox(&view, &["rpmbuild".into()]));
         assert!(args.starts_with("--unshare-all --unshare-user --uid 1000 --gid 1000 --disable-userns --die-with-parent --new-session --clearenv"));
@@ -272,6 +280,7 @@ mod tests {
         assert!(args.contains("--ro-bind /w/b/hosts /etc/hosts --remount-ro /"));
         assert!(args.ends_with("--cap-drop ALL -- rpmbuild"));
         assert!(!args.contains("--share-net"));
+        assert!(!args.contains("/run/resolved"));
         let binds = args.split(' ').filter(|a| *a == "--bind").count();
         assert_eq!(binds, 2, "only the build tree and the output are writable");
 
@@ -279,7 +288,9 @@ mod tests {
             enable_net: true,
             ..view
         };
-        assert!(joined(&build_sandbox(&with_net, &[])).contains("--unshare-all --share-net"));
+        let args = joined(&build_sandbox(&with_net, &[]));
+        assert!(args.contains("--unshare-all --share-net"));
+        assert!(args.contains("--ro-bind-try /run/resolved/resolv.conf /run/resolved/resolv.conf"));
     }
 
     #[test]

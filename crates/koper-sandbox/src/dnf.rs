@@ -10,6 +10,7 @@ use std::path::Path;
 use koper_chroots::RepoDefinition;
 
 use crate::SandboxError;
+use crate::provides::PACKAGE;
 
 /// Where the buildroot is inside the dnf sandbox.
 pub(crate) const INSTALLROOT: &str = "/installroot";
@@ -30,6 +31,8 @@ pub(crate) struct DnfFiles {
 
 /// Writes the dnf configuration for `repos`. Metadata timeouts are short
 /// and retries few, so an unreachable mirror fails in seconds, not hours.
+/// The virtual package of a directory base root is protected: a package
+/// that obsoletes one of its names must not remove it.
 pub(crate) fn files(repos: &[&RepoDefinition]) -> Result<DnfFiles, SandboxError> {
     let mut config = String::new();
     let _ = write!(
@@ -43,7 +46,7 @@ pub(crate) fn files(repos: &[&RepoDefinition]) -> Result<DnfFiles, SandboxError>
          gpgcheck=0\n\
          repo_gpgcheck=0\n\
          skip_if_unavailable=0\n\
-         protected_packages=\n\
+         protected_packages={PACKAGE}\n\
          timeout=20\n\
          retries=2\n\
          metadata_expire=0\n"

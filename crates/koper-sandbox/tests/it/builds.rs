@@ -4,7 +4,7 @@ use std::fs;
 
 use koper_sandbox::{BuildOutcome, CancelToken, DiscardLog, run_build};
 
-use crate::{Build, env, make_repo, query};
+use crate::{Build, env, make_repo, query, serve_dir};
 
 #[test]
 fn hello_noarch_builds_and_rpm_reads_it() -> anyhow::Result<()> {
@@ -101,8 +101,10 @@ fn missing_build_requires_fail_in_root_log() -> anyhow::Result<()> {
 
 #[test]
 fn build_requires_come_from_extra_repos_and_link_from_usr_lib64() -> anyhow::Result<()> {
+    // Served over HTTP on 127.0.0.1, as the builder gets project repos.
     let repo_dir = tempfile::tempdir()?;
-    let repo = make_repo("koper-test-deps", &["koper-dep"], repo_dir.path())?;
+    let mut repo = make_repo("koper-test-deps", &["koper-dep"], repo_dir.path())?;
+    repo.baseurl = Some(format!("http://127.0.0.1:{}/", serve_dir(repo_dir.path())?));
     let mut build = Build::fixture("uses-dep")?;
     build.request.extra_repos.push(repo);
     let done = build.run()?;

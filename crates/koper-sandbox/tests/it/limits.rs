@@ -61,6 +61,24 @@ fn a_build_that_never_ends_times_out_and_leaves_no_process() -> anyhow::Result<(
 }
 
 #[test]
+fn a_daemon_left_by_a_successful_build_is_killed() -> anyhow::Result<()> {
+    let marker = "86313";
+    let build = Build::fixture("daemon")?.define("sleep_seconds", marker);
+    let (config, work) = own_work_dir(build.uid)?;
+    let outcome = koper_sandbox::run_build(
+        &config,
+        &build.request,
+        &mut koper_sandbox::DiscardLog,
+        &CancelToken::new(),
+    )?;
+    assert!(
+        matches!(outcome, BuildOutcome::Succeeded { .. }),
+        "{outcome:?}"
+    );
+    assert_nothing_left(marker, work.path())
+}
+
+#[test]
 fn cancel_stops_a_running_build_within_seconds() -> anyhow::Result<()> {
     let marker = "86312";
     let build = Build::fixture("sleeper")?.define("sleep_seconds", marker);

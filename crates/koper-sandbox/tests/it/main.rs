@@ -22,11 +22,12 @@ use koper_sandbox::{
     BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig, prepare_base_root, run_build,
 };
 
-/// What every test shares: one cache (the base root is prepared once per
-/// run of this binary) and one work dir.
+/// What every test shares: one cache (kept between runs in the target
+/// dir: the base root is described again only when the host changed) and
+/// one work dir (its leftovers are cleaned by the next build).
 struct Env {
-    cache: tempfile::TempDir,
-    work: tempfile::TempDir,
+    cache: PathBuf,
+    work: PathBuf,
     host_chroot: ChrootDefinition,
 }
 
@@ -37,17 +38,12 @@ static NEXT_UID: AtomicU32 = AtomicU32::new(3_000_100);
 
 fn env() -> &'static Env {
     ENV.get_or_init(|| {
-        let cache = tempfile::Builder::new()
-            .prefix("koper-sandbox-cache-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .expect("a cache dir");
+        let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("koper-sandbox-cache");
         // The sandbox uid must be able to traverse the work dir: not under
         // /root, which is 0700.
-        let work = tempfile::Builder::new()
-            .prefix("koper-sandbox-work-")
-            .tempdir_in("/tmp")
-            .expect("a work dir");
-        fs::set_permissions(work.path(), fs::Permissions::from_mode(0o711)).expect("chmod");
+        let work = PathBuf::from("/tmp/koper-sandbox-it-work");
+        fs::create_dir_all(&work).expect("a work dir");
+        fs::set_permissions(&work, fs::Permissions::from_mode(0o711)).expect("chmod");
         let catalog = ChrootCatalog::load(None).expect("the shipped chroots");
         let host_chroot = catalog
             .get(&"host-1-x86_64".parse().expect("a chroot name"))
@@ -73,8 +69,8 @@ fn env() -> &'static Env {
 impl Env {
     fn config(&self, sandbox_uid: u32) -> SandboxConfig {
         SandboxConfig {
-            cache_dir: self.cache.path().to_owned(),
-            work_dir: self.work.path().to_owned(),
+            cache_dir: self.cache.clone(),
+            work_dir: self.work.clone(),
             sandbox_uid,
         }
     }
@@ -292,6 +288,47 @@ fn make_repo(id: &str, specs: &[&str], dir: &Path) -> anyhow::Result<RepoDefinit
         metalink: None,
         priority: None,
     })
+}
+
+/// Serves `dir` over HTTP on 127.0.0.1 (GET only, one request per
+/// connection), as koper's server serves project repos. Returns the port.
+fn serve_dir(dir: &Path) -> anyhow::Result<u16> {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let root = dir.to_owned();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            // The rest of the head is not needed.
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = request.split(' ').nth(1).unwrap_or("/");
+            let file = root.join(path.trim_start_matches('/'));
+            let mut out = &stream;
+            let _ = match fs::read(&file).ok().filter(|_| !path.contains("..")) {
+                Some(body) => out
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .and_then(|()| out.write_all(&body)),
+                None => out.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                ),
+            };
+        }
+    });
+    Ok(port)
 }
 
 /// `rpm -qp --qf` of a built package.
