@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::{self, File};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,6 +15,7 @@ use nix::sched::{CloneFlags, unshare};
 
 use crate::base::{self, Prepared, PreparedBase};
 use crate::bwrap::{self, BUILDDIR, BuildView, DnfView, Rpmdb};
+use crate::cgroup::{BuildCgroup, Hierarchies, JOIN_SCRIPT};
 use crate::collect::collect_rpms;
 use crate::layout::{Layout, MountedRoot};
 use crate::logs::{Channel, Logs};
@@ -112,10 +113,14 @@ fn check_host(config: &SandboxConfig, arch: &str) -> Result<(), SandboxError> {
             "this builder runs on {host_arch} and cannot build for {arch}"
         )));
     }
-    for tool in ["bwrap", "dnf", "rpm", "rpmbuild"] {
+    let mut tools = vec!["bwrap", "dnf", "rpm", "rpmbuild", "setpriv", "sh"];
+    if config.limits.max_file_bytes.is_some() {
+        tools.push("prlimit");
+    }
+    for tool in tools {
         if !in_path(tool) {
             return Err(SandboxError::Config(format!(
-                "{tool} is not installed (bubblewrap, dnf, dnf-plugins-core and rpm are needed)"
+                "{tool} is not installed (bubblewrap, dnf, dnf-plugins-core, rpm and util-linux are needed)"
             )));
         }
     }
@@ -358,6 +363,19 @@ impl Job<'_> {
                 started.elapsed().as_secs_f64()
             ),
         );
+        // Declared after `root`: every process of the build is killed
+        // before the buildroot is unmounted.
+        let hierarchies = Hierarchies::of_this_process();
+        BuildCgroup::remove_stale(&hierarchies, &self.config.work_dir);
+        let scratch_name = s
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let cgroup = BuildCgroup::create(
+            &self.config.limits,
+            &BuildCgroup::name_for(&self.config.work_dir, &scratch_name),
+            &hierarchies,
+        )?;
 
         let input_dir = s.join("in");
         fsutil::make_dir(&input_dir, 0o755)?;
@@ -368,7 +386,7 @@ impl Job<'_> {
         )))?;
         fsutil::set_mode(&srpm, 0o644)?;
 
-        let step = self.install_build_requires(logs, s, &root, &input_dir)?;
+        let step = self.install_build_requires(logs, s, &root, &input_dir, &cgroup)?;
         if let Some(outcome) = step {
             return Ok(outcome);
         }
@@ -408,9 +426,7 @@ impl Job<'_> {
             &view,
             &rpmbuild_args(&self.input.macros, &self.input.srpm_name),
         );
-        let mut cmd = base::bwrap_command(args);
-        // std drops the supplementary groups when root switches uid.
-        cmd.uid(uid).gid(uid);
+        let cmd = self.command(&cgroup, args, true);
         logs.note(
             Channel::Build,
             &format!(
@@ -427,7 +443,7 @@ impl Job<'_> {
         let done = process::run(cmd, &mut logs.channel(Channel::Build), &self.limits())?;
         let elapsed = started.elapsed().as_secs_f64();
         if !done.success() {
-            return Ok(self.failed(logs, Channel::Build, &done, "rpmbuild", "build.log"));
+            return Ok(self.failed(logs, Channel::Build, &done, "rpmbuild", &cgroup));
         }
         logs.note(
             Channel::Build,
@@ -468,6 +484,7 @@ impl Job<'_> {
         s: &Path,
         root: &MountedRoot,
         input_dir: &Path,
+        cgroup: &BuildCgroup,
     ) -> Result<Option<BuildOutcome>, SandboxError> {
         let repos = all_repos(self.request);
         let koper_dir = s.join("dnf");
@@ -503,7 +520,7 @@ impl Job<'_> {
         );
         let started = Instant::now();
         let done = process::run(
-            base::bwrap_command(bwrap::dnf_sandbox(&view, &command)),
+            self.command(cgroup, bwrap::dnf_sandbox(&view, &command), false),
             &mut logs.channel(Channel::Root),
             &self.limits(),
         )?;
@@ -513,7 +530,7 @@ impl Job<'_> {
                 Channel::Root,
                 &done,
                 "installing the build dependencies",
-                "root.log",
+                cgroup,
             )));
         }
         logs.note(
@@ -528,7 +545,7 @@ impl Job<'_> {
             // which the virtual package does not have.
             let ldconfig = vec!["ldconfig".into(), "-r".into(), dnf::INSTALLROOT.into()];
             let done = process::run(
-                base::bwrap_command(bwrap::dnf_sandbox(&view, &ldconfig)),
+                self.command(cgroup, bwrap::dnf_sandbox(&view, &ldconfig), false),
                 &mut logs.channel(Channel::Root),
                 &self.limits(),
             )?;
@@ -538,11 +555,48 @@ impl Job<'_> {
                     Channel::Root,
                     &done,
                     "ldconfig",
-                    "root.log",
+                    cgroup,
                 )));
             }
         }
         Ok(None)
+    }
+
+    /// A bwrap command (with `args`) whose process first joins the build's
+    /// cgroups, then (for the build sandbox) takes the file-size limit and
+    /// becomes the sandbox uid, then executes bwrap.
+    fn command(&self, cgroup: &BuildCgroup, args: Vec<OsString>, as_sandbox: bool) -> Command {
+        let mut argv: Vec<OsString> = Vec::new();
+        let procs = cgroup.procs_files();
+        if !procs.is_empty() {
+            argv.extend(["sh", "-c", JOIN_SCRIPT, "koper-cgroup-join"].map(OsString::from));
+            argv.extend(procs.into_iter().map(OsString::from));
+            argv.push("--".into());
+        }
+        if as_sandbox {
+            let uid = self.config.sandbox_uid;
+            if let Some(bytes) = self.config.limits.max_file_bytes {
+                argv.push("prlimit".into());
+                argv.push(format!("--fsize={bytes}:{bytes}").into());
+                argv.push("--".into());
+            }
+            argv.extend(
+                [
+                    "setpriv".to_owned(),
+                    format!("--reuid={uid}"),
+                    format!("--regid={uid}"),
+                    "--clear-groups".to_owned(),
+                    "--no-new-privs".to_owned(),
+                    "--".to_owned(),
+                ]
+                .map(OsString::from),
+            );
+        }
+        argv.push("bwrap".into());
+        argv.extend(args);
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        cmd
     }
 
     fn failed(
@@ -551,11 +605,18 @@ impl Job<'_> {
         channel: Channel,
         done: &Finished,
         what: &str,
-        log_name: &str,
+        cgroup: &BuildCgroup,
     ) -> BuildOutcome {
+        let log_name = match channel {
+            Channel::Root => "root.log",
+            Channel::Build => "build.log",
+        };
         match &done.ended {
             Ended::Exited(status) => {
-                let reason = format!("{what} failed ({status}); see {log_name}");
+                let reason = match cgroup.limit_hit() {
+                    Some(limit) => format!("{limit}; see {log_name}"),
+                    None => format!("{what} failed ({status}); see {log_name}"),
+                };
                 logs.note(channel, &reason);
                 BuildOutcome::Failed { reason }
             }

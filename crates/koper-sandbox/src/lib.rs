@@ -3,6 +3,7 @@
 mod base;
 mod build;
 mod bwrap;
+mod cgroup;
 mod collect;
 mod dnf;
 mod fsutil;
@@ -37,6 +38,29 @@ pub struct SandboxConfig {
     /// `3_000_000 + slot`. It should own no files on the host and not be
     /// shared with any other service. Inside the sandbox it appears as 1000.
     pub sandbox_uid: u32,
+    /// Memory, process and file-size limits of every build.
+    pub limits: ResourceLimits,
+}
+
+/// Resource limits of a build (dnf builddep and rpmbuild), all off by
+/// default. Memory and processes are limited with a cgroup per build:
+/// cgroup v2 where the controller is in the v2 tree, v1 where it is only
+/// there (hybrid hosts). On a pure v2 host the builder must be allowed to
+/// manage its own cgroup (systemd: `Delegate=yes`); when it is in that
+/// cgroup itself, it moves itself into a leaf `koper-builder` first, as
+/// cgroup v2 requires. A limit that cannot be set fails the build with
+/// [`SandboxError::Config`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceLimits {
+    /// The most memory (bytes; tmpfs contents included) the build's
+    /// processes may use together. Beyond it the kernel kills one and the
+    /// build fails with a reason saying so.
+    pub memory_bytes: Option<u64>,
+    /// The most processes and threads the build may have at once.
+    pub max_processes: Option<u64>,
+    /// The largest file rpmbuild's processes may write (`RLIMIT_FSIZE`);
+    /// a process writing past it is killed by `SIGXFSZ`.
+    pub max_file_bytes: Option<u64>,
 }
 
 /// One build: which chroot, which source package, from which repos.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use koper_chroots::{BaseRoot, ChrootCatalog, ChrootDefinition};
-use koper_sandbox::{SandboxConfig, SandboxError, prepare_base_root};
+use koper_sandbox::{ResourceLimits, SandboxConfig, SandboxError, prepare_base_root};
 
 use crate::{env, query};
 
@@ -16,6 +16,7 @@ fn config_with_cache(cache: &Path) -> SandboxConfig {
         cache_dir: cache.to_owned(),
         work_dir: env().work.clone(),
         sandbox_uid: 3_000_097,
+        limits: ResourceLimits::default(),
     }
 }
 

@@ -6,6 +6,7 @@ mod base;
 mod builds;
 mod isolation;
 mod limits;
+mod resources;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -19,7 +20,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use koper_chroots::{ChrootCatalog, ChrootDefinition, RepoDefinition};
 use koper_sandbox::{
-    BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig, prepare_base_root, run_build,
+    BuildOutcome, BuildRequest, CancelToken, LogSink, ResourceLimits, SandboxConfig,
+    prepare_base_root, run_build,
 };
 
 /// What every test shares: one cache (kept between runs in the target
@@ -72,6 +74,7 @@ impl Env {
             cache_dir: self.cache.clone(),
             work_dir: self.work.clone(),
             sandbox_uid,
+            limits: ResourceLimits::default(),
         }
     }
 }
