@@ -109,7 +109,7 @@ fn check_host(config: &SandboxConfig, arch: &str) -> Result<(), SandboxError> {
     }
     let host_arch = std::env::consts::ARCH;
     if arch != host_arch {
-        return Err(SandboxError::Config(format!(
+        return Err(SandboxError::InvalidRequest(format!(
             "this builder runs on {host_arch} and cannot build for {arch}"
         )));
     }
@@ -322,6 +322,24 @@ fn remove_stale(work_dir: &Path) {
     }
 }
 
+/// Where the build sandbox gets the rpmdb from. The buildroot was written
+/// by dnf, and the packages it installed may be hostile: the decision is
+/// made from the base root, and a bind source must be a real directory
+/// all the way down (a symlink there would be resolved on the host).
+fn rpmdb_view(base: &Path, root: &Path) -> Option<Rpmdb> {
+    if let Ok(target) = fs::read_link(base.join("var/lib/rpm")) {
+        return Some(Rpmdb::Symlink(target));
+    }
+    let mut dir = root.to_owned();
+    for part in ["var", "lib", "rpm"] {
+        dir.push(part);
+        if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            return None;
+        }
+    }
+    Some(Rpmdb::Directory(dir))
+}
+
 /// Everything a build thread needs.
 struct Job<'j> {
     config: &'j SandboxConfig,
@@ -397,9 +415,10 @@ impl Job<'_> {
             fsutil::make_dir(dir, 0o700)?;
             fsutil::chown(dir, uid)?;
         }
-        let rpmdb = match fs::read_link(root.path.join("var/lib/rpm")) {
-            Ok(target) => Rpmdb::Symlink(target),
-            Err(_) => Rpmdb::Directory(root.path.join("var/lib/rpm")),
+        let Some(rpmdb) = rpmdb_view(self.base.root(), &root.path) else {
+            let reason = "the buildroot's /var/lib/rpm is not a directory any more".to_owned();
+            logs.note(Channel::Root, &reason);
+            return Ok(BuildOutcome::Failed { reason });
         };
         let hosts = s.join("hosts");
         fsutil::write_file(
@@ -628,6 +647,32 @@ impl Job<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rpmdb_is_bound_only_from_real_directories() {
+        let base = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("var/lib/rpm")).unwrap();
+        assert!(matches!(
+            rpmdb_view(base.path(), root.path()),
+            Some(Rpmdb::Directory(dir)) if dir == root.path().join("var/lib/rpm")
+        ));
+
+        fs::remove_dir_all(root.path().join("var/lib")).unwrap();
+        std::os::unix::fs::symlink("/etc", root.path().join("var/lib")).unwrap();
+        assert!(rpmdb_view(base.path(), root.path()).is_none());
+
+        fs::create_dir_all(base.path().join("var/lib")).unwrap();
+        std::os::unix::fs::symlink(
+            "../../usr/lib/sysimage/rpm",
+            base.path().join("var/lib/rpm"),
+        )
+        .unwrap();
+        assert!(matches!(
+            rpmdb_view(base.path(), root.path()),
+            Some(Rpmdb::Symlink(target)) if target == Path::new("../../usr/lib/sysimage/rpm")
+        ));
+    }
 
     #[test]
     fn rpmbuild_args_protect_the_build_layout() {
