@@ -1,0 +1,91 @@
+//! The state shared by every request handler and background task.
+
+use std::sync::Arc;
+
+use koper_chroots::ChrootCatalog;
+use koper_db::Database;
+use koper_storage::DataDir;
+use tokio::sync::Notify;
+
+use crate::config::ServerConfig;
+use crate::publisher::RepoLocks;
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ServerConfig,
+    public_url: String,
+    db: Database,
+    data: DataDir,
+    chroots: ChrootCatalog,
+    work_available: Notify,
+    repo_locks: RepoLocks,
+}
+
+impl App {
+    /// Assembles the state of a server answering at `public_url`.
+    pub fn new(
+        config: ServerConfig,
+        public_url: String,
+        db: Database,
+        data: DataDir,
+        chroots: ChrootCatalog,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                public_url,
+                db,
+                data,
+                chroots,
+                work_available: Notify::new(),
+                repo_locks: RepoLocks::default(),
+            }),
+        }
+    }
+
+    /// Settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+
+    /// The URL users and builders reach this server at, without a trailing
+    /// slash.
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+
+    /// The URL of the public results tree.
+    pub fn results_url(&self) -> String {
+        format!("{}/results", self.inner.public_url)
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> &DataDir {
+        &self.inner.data
+    }
+
+    /// Known chroots.
+    pub fn chroots(&self) -> &ChrootCatalog {
+        &self.inner.chroots
+    }
+
+    /// Woken whenever a task may have become available to builders.
+    pub fn work_available(&self) -> &Notify {
+        &self.inner.work_available
+    }
+
+    /// Serialises publishes per repository within this process.
+    pub fn repo_locks(&self) -> &RepoLocks {
+        &self.inner.repo_locks
+    }
+}

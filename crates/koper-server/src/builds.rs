@@ -1,0 +1,320 @@
+//! Builds: accepting a source, describing, listing and canceling builds,
+//! and reading their live logs.
+
+use std::io::Read;
+
+use axum::body::Bytes;
+use futures::Stream;
+use koper_api::v1;
+use koper_db::{BuildRow, NewBuild, ProjectRow, User};
+use koper_types::{BuildId, BuildState, ChrootName, aggregate_state, now_epoch};
+
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::projects::check_chroots;
+use crate::publisher::LIVE_LOG;
+use crate::{permissions, spool};
+
+/// Where the caller wants a build to go.
+pub struct BuildTarget<'a> {
+    /// The project.
+    pub project: &'a ProjectRow,
+    /// Chroots to build for; empty means all of the project's.
+    pub chroots: Vec<ChrootName>,
+}
+
+/// Checks that `caller` may build into the target and that its chroots
+/// belong to the project; returns the chroots with their arches.
+fn check_target(
+    app: &App,
+    caller: &User,
+    target: &BuildTarget<'_>,
+) -> Result<Vec<(ChrootName, String)>> {
+    let project = target.project;
+    if !permissions::can_build(caller, project) {
+        return Err(Error::Forbidden(format!(
+            "{} may not build in {}/{}",
+            caller.name, project.owner, project.name
+        )));
+    }
+    let chroots = if target.chroots.is_empty() {
+        project.chroots.clone()
+    } else {
+        check_chroots(app, &target.chroots)?;
+        for chroot in &target.chroots {
+            if !project.chroots.contains(chroot) {
+                return Err(Error::bad_request_hint(
+                    format!(
+                        "project {}/{} does not build for {chroot}",
+                        project.owner, project.name
+                    ),
+                    format!(
+                        "its chroots are: {}",
+                        project
+                            .chroots
+                            .iter()
+                            .map(ChrootName::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        target.chroots.clone()
+    };
+    chroots
+        .into_iter()
+        .map(|chroot| {
+            let arch = app
+                .chroots()
+                .get(&chroot)
+                .map(|def| def.arch.clone())
+                .ok_or_else(|| Error::bad_request(format!("unknown chroot {chroot}")))?;
+            Ok((chroot, arch))
+        })
+        .collect()
+}
+
+/// Accepts an uploaded source RPM: streams it to disk, checks that it is a
+/// complete source RPM, stores it and queues one task per chroot. Bad input
+/// leaves nothing behind.
+pub async fn submit_srpm<S, E>(
+    app: &App,
+    caller: &User,
+    target: BuildTarget<'_>,
+    body: S,
+    announced_len: Option<u64>,
+) -> Result<BuildRow>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    let chroots = check_target(app, caller, &target)?;
+    let spool_path = app
+        .data()
+        .spool_dir()
+        .join(format!("{}.upload", koper_storage::random_suffix()));
+    let spooled = spool::receive(
+        body,
+        &spool_path,
+        app.config().max_upload_bytes,
+        announced_len,
+    )
+    .await?;
+    let accepted = match accept_srpm(app, &spooled).await {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&spooled.path).await;
+            return Err(e);
+        }
+    };
+    let (relative, srpm) = accepted;
+    let project = target.project;
+    let build_id = app
+        .db()
+        .create_build(
+            &NewBuild {
+                project_id: project.id,
+                submitter_id: Some(caller.id),
+                source_type: "upload",
+                srpm_path: &relative,
+                srpm_sha256: &spooled.sha256,
+                package_name: &srpm.name,
+                package_version: &srpm.evr(),
+                timeout: project.build_timeout,
+                chroots: &chroots,
+            },
+            now_epoch(),
+        )
+        .await?;
+    app.work_available().notify_waiters();
+    tracing::info!(build.id = %build_id, package = %srpm.nvr(),
+        project = %format!("{}/{}", project.owner, project.name), "build submitted");
+    get_build(app, build_id).await
+}
+
+/// Checks a spooled file and moves it to `uploads/`; returns its path
+/// relative to the data directory.
+async fn accept_srpm(
+    app: &App,
+    spooled: &spool::Spooled,
+) -> Result<(String, koper_rpm::SourceRpm)> {
+    let path = spooled.path.clone();
+    let srpm = tokio::task::spawn_blocking(move || koper_rpm::inspect_source_rpm(&path))
+        .await?
+        .map_err(|e| match e {
+            koper_rpm::RpmError::Io(e) => Error::internal(e),
+            other => Error::bad_request_hint(
+                format!("the upload is not a usable source RPM: {other}"),
+                "build one with `rpmbuild -bs NAME.spec` and upload the .src.rpm it writes",
+            ),
+        })?;
+    let dir_name = koper_storage::random_suffix();
+    let relative = format!("uploads/{dir_name}/{}.src.rpm", srpm.nvr());
+    let target = app.data().root().join(&relative);
+    if let Some(dir) = target.parent() {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    tokio::fs::rename(&spooled.path, &target).await?;
+    Ok((relative, srpm))
+}
+
+/// The build with this id, or a 404.
+pub async fn get_build(app: &App, id: BuildId) -> Result<BuildRow> {
+    app.db()
+        .build_by_id(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("build {id} does not exist")))
+}
+
+/// Cancels a build: pending chroots at once, running ones when their
+/// builder next checks in.
+pub async fn cancel_build(app: &App, caller: &User, id: BuildId) -> Result<BuildRow> {
+    let build = get_build(app, id).await?;
+    let project = app
+        .db()
+        .project_by_id(build.project_id)
+        .await?
+        .ok_or_else(|| Error::internal("project vanished"))?;
+    if !permissions::can_build(caller, &project) {
+        return Err(Error::Forbidden(format!(
+            "{} may not cancel builds of {}/{}",
+            caller.name, project.owner, project.name
+        )));
+    }
+    let state = state_of(&build);
+    if state.is_final() {
+        return Err(Error::Conflict(format!(
+            "build {id} has already ended ({state}) and cannot be canceled"
+        )));
+    }
+    app.db().cancel_build(id, now_epoch()).await?;
+    tracing::info!(build.id = %id, "build canceled");
+    get_build(app, id).await
+}
+
+/// A build's state by Copr's aggregate rule.
+pub fn state_of(build: &BuildRow) -> BuildState {
+    aggregate_state(
+        build.canceled,
+        build.source_state,
+        build.chroots.iter().map(|c| c.state),
+    )
+}
+
+/// A build as the API shows it.
+pub fn to_api(app: &App, build: &BuildRow) -> v1::Build {
+    let repo_base = format!("{}/{}/{}", app.results_url(), build.owner, build.project);
+    let chroots: Vec<v1::BuildChroot> = build
+        .chroots
+        .iter()
+        .map(|task| v1::BuildChroot {
+            name: task.chroot.clone(),
+            state: task.state,
+            started_on: task.started_on,
+            ended_on: task.ended_on,
+            result_url: task
+                .result_dir
+                .as_ref()
+                .map(|dir| format!("{repo_base}/{}/{dir}/", task.chroot)),
+            fail_reason: task.fail_reason.clone(),
+        })
+        .collect();
+    let all_ended = build.chroots.iter().all(|c| c.state.is_final());
+    v1::Build {
+        id: build.id,
+        owner: build.owner.clone(),
+        project: build.project.clone(),
+        state: state_of(build),
+        source_package: build.package_name.as_ref().map(|name| v1::SourcePackage {
+            name: name.to_string(),
+            version: build.package_version.clone().unwrap_or_default(),
+        }),
+        submitter: build.submitter.clone(),
+        submitted_on: build.submitted_on,
+        started_on: build.chroots.iter().filter_map(|c| c.started_on).min(),
+        ended_on: if all_ended {
+            build.chroots.iter().filter_map(|c| c.ended_on).max()
+        } else {
+            None
+        },
+        chroots,
+    }
+}
+
+/// A project's builds, newest first.
+pub async fn list_builds(
+    app: &App,
+    project: &ProjectRow,
+    limit: i64,
+    offset: i64,
+) -> Result<v1::Page<v1::Build>> {
+    let limit = limit.clamp(1, 1000);
+    let offset = offset.max(0);
+    let rows = app.db().list_builds(project.id, limit, offset).await?;
+    let next_offset = (rows.len() as i64 == limit).then_some(offset + limit);
+    Ok(v1::Page {
+        items: rows.iter().map(|build| to_api(app, build)).collect(),
+        next_offset,
+    })
+}
+
+/// A piece of a build chroot's live log.
+pub struct LogChunk {
+    /// Bytes from the requested offset.
+    pub bytes: Vec<u8>,
+    /// Whether the log is complete (the chroot ended and nothing follows).
+    pub complete: bool,
+}
+
+/// Reads up to `max` bytes of a build chroot's log from `offset`: the live
+/// log while the chroot runs, the compressed one after.
+pub async fn read_log(
+    app: &App,
+    build: &BuildRow,
+    chroot: &ChrootName,
+    offset: u64,
+    max: usize,
+) -> Result<LogChunk> {
+    let task = build
+        .chroots
+        .iter()
+        .find(|c| &c.chroot == chroot)
+        .ok_or_else(|| Error::NotFound(format!("build {} has no chroot {chroot}", build.id)))?;
+    let ended = task.state.is_final();
+    let Some(result_dir) = &task.result_dir else {
+        return Ok(LogChunk {
+            bytes: Vec::new(),
+            complete: ended,
+        });
+    };
+    let dir = app
+        .data()
+        .results()
+        .repo_dir(&build.owner, &build.project, chroot)
+        .join(result_dir);
+    let chunk = tokio::task::spawn_blocking(move || -> std::io::Result<LogChunk> {
+        let live = dir.join(LIVE_LOG);
+        let gz = dir.join(format!("{LIVE_LOG}.gz"));
+        // A task is marked ended only after its log was compressed, so an
+        // ended task with a live log means a publish still running.
+        let (mut reader, complete): (Box<dyn Read>, bool) = match std::fs::File::open(&live) {
+            Ok(file) => (Box::new(file), false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => match std::fs::File::open(&gz) {
+                Ok(file) => (Box::new(flate2::read::GzDecoder::new(file)), ended),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    (Box::new(std::io::empty()), ended)
+                }
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
+        std::io::copy(&mut (&mut reader).take(offset), &mut std::io::sink())?;
+        let mut bytes = Vec::new();
+        reader.take(max as u64).read_to_end(&mut bytes)?;
+        let complete = complete && bytes.len() < max;
+        Ok(LogChunk { bytes, complete })
+    })
+    .await??;
+    Ok(chunk)
+}

@@ -1,0 +1,126 @@
+//! Server settings. Layered: built-in defaults < `<data-dir>/koper.toml` <
+//! `KOPER_*` environment variables < command-line flags. The CLI resolves
+//! the flag and environment layers and hands over a [`SettingsFile`]-shaped
+//! override; every setting is documented in `docs/configuration.md`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Settings as they may appear in `koper.toml` (every key optional).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsFile {
+    /// Address to listen on.
+    pub listen: Option<SocketAddr>,
+    /// The URL users and builders reach the server at.
+    pub public_url: Option<String>,
+    /// Database URL; default: the SQLite file in the data directory.
+    pub database_url: Option<String>,
+    /// Largest accepted upload, bytes.
+    pub max_upload_bytes: Option<u64>,
+    /// Default build timeout of new projects, seconds.
+    pub default_build_timeout: Option<u64>,
+    /// Largest live log a build may write, bytes.
+    pub max_log_bytes: Option<u64>,
+    /// How long a builder's lease lasts without a heartbeat, seconds.
+    pub lease_seconds: Option<u64>,
+    /// Builders run by `koper serve` itself.
+    pub local_builders: Option<u32>,
+}
+
+impl SettingsFile {
+    /// Reads `path` if it exists.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// `self` with every setting that `higher` sets replaced by its value.
+    pub fn overridden_by(self, higher: SettingsFile) -> Self {
+        Self {
+            listen: higher.listen.or(self.listen),
+            public_url: higher.public_url.or(self.public_url),
+            database_url: higher.database_url.or(self.database_url),
+            max_upload_bytes: higher.max_upload_bytes.or(self.max_upload_bytes),
+            default_build_timeout: higher.default_build_timeout.or(self.default_build_timeout),
+            max_log_bytes: higher.max_log_bytes.or(self.max_log_bytes),
+            lease_seconds: higher.lease_seconds.or(self.lease_seconds),
+            local_builders: higher.local_builders.or(self.local_builders),
+        }
+    }
+}
+
+/// Resolved server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// All state lives here.
+    pub data_dir: PathBuf,
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The URL users and builders reach the server at; default
+    /// `http://<listen address>`.
+    pub public_url: Option<String>,
+    /// Database URL; `None` means the SQLite file in the data directory.
+    pub database_url: Option<String>,
+    /// Largest accepted upload (source RPM, builder result file).
+    pub max_upload_bytes: u64,
+    /// Default build timeout of new projects.
+    pub default_build_timeout: Duration,
+    /// Largest live log a build may write.
+    pub max_log_bytes: u64,
+    /// How long a lease lasts without a heartbeat.
+    pub lease_duration: Duration,
+    /// Builders run in-process by `koper serve`.
+    pub local_builders: u32,
+}
+
+impl ServerConfig {
+    /// Defaults for a data directory: 127.0.0.1:5050, 1 GiB uploads, 5 h
+    /// builds, 100 MiB logs, 2-minute leases, one local builder.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], 5050)),
+            public_url: None,
+            database_url: None,
+            max_upload_bytes: 1 << 30,
+            default_build_timeout: Duration::from_secs(5 * 3600),
+            max_log_bytes: 100 << 20,
+            lease_duration: Duration::from_secs(120),
+            local_builders: 1,
+        }
+    }
+
+    /// Applies settings (from the file, then the environment and flags).
+    pub fn apply(mut self, settings: SettingsFile) -> Self {
+        if let Some(listen) = settings.listen {
+            self.listen = listen;
+        }
+        if let Some(url) = settings.public_url {
+            self.public_url = Some(url.trim_end_matches('/').to_owned());
+        }
+        self.database_url = settings.database_url.or(self.database_url);
+        if let Some(bytes) = settings.max_upload_bytes {
+            self.max_upload_bytes = bytes;
+        }
+        if let Some(secs) = settings.default_build_timeout {
+            self.default_build_timeout = Duration::from_secs(secs);
+        }
+        if let Some(bytes) = settings.max_log_bytes {
+            self.max_log_bytes = bytes;
+        }
+        if let Some(secs) = settings.lease_seconds {
+            self.lease_duration = Duration::from_secs(secs.max(5));
+        }
+        if let Some(count) = settings.local_builders {
+            self.local_builders = count;
+        }
+        self
+    }
+}

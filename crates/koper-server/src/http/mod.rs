@@ -1,0 +1,28 @@
+//! The HTTP surface: routes and thin handlers that extract, authorise,
+//! call one operation of the server and map its result.
+
+mod api;
+mod builder_api;
+mod repo;
+mod results;
+
+use axum::Router;
+use axum::response::Html;
+use axum::routing::get;
+
+use crate::app::App;
+
+/// Every route the server answers.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .nest("/api/v1", api::routes())
+        .nest("/builder-api/v1", builder_api::routes())
+        .merge(results::routes())
+        .merge(repo::routes())
+        .with_state(app)
+}
+
+async fn index() -> Html<&'static str> {
+    Html(include_str!("index.html"))
+}

@@ -1,0 +1,93 @@
+//! `.repo` files: `/coprs/<owner>/<project>/repo/<chroot>/<anything>.repo`
+//! as Copr serves them to dnf's copr plugin and to people.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine;
+
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::{projects, repo_file};
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/coprs/{owner}/{project}/repo/{chroot}", get(user_repo))
+        .route("/coprs/{owner}/{project}/repo/{chroot}/", get(user_repo))
+        .route(
+            "/coprs/{owner}/{project}/repo/{chroot}/{file}",
+            get(user_repo_file),
+        )
+        .route("/coprs/g/{group}/{project}/repo/{chroot}", get(group_repo))
+        .route("/coprs/g/{group}/{project}/repo/{chroot}/", get(group_repo))
+        .route(
+            "/coprs/g/{group}/{project}/repo/{chroot}/{file}",
+            get(group_repo_file),
+        )
+}
+
+async fn user_repo(
+    State(app): State<App>,
+    Path((owner, project, chroot)): Path<(String, String, String)>,
+) -> Result<Response> {
+    repo(&app, &owner, &project, &chroot).await
+}
+
+async fn user_repo_file(
+    State(app): State<App>,
+    Path((owner, project, chroot, _file)): Path<(String, String, String, String)>,
+) -> Result<Response> {
+    repo(&app, &owner, &project, &chroot).await
+}
+
+async fn group_repo(
+    State(app): State<App>,
+    Path((group, project, chroot)): Path<(String, String, String)>,
+) -> Result<Response> {
+    repo(&app, &format!("@{group}"), &project, &chroot).await
+}
+
+async fn group_repo_file(
+    State(app): State<App>,
+    Path((group, project, chroot, _file)): Path<(String, String, String, String)>,
+) -> Result<Response> {
+    repo(&app, &format!("@{group}"), &project, &chroot).await
+}
+
+async fn repo(app: &App, owner: &str, project: &str, name_release: &str) -> Result<Response> {
+    let project = projects::find_project(app, &owner.parse()?, &project.parse()?).await?;
+    let chroot = match repo_file::select_chroot(&project, name_release) {
+        Ok(chroot) => chroot,
+        Err(available) => {
+            // dnf's copr plugin shows this list to the user.
+            let data = serde_json::json!({ "available chroots": available }).to_string();
+            let mut response = Error::NotFound(format!(
+                "project {}/{} has no chroot matching {name_release}",
+                project.owner, project.name
+            ))
+            .into_response();
+            if let Ok(value) =
+                HeaderValue::from_str(&base64::engine::general_purpose::STANDARD.encode(data))
+            {
+                response.headers_mut().insert("Copr-Error-Data", value);
+            }
+            return Ok(response);
+        }
+    };
+    let body = repo_file::render(app, &project, chroot)?;
+    let filename = format!(
+        "filename={}-{}.repo",
+        project.owner.as_str().replace('@', "group_"),
+        project.name
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, filename),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,176 @@
+//! The koper server: the HTTP APIs (native, builder protocol, results tree,
+//! `.repo` files), the importer that accepts sources, the scheduler that
+//! leases tasks to builders and the publisher that turns results into
+//! repositories.
+//!
+//! Handlers live in [`http`] and stay thin; the operations they call live
+//! in one module per concern (`projects`, `builds`, `scheduler`,
+//! `publisher`, `users`).
+
+mod app;
+mod auth;
+mod builds;
+pub mod config;
+mod error;
+mod http;
+mod permissions;
+mod projects;
+mod publisher;
+mod repo_file;
+mod scheduler;
+mod spool;
+pub mod users;
+
+use std::net::SocketAddr;
+
+use koper_chroots::ChrootCatalog;
+use koper_db::Database;
+use koper_storage::DataDir;
+use koper_types::now_epoch;
+use tokio::task::JoinHandle;
+
+pub use app::App;
+pub use config::{ServerConfig, SettingsFile};
+pub use error::Error;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory is not usable.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] koper_db::DbError),
+    /// A chroot definition is broken.
+    #[error(transparent)]
+    Chroots(#[from] koper_chroots::ChrootError),
+    /// The listen address is taken or not allowed.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// Finishing interrupted work failed.
+    #[error("repairing interrupted publishes failed: {0}")]
+    Repair(Error),
+}
+
+/// A server that is up and answering.
+pub struct RunningServer {
+    /// The address it listens on.
+    pub local_addr: SocketAddr,
+    app: App,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    serving: JoinHandle<std::io::Result<()>>,
+    expiry: JoinHandle<()>,
+}
+
+/// Opens the database of a data directory (for `koper admin`, which works
+/// on the data directory directly).
+pub async fn open_database(
+    data: &DataDir,
+    database_url: Option<&str>,
+) -> Result<Database, StartError> {
+    data.create().map_err(|source| StartError::DataDir {
+        path: data.root().display().to_string(),
+        source,
+    })?;
+    let url = database_url.map_or_else(|| data.sqlite_url(), str::to_owned);
+    Ok(Database::connect(&url).await?)
+}
+
+/// Starts the server: opens the data directory and database, finishes work
+/// a crash interrupted, and listens.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let data = DataDir::new(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let db = open_database(&data, config.database_url.as_deref()).await?;
+    let chroots = ChrootCatalog::load(Some(&data.chroots_dir()))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen,
+        source,
+    })?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local_addr}"));
+    let _ = std::fs::write(data.url_file(), format!("{public_url}\n"));
+    let app = App::new(config, public_url, db, data, chroots);
+    publisher::repair(&app).await.map_err(StartError::Repair)?;
+
+    let expiry = tokio::spawn(scheduler::run_expiry_loop(app.clone()));
+    let (shutdown, shutdown_signal) = tokio::sync::oneshot::channel::<()>();
+    let router = http::router(app.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    let serving = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = shutdown_signal.await;
+            })
+            .await
+    });
+    tracing::info!(url = %app.public_url(), "koper server listening");
+    Ok(RunningServer {
+        local_addr,
+        app,
+        shutdown,
+        serving,
+        expiry,
+    })
+}
+
+impl RunningServer {
+    /// The URL the server answers on.
+    pub fn public_url(&self) -> &str {
+        self.app.public_url()
+    }
+
+    /// Registers (or re-registers) a builder and returns its new token.
+    pub async fn register_builder(&self, name: &str) -> Result<String, Error> {
+        register_builder(self.app.db(), name).await
+    }
+
+    /// Serves until the serving task ends (it never does on its own).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let result = self.serving.await.map_err(std::io::Error::other)?;
+        self.expiry.abort();
+        result
+    }
+
+    /// Stops accepting requests and waits for open ones to finish.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let Self {
+            shutdown,
+            serving,
+            expiry,
+            ..
+        } = self;
+        let _ = shutdown.send(());
+        let result = serving.await.map_err(std::io::Error::other)?;
+        expiry.abort();
+        result
+    }
+}
+
+/// Registers a builder in `db` and returns its new token (shown once).
+pub async fn register_builder(db: &Database, name: &str) -> Result<String, Error> {
+    let token = auth::new_token()?;
+    db.upsert_builder(name, &auth::hash_token(&token), now_epoch())
+        .await?;
+    Ok(token)
+}

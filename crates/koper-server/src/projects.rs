@@ -1,0 +1,95 @@
+//! Projects: creating, finding and describing them.
+
+use koper_api::v1;
+use koper_db::{DbError, NewProject, ProjectRow, User};
+use koper_types::{ChrootName, OwnerName, ProjectName, now_epoch};
+
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::{permissions, publisher};
+
+/// Checks that every requested chroot exists on this instance.
+pub fn check_chroots(app: &App, chroots: &[ChrootName]) -> Result<()> {
+    if chroots.is_empty() {
+        return Err(Error::bad_request_hint(
+            "at least one chroot must be selected",
+            "see `koper list-chroots` for the chroots this server offers",
+        ));
+    }
+    for chroot in chroots {
+        if app.chroots().get(chroot).is_none() {
+            let known: Vec<&str> = app.chroots().names().map(ChrootName::as_str).collect();
+            return Err(Error::bad_request_hint(
+                format!("unknown chroot {chroot}"),
+                format!("this server offers: {}", known.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a project, with empty repositories for its chroots.
+pub async fn create_project(app: &App, caller: &User, new: &v1::NewProject) -> Result<ProjectRow> {
+    if !permissions::can_create_for(caller, &new.owner) {
+        return Err(Error::Forbidden(format!(
+            "{} may not create projects owned by {}",
+            caller.name, new.owner
+        )));
+    }
+    check_chroots(app, &new.chroots)?;
+    let timeout = i64::try_from(app.config().default_build_timeout.as_secs()).unwrap_or(i64::MAX);
+    let project = match app
+        .db()
+        .create_project(
+            &NewProject {
+                owner: &new.owner,
+                name: &new.name,
+                description: &new.description,
+                chroots: &new.chroots,
+                build_timeout: timeout,
+            },
+            now_epoch(),
+        )
+        .await
+    {
+        Ok(project) => project,
+        Err(DbError::Conflict) => {
+            return Err(Error::Conflict(format!(
+                "project {}/{} already exists",
+                new.owner, new.name
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    publisher::init_repos(app, &project).await?;
+    tracing::info!(project = %format!("{}/{}", project.owner, project.name), "project created");
+    Ok(project)
+}
+
+/// The project `owner/name`, or a 404.
+pub async fn find_project(app: &App, owner: &OwnerName, name: &ProjectName) -> Result<ProjectRow> {
+    app.db()
+        .find_project(owner, name)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("project {owner}/{name} does not exist")))
+}
+
+/// The URL of a project's repositories (no trailing slash).
+pub fn repo_url(app: &App, project: &ProjectRow) -> String {
+    format!("{}/{}/{}", app.results_url(), project.owner, project.name)
+}
+
+/// A project as the API shows it.
+pub fn to_api(app: &App, project: &ProjectRow) -> v1::Project {
+    v1::Project {
+        id: project.id,
+        owner: project.owner.clone(),
+        name: project.name.clone(),
+        full_name: format!("{}/{}", project.owner, project.name),
+        description: project.description.clone(),
+        chroots: project.chroots.clone(),
+        repo_url: repo_url(app, project),
+        build_timeout: project.build_timeout,
+        created_on: project.created_on,
+    }
+}

@@ -1,0 +1,349 @@
+//! The publisher: turns what a builder reported into published results.
+//! It moves the checked packages and logs of a finished task from staging
+//! into the results tree, adds them to the chroot repo's metadata and ends
+//! the task.
+//!
+//! Every step is idempotent and the task's reported outcome is stored
+//! before the first one, so a publish interrupted by a crash is simply done
+//! again at the next start ([`repair`]). A repo is marked dirty in the
+//! database while its metadata may lag behind its builds; dirty repos are
+//! regenerated at start.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use koper_api::builder::Outcome;
+use koper_db::{BuildRow, ProjectRow, TaskRow};
+use koper_repodata::{RepoChanges, RepoPackage, RepodataOptions};
+use koper_types::{BuildState, ChrootName, now_epoch};
+
+use crate::app::App;
+use crate::error::{Error, Result};
+
+/// One lock per repository directory, so that two tasks of one repo never
+/// publish at the same time in this process (the repodata crate also
+/// locks across processes).
+#[derive(Default)]
+pub struct RepoLocks {
+    locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RepoLocks {
+    fn for_repo(&self, repo_dir: &Path) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(repo_dir.to_owned()).or_default().clone()
+    }
+}
+
+/// The live log a builder streams while it runs, in the build's result
+/// directory (compressed to `builder-live.log.gz` when the task ends).
+pub const LIVE_LOG: &str = "builder-live.log";
+
+fn repodata_options(app: &App, project: &ProjectRow, chroot: &ChrootName) -> RepodataOptions {
+    RepodataOptions::new(
+        app.data()
+            .repodata_cache_dir(&project.owner, &project.name, chroot),
+    )
+}
+
+/// Where a task's builder uploads go until the task is published.
+pub fn staging_dir(app: &App, task_id: i64, lease_id: &str) -> PathBuf {
+    app.data()
+        .staging_dir()
+        .join(task_id.to_string())
+        .join(lease_id)
+}
+
+/// Creates a new project's repos with empty metadata, so that dnf and
+/// dependent projects can use them before the first build.
+pub async fn init_repos(app: &App, project: &ProjectRow) -> Result<()> {
+    for chroot in &project.chroots {
+        regenerate_repo(app, project, chroot).await?;
+    }
+    Ok(())
+}
+
+/// Rebuilds a chroot repo's metadata from its published builds (Copr's
+/// "regenerate repos"; also the repair after an interrupted publish).
+pub async fn regenerate_repo(app: &App, project: &ProjectRow, chroot: &ChrootName) -> Result<()> {
+    let repo_dir = app
+        .data()
+        .results()
+        .repo_dir(&project.owner, &project.name, chroot);
+    let lock = app.repo_locks().for_repo(&repo_dir);
+    let _guard = lock.lock().await;
+    app.db().set_repo_dirty(project.id, chroot, true).await?;
+    let result_dirs = app.db().published_result_dirs(project.id, chroot).await?;
+    let options = repodata_options(app, project, chroot);
+    let dir = repo_dir.clone();
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        let mut packages = Vec::new();
+        for result_dir in &result_dirs {
+            packages.extend(packages_in(&dir, result_dir)?);
+        }
+        koper_repodata::regenerate(&dir, &packages, &options).map_err(Error::internal)?;
+        Ok(())
+    })
+    .await??;
+    app.db().set_repo_dirty(project.id, chroot, false).await?;
+    Ok(())
+}
+
+/// The RPMs (binary and source) in one build's result directory.
+fn packages_in(repo_dir: &Path, result_dir: &str) -> std::io::Result<Vec<RepoPackage>> {
+    let dir = repo_dir.join(result_dir);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut packages = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".rpm") && !name.starts_with('.') && entry.file_type()?.is_file() {
+            packages.push(RepoPackage {
+                path: entry.path(),
+                location: format!("{result_dir}/{name}"),
+            });
+        }
+    }
+    packages.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(packages)
+}
+
+/// Publishes every task whose outcome is stored but not yet published, and
+/// regenerates repos left dirty; run at start.
+pub async fn repair(app: &App) -> Result<()> {
+    for task in app.db().tasks_to_publish().await? {
+        tracing::info!(task.id = task.id, "finishing a publish interrupted earlier");
+        publish_task(app, task.id).await?;
+    }
+    for (project_id, chroot) in app.db().dirty_repos().await? {
+        if let Some(project) = app.db().project_by_id(project_id).await? {
+            tracing::info!(project = %format!("{}/{}", project.owner, project.name), %chroot,
+                "regenerating repo metadata");
+            regenerate_repo(app, &project, &chroot).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Publishes a task whose builder reported its outcome: checks and moves
+/// its files into the results tree, updates the repo and ends the task.
+pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
+    let db = app.db();
+    let task = db
+        .task_by_id(task_id)
+        .await?
+        .ok_or_else(|| Error::internal(format!("task {task_id} vanished")))?;
+    let (Some(outcome), Some(lease_id)) = (task.outcome.clone(), task.lease_id.clone()) else {
+        return Ok(());
+    };
+    let build = db
+        .build_by_id(task.build_id)
+        .await?
+        .ok_or_else(|| Error::internal(format!("build {} vanished", task.build_id)))?;
+    let project = db
+        .project_by_id(build.project_id)
+        .await?
+        .ok_or_else(|| Error::internal("project vanished"))?;
+    let outcome = match outcome.as_str() {
+        "succeeded" => Outcome::Succeeded,
+        "canceled" => Outcome::Canceled,
+        _ => Outcome::Failed,
+    };
+    let repo_dir = app
+        .data()
+        .results()
+        .repo_dir(&project.owner, &project.name, &task.chroot);
+    let Some(result_dir) = task.result_dir.clone() else {
+        return Err(Error::internal(format!("task {task_id} has no result dir")));
+    };
+    let staging = staging_dir(app, task_id, &lease_id);
+    let srpm = build.srpm_path.as_ref().map(|p| app.data().root().join(p));
+    let chroot_arch = task.arch.clone();
+    let build_dir = repo_dir.join(&result_dir);
+
+    let files = {
+        let build_dir = build_dir.clone();
+        let staging = staging.clone();
+        tokio::task::spawn_blocking(move || {
+            place_results(&staging, &build_dir, srpm.as_deref(), &chroot_arch, outcome)
+        })
+        .await??
+    };
+
+    let (state, reason) = match (&files, outcome) {
+        (Ok(_), Outcome::Succeeded) => (BuildState::Succeeded, None),
+        (Err(reason), Outcome::Succeeded) => (BuildState::Failed, Some(reason.clone())),
+        (_, Outcome::Canceled) => (BuildState::Canceled, None),
+        (_, Outcome::Failed) => (BuildState::Failed, None),
+    };
+    if state == BuildState::Succeeded {
+        add_to_repo(app, &project, &task, &repo_dir, &result_dir).await?;
+    }
+    finish_live_log(&build_dir).await?;
+    db.end_task(task.id, state, reason.as_deref(), now_epoch())
+        .await?;
+    let _ = tokio::fs::remove_dir_all(app.data().staging_dir().join(task_id.to_string())).await;
+    log_end(&build, &task, state);
+    Ok(())
+}
+
+fn log_end(build: &BuildRow, task: &TaskRow, state: BuildState) {
+    tracing::info!(build.id = %build.id, chroot = %task.chroot, %state,
+        project = %format!("{}/{}", build.owner, build.project), "build chroot ended");
+}
+
+async fn add_to_repo(
+    app: &App,
+    project: &ProjectRow,
+    task: &TaskRow,
+    repo_dir: &Path,
+    result_dir: &str,
+) -> Result<()> {
+    let lock = app.repo_locks().for_repo(repo_dir);
+    let _guard = lock.lock().await;
+    app.db()
+        .set_repo_dirty(project.id, &task.chroot, true)
+        .await?;
+    let options = repodata_options(app, project, &task.chroot);
+    let repo = repo_dir.to_owned();
+    let result_dir = result_dir.to_owned();
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        let changes = RepoChanges {
+            add: packages_in(&repo, &result_dir)?,
+            remove: Vec::new(),
+        };
+        koper_repodata::publish(&repo, &changes, &options).map_err(Error::internal)?;
+        Ok(())
+    })
+    .await??;
+    app.db()
+        .set_repo_dirty(project.id, &task.chroot, false)
+        .await?;
+    Ok(())
+}
+
+/// Compresses the live log once the task has ended; the plain name then
+/// redirects to the `.gz` file.
+async fn finish_live_log(build_dir: &Path) -> Result<()> {
+    let live = build_dir.join(LIVE_LOG);
+    if !tokio::fs::try_exists(&live).await? {
+        return Ok(());
+    }
+    let gz = build_dir.join(format!("{LIVE_LOG}.gz"));
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        koper_storage::gzip_atomically(&live, &gz)?;
+        std::fs::remove_file(&live)
+    })
+    .await??;
+    Ok(())
+}
+
+/// Checks the staged uploads of a task and moves them into the build's
+/// result directory. Logs are kept whatever the outcome; packages only when
+/// the builder reported success. The inner `Err` is why a build that the
+/// builder called successful fails after all (bad or missing packages).
+fn place_results(
+    staging: &Path,
+    build_dir: &Path,
+    srpm: Option<&Path>,
+    chroot_arch: &str,
+    outcome: Outcome,
+) -> std::io::Result<Result<Vec<PathBuf>, String>> {
+    std::fs::create_dir_all(build_dir)?;
+    let mut staged: Vec<PathBuf> = match std::fs::read_dir(staging) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    staged.sort();
+
+    for log in staged.iter().filter(|p| has_suffix(p, ".log")) {
+        let name = file_name(log);
+        koper_storage::gzip_atomically(log, &build_dir.join(format!("{name}.gz")))?;
+    }
+    if outcome != Outcome::Succeeded {
+        return Ok(Ok(Vec::new()));
+    }
+
+    let rpms: Vec<&PathBuf> = staged.iter().filter(|p| has_suffix(p, ".rpm")).collect();
+    for rpm in &rpms {
+        if let Err(reason) = check_built_package(rpm, chroot_arch) {
+            return Ok(Err(reason));
+        }
+    }
+    let already_placed = rpms.is_empty()
+        && std::fs::read_dir(build_dir)?
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().ends_with(".rpm"));
+    if rpms.is_empty() && !already_placed {
+        return Ok(Err("the build produced no packages".into()));
+    }
+    let mut placed = Vec::new();
+    for rpm in rpms {
+        let target = build_dir.join(file_name(rpm));
+        std::fs::rename(rpm, &target)?;
+        placed.push(target);
+    }
+    if let Some(srpm) = srpm {
+        let target = build_dir.join(file_name(srpm));
+        if !target.exists() {
+            // A hard link costs no space; fall back to a copy across file
+            // systems.
+            if std::fs::hard_link(srpm, &target).is_err() {
+                let temp = build_dir.join(format!(".{}.tmp", file_name(srpm)));
+                std::fs::copy(srpm, &temp)?;
+                std::fs::rename(&temp, &target)?;
+            }
+        }
+        placed.push(target);
+    }
+    koper_storage::fsync_dir(build_dir)?;
+    Ok(Ok(placed))
+}
+
+/// A package a builder uploaded must be a complete binary RPM for the
+/// chroot's arch (or noarch), named as rpm names it.
+fn check_built_package(path: &Path, chroot_arch: &str) -> Result<(), String> {
+    let name = file_name(path);
+    let identity = koper_rpm::inspect_package(path)
+        .map_err(|e| format!("the builder uploaded an invalid package {name}: {e}"))?;
+    if identity.is_source {
+        return Err(format!("the builder uploaded a source package {name}"));
+    }
+    if identity.arch != chroot_arch && identity.arch != "noarch" {
+        return Err(format!(
+            "the builder uploaded {name} for {}, but the chroot builds {chroot_arch}",
+            identity.arch
+        ));
+    }
+    let expected = format!("{}.rpm", identity.nvra());
+    if name != expected {
+        return Err(format!(
+            "the builder uploaded {name}, which holds {expected}"
+        ));
+    }
+    Ok(())
+}
+
+fn has_suffix(path: &Path, suffix: &str) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with(suffix))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

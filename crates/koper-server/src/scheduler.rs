@@ -1,0 +1,349 @@
+//! The scheduler side of the builder protocol: leasing tasks to builders,
+//! renewing leases, receiving logs and result files, and taking back tasks
+//! whose builder went silent. See `docs/builder-api.md`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use futures::Stream;
+use koper_api::builder::{FinishRequest, LeaseStatus, Outcome, Task};
+use koper_chroots::RepoDefinition;
+use koper_db::{Builder, TaskRow};
+use koper_types::{BuildState, now_epoch};
+use tokio::io::AsyncWriteExt;
+
+use crate::app::App;
+use crate::builds::get_build;
+use crate::error::{Error, Result};
+use crate::publisher::{self, LIVE_LOG};
+use crate::spool;
+
+/// How often lapsed leases are looked for.
+const EXPIRY_SWEEP: Duration = Duration::from_secs(5);
+
+fn new_lease_id() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(Error::internal)?;
+    Ok(hex::encode(bytes))
+}
+
+fn lease_seconds(app: &App) -> u64 {
+    app.config().lease_duration.as_secs()
+}
+
+/// Leases the next task for one of `arches`, waiting up to `wait` for one
+/// to appear (a long poll, so builds start the moment they are submitted).
+pub async fn lease(
+    app: &App,
+    builder: &Builder,
+    arches: &[String],
+    wait: Duration,
+) -> Result<Option<Task>> {
+    let deadline = tokio::time::Instant::now() + wait.min(Duration::from_secs(60));
+    loop {
+        // Register interest before looking, so a build submitted between
+        // the look and the wait still wakes this request.
+        let notified = app.work_available().notified();
+        if let Some(task) = try_lease(app, builder, arches).await? {
+            return Ok(Some(task));
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return Ok(None);
+        }
+    }
+}
+
+async fn try_lease(app: &App, builder: &Builder, arches: &[String]) -> Result<Option<Task>> {
+    let lease_id = new_lease_id()?;
+    let now = now_epoch();
+    let expires = now + lease_seconds(app) as i64;
+    let Some(task) = app
+        .db()
+        .lease_next_task(builder.id, arches, &lease_id, expires, now)
+        .await?
+    else {
+        return Ok(None);
+    };
+    match prepare_task(app, &task, &lease_id).await {
+        Ok(task) => {
+            tracing::info!(build.id = %task.build_id, task.id = task.task_id,
+                builder = %builder.name, chroot = %task.chroot.name, "task leased");
+            Ok(Some(task))
+        }
+        Err(e) => {
+            // A task that cannot even be described would be leased again
+            // and again; end it with the reason instead.
+            tracing::error!(task.id = task.id, error = %e, "cannot prepare leased task");
+            app.db()
+                .end_task(
+                    task.id,
+                    BuildState::Failed,
+                    Some(&e.to_string()),
+                    now_epoch(),
+                )
+                .await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Creates the task's result directory with an empty live log and
+/// describes the task for the builder.
+async fn prepare_task(app: &App, task: &TaskRow, lease_id: &str) -> Result<Task> {
+    let build = get_build(app, task.build_id).await?;
+    let chroot =
+        app.chroots().get(&task.chroot).cloned().ok_or_else(|| {
+            Error::internal(format!("chroot {} is no longer defined", task.chroot))
+        })?;
+    let package = build
+        .package_name
+        .clone()
+        .ok_or_else(|| Error::internal("leased a build without a package"))?;
+    let result_dir = build.id.result_dir_name(&package);
+    let repo_dir = app
+        .data()
+        .results()
+        .repo_dir(&build.owner, &build.project, &task.chroot);
+    let build_dir = repo_dir.join(&result_dir);
+    tokio::fs::create_dir_all(&build_dir).await?;
+    // A retried task starts a fresh live log.
+    tokio::fs::write(build_dir.join(LIVE_LOG), b"").await?;
+    app.db().set_result_dir(task.id, &result_dir).await?;
+
+    let project_repo = RepoDefinition {
+        id: format!(
+            "koper-{}-{}",
+            build.owner.as_str().replace('@', "group_"),
+            build.project
+        ),
+        baseurl: Some(format!(
+            "{}/{}/{}/{}/",
+            app.results_url(),
+            build.owner,
+            build.project,
+            task.chroot
+        )),
+        metalink: None,
+        priority: None,
+    };
+    Ok(Task {
+        task_id: task.id,
+        lease_id: lease_id.to_owned(),
+        lease_seconds: lease_seconds(app),
+        build_id: build.id,
+        srpm_path: format!("/builder-api/v1/tasks/{}/srpm", task.id),
+        srpm_sha256: build.srpm_sha256.clone().unwrap_or_default(),
+        chroot,
+        repos: vec![project_repo],
+        macros: BTreeMap::new(),
+        timeout_seconds: u64::try_from(build.timeout).unwrap_or(0),
+        max_log_bytes: app.config().max_log_bytes,
+        enable_net: false,
+    })
+}
+
+/// The task, if `lease_id` is its current lease; 409 otherwise, which tells
+/// a builder to stop working on it.
+async fn held_task(app: &App, task_id: i64, lease_id: &str) -> Result<TaskRow> {
+    let task = app
+        .db()
+        .task_by_id(task_id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("task {task_id} does not exist")))?;
+    if task.lease_id.as_deref() != Some(lease_id) || task.outcome.is_some() {
+        return Err(Error::Conflict(format!(
+            "the lease on task {task_id} is no longer held by this builder"
+        )));
+    }
+    Ok(task)
+}
+
+/// Renews a lease; tells the builder whether the user canceled.
+pub async fn heartbeat(app: &App, task_id: i64, lease_id: &str) -> Result<LeaseStatus> {
+    held_task(app, task_id, lease_id).await?;
+    let expires = now_epoch() + lease_seconds(app) as i64;
+    if !app.db().renew_lease(task_id, lease_id, expires).await? {
+        return Err(Error::Conflict(format!(
+            "the lease on task {task_id} is no longer held by this builder"
+        )));
+    }
+    let task = held_task(app, task_id, lease_id).await?;
+    let build = get_build(app, task.build_id).await?;
+    Ok(LeaseStatus {
+        cancel: build.canceled,
+        lease_seconds: lease_seconds(app),
+    })
+}
+
+/// Appends a chunk to the live log (and renews the lease). A log beyond
+/// the limit is cut: the builder stops the build, but a hostile one must
+/// not fill the disk either.
+pub async fn append_log(
+    app: &App,
+    task_id: i64,
+    lease_id: &str,
+    chunk: Bytes,
+) -> Result<LeaseStatus> {
+    let task = held_task(app, task_id, lease_id).await?;
+    let status = heartbeat(app, task_id, lease_id).await?;
+    let path = live_log_path(app, &task).await?;
+    let size = tokio::fs::metadata(&path)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let room = app.config().max_log_bytes.saturating_sub(size);
+    let take = usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len());
+    if take > 0 {
+        let mut file = tokio::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .await?;
+        file.write_all(&chunk[..take]).await?;
+    }
+    Ok(status)
+}
+
+async fn live_log_path(app: &App, task: &TaskRow) -> Result<PathBuf> {
+    let build = get_build(app, task.build_id).await?;
+    let result_dir = task
+        .result_dir
+        .as_ref()
+        .ok_or_else(|| Error::internal("task without a result dir"))?;
+    Ok(app
+        .data()
+        .results()
+        .repo_dir(&build.owner, &build.project, &task.chroot)
+        .join(result_dir)
+        .join(LIVE_LOG))
+}
+
+/// Whether a builder may upload a file of this name: a plain name ending in
+/// `.rpm` or `.log`, nothing that could be a path.
+fn valid_result_name(name: &str) -> bool {
+    name.len() <= 255
+        && (name.ends_with(".rpm") || name.ends_with(".log"))
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+' | '~' | '^'))
+}
+
+/// Receives one result file into the task's staging directory and checks
+/// it against the SHA-256 the builder announced.
+pub async fn receive_file<S, E>(
+    app: &App,
+    task_id: i64,
+    lease_id: &str,
+    name: &str,
+    sha256: &str,
+    body: S,
+    announced_len: Option<u64>,
+) -> Result<()>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    held_task(app, task_id, lease_id).await?;
+    if !valid_result_name(name) {
+        return Err(Error::bad_request(format!(
+            "refusing result file {name:?}: only plain *.rpm and *.log names are accepted"
+        )));
+    }
+    let dir = publisher::staging_dir(app, task_id, lease_id);
+    tokio::fs::create_dir_all(&dir).await?;
+    let part = dir.join(format!(".{name}.part"));
+    let _ = tokio::fs::remove_file(&part).await;
+    let spooled = spool::receive(body, &part, app.config().max_upload_bytes, announced_len).await?;
+    if !spooled.sha256.eq_ignore_ascii_case(sha256) {
+        let _ = tokio::fs::remove_file(&part).await;
+        tracing::warn!(
+            task.id = task_id,
+            file = name,
+            "result upload with a wrong checksum"
+        );
+        return Err(Error::bad_request(format!(
+            "checksum mismatch for {name}: the upload was damaged"
+        )));
+    }
+    tokio::fs::rename(&part, dir.join(name)).await?;
+    Ok(())
+}
+
+/// The builder's last word on a task: stores the outcome, then publishes.
+pub async fn finish(app: &App, task_id: i64, request: &FinishRequest) -> Result<()> {
+    held_task(app, task_id, &request.lease_id).await?;
+    let outcome = match request.outcome {
+        Outcome::Succeeded => "succeeded",
+        Outcome::Failed => "failed",
+        Outcome::Canceled => "canceled",
+    };
+    let reason = request.reason.as_deref().map(|r| truncate(r, 2000));
+    if !app
+        .db()
+        .record_outcome(task_id, &request.lease_id, outcome, reason.as_deref())
+        .await?
+    {
+        return Err(Error::Conflict(format!(
+            "the lease on task {task_id} is no longer held by this builder"
+        )));
+    }
+    publisher::publish_task(app, task_id).await
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+/// Takes back tasks whose builder stopped renewing its lease, forever.
+pub async fn run_expiry_loop(app: App) {
+    let mut tick = tokio::time::interval(EXPIRY_SWEEP);
+    loop {
+        tick.tick().await;
+        match app.db().requeue_expired_leases(now_epoch()).await {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::warn!(tasks = ?ids, "leases expired; tasks queued again");
+                app.work_available().notify_waiters();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot sweep expired leases"),
+        }
+    }
+}
+
+/// The source RPM of a leased task, for the builder to download.
+pub async fn srpm_path(app: &App, task_id: i64, lease_id: &str) -> Result<PathBuf> {
+    let task = held_task(app, task_id, lease_id).await?;
+    let build = get_build(app, task.build_id).await?;
+    let relative = build
+        .srpm_path
+        .ok_or_else(|| Error::NotFound("the build has no source RPM".into()))?;
+    Ok(app.data().root().join(relative))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_result_name;
+
+    #[test]
+    fn result_names_cannot_be_paths() {
+        assert!(valid_result_name("hello-1.0-1.noarch.rpm"));
+        assert!(valid_result_name("build.log"));
+        assert!(valid_result_name("c++-1.0~rc1^git-1.x86_64.rpm"));
+        for bad in [
+            "../x.rpm",
+            "a/b.rpm",
+            ".hidden.rpm",
+            "x.sh",
+            "",
+            "x\0.rpm",
+            "a b.rpm",
+        ] {
+            assert!(!valid_result_name(bad), "{bad:?}");
+        }
+    }
+}

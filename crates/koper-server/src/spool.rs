@@ -1,0 +1,74 @@
+//! Receiving uploads: streamed to a file chunk by chunk (never held in
+//! memory whole), hashed on the way, cut off at the size limit.
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Bytes;
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{Error, Result};
+
+/// A file received in full.
+#[derive(Debug)]
+pub struct Spooled {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+}
+
+fn too_large(limit: u64) -> Error {
+    Error::TooLarge(format!(
+        "the upload is larger than this server accepts ({limit} bytes)"
+    ))
+}
+
+/// Writes `body` to a new file at `path`, refusing more than `limit` bytes.
+/// On any error the partial file is removed.
+pub async fn receive<S, E>(
+    body: S,
+    path: &Path,
+    limit: u64,
+    announced_len: Option<u64>,
+) -> Result<Spooled>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    if announced_len.is_some_and(|len| len > limit) {
+        return Err(too_large(limit));
+    }
+    let result = write_body(body, path, limit).await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    result
+}
+
+async fn write_body<S, E>(body: S, path: &Path, limit: u64) -> Result<Spooled>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    let mut file = tokio::fs::File::create_new(path).await?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|e| Error::bad_request(format!("the upload was interrupted: {e}")))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(too_large(limit));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await?;
+    }
+    file.sync_all().await?;
+    Ok(Spooled {
+        path: path.to_owned(),
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
