@@ -170,6 +170,9 @@ impl Build {
             result_dir: dir.clone(),
             took,
         };
+        for note in done.live.lines().filter(|l| l.starts_with("koper: ")) {
+            eprintln!("  {note}");
+        }
         eprintln!(
             "{}: {:?} in {:.1} s",
             self.request
