@@ -107,7 +107,12 @@ fn check_host(config: &SandboxConfig, arch: &str) -> Result<(), SandboxError> {
     if config.sandbox_uid == 0 {
         return Err(SandboxError::Config("the sandbox uid must not be 0".into()));
     }
-    let host_arch = std::env::consts::ARCH;
+    // rpm's name for the host's architecture.
+    let host_arch = match std::env::consts::ARCH {
+        "x86" => "i686",
+        "powerpc64" => "ppc64le",
+        other => other,
+    };
     if arch != host_arch {
         return Err(SandboxError::InvalidRequest(format!(
             "this builder runs on {host_arch} and cannot build for {arch}"
