@@ -74,18 +74,30 @@ pub(crate) fn pieces_dir(cache_dir: &Path) -> PathBuf {
     cache_dir.join("pieces")
 }
 
-/// The uncompressed (`compressed == None`) or compressed file of a piece.
-pub(crate) fn piece_path(
-    cache_dir: &Path,
-    id: u64,
-    kind: usize,
-    compressed: Option<Compression>,
-) -> PathBuf {
-    let name = match compressed {
-        None => format!("{id}.{}.xml", KINDS[kind]),
-        Some(c) => format!("{id}.{}.xml.{}", KINDS[kind], c.suffix()),
-    };
-    pieces_dir(cache_dir).join(name)
+/// The file of a piece: the compressed parts of primary, filelists and
+/// other, then their uncompressed parts, back to back (one file, so one
+/// fsync, per piece).
+pub(crate) fn piece_path(cache_dir: &Path, id: u64) -> PathBuf {
+    pieces_dir(cache_dir).join(format!("{id}.piece"))
+}
+
+impl Piece {
+    /// Where the compressed part of `kind` lies in the piece file.
+    pub(crate) fn packed_range(&self, kind: usize) -> (u64, u64) {
+        let start: u64 = self.clen[..kind].iter().sum();
+        (start, self.clen[kind])
+    }
+
+    /// Where the uncompressed part of `kind` lies in the piece file.
+    pub(crate) fn plain_range(&self, kind: usize) -> (u64, u64) {
+        let start: u64 = self.clen.iter().sum::<u64>() + self.ulen[..kind].iter().sum::<u64>();
+        (start, self.ulen[kind])
+    }
+
+    /// The piece file's length.
+    pub(crate) fn file_len(&self) -> u64 {
+        self.clen.iter().sum::<u64>() + self.ulen.iter().sum::<u64>()
+    }
 }
 
 fn state_path(cache_dir: &Path) -> PathBuf {
@@ -99,14 +111,12 @@ pub(crate) fn load(cache_dir: &Path) -> Option<State> {
     let text = std::fs::read_to_string(state_path(cache_dir)).ok()?;
     let state = parse(&text)?;
     for piece in &state.pieces {
-        for kind in 0..3 {
-            let plain = piece_path(cache_dir, piece.id, kind, None);
-            let packed = piece_path(cache_dir, piece.id, kind, Some(state.compression));
-            if std::fs::metadata(plain).ok()?.len() != piece.ulen[kind]
-                || std::fs::metadata(packed).ok()?.len() != piece.clen[kind]
-            {
-                return None;
-            }
+        if std::fs::metadata(piece_path(cache_dir, piece.id))
+            .ok()?
+            .len()
+            != piece.file_len()
+        {
+            return None;
         }
     }
     Some(state)

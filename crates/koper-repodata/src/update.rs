@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -360,9 +361,11 @@ fn build_piece(ctx: &Ctx<'_>, id: u64, members: &[usize]) -> Result<Built, Repod
                 let old_piece = &ctx.old.pieces[*piece];
                 if !old_files.contains_key(piece) {
                     let mut files: [Vec<u8>; 3] = Default::default();
+                    let path = state::piece_path(ctx.cache_dir, old_piece.id);
+                    let file = File::open(&path).map_err(io_err(&path))?;
                     for (kind, f) in files.iter_mut().enumerate() {
-                        let path = state::piece_path(ctx.cache_dir, old_piece.id, kind, None);
-                        *f = std::fs::read(&path).map_err(io_err(&path))?;
+                        *f = read_range(&file, old_piece.plain_range(kind))
+                            .map_err(io_err(&path))?;
                     }
                     let mut offsets = Vec::with_capacity(old_piece.packages.len());
                     let mut at = [0u64; 3];
@@ -380,7 +383,7 @@ fn build_piece(ctx: &Ctx<'_>, id: u64, members: &[usize]) -> Result<Built, Repod
                     let start = offsets[*idx][k] as usize;
                     let end = start + cached.lens[k] as usize;
                     let Some(bytes) = files[k].get(start..end) else {
-                        let path = state::piece_path(ctx.cache_dir, old_piece.id, k, None);
+                        let path = state::piece_path(ctx.cache_dir, old_piece.id);
                         return Err(RepodataError::Io {
                             path,
                             source: std::io::Error::other("cache piece shorter than recorded"),
@@ -420,17 +423,23 @@ fn build_piece(ctx: &Ctx<'_>, id: u64, members: &[usize]) -> Result<Built, Repod
             skipped,
         });
     }
+    let path = state::piece_path(ctx.cache_dir, id);
     let mut ulen = [0u64; 3];
     let mut clen = [0u64; 3];
+    let mut packed_parts: [Vec<u8>; 3] = Default::default();
     for k in 0..3 {
-        let plain = state::piece_path(ctx.cache_dir, id, k, None);
-        write_file(&plain, &bufs[k], ctx.fsync_pieces)?;
-        let packed = compress(&bufs[k], ctx.options.compression).map_err(io_err(&plain))?;
-        let packed_path = state::piece_path(ctx.cache_dir, id, k, Some(ctx.options.compression));
-        write_file(&packed_path, &packed, ctx.fsync_pieces)?;
+        packed_parts[k] = compress(&bufs[k], ctx.options.compression).map_err(io_err(&path))?;
         ulen[k] = bufs[k].len() as u64;
-        clen[k] = packed.len() as u64;
+        clen[k] = packed_parts[k].len() as u64;
     }
+    let mut f = File::create(&path).map_err(io_err(&path))?;
+    for part in packed_parts.iter().chain(bufs.iter()) {
+        f.write_all(part).map_err(io_err(&path))?;
+    }
+    if ctx.fsync_pieces {
+        f.sync_data().map_err(io_err(&path))?;
+    }
+    drop(f);
     Ok(Built {
         piece: Some(Piece {
             id,
@@ -443,13 +452,10 @@ fn build_piece(ctx: &Ctx<'_>, id: u64, members: &[usize]) -> Result<Built, Repod
     })
 }
 
-fn write_file(path: &Path, bytes: &[u8], fsync: bool) -> Result<(), RepodataError> {
-    let mut f = File::create(path).map_err(io_err(path))?;
-    f.write_all(bytes).map_err(io_err(path))?;
-    if fsync {
-        f.sync_all().map_err(io_err(path))?;
-    }
-    Ok(())
+fn read_range(file: &File, (offset, len): (u64, u64)) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; usize::try_from(len).map_err(std::io::Error::other)?];
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(buf)
 }
 
 /// One gzip member or zstd frame. Clients read concatenated members and
@@ -548,16 +554,16 @@ fn assemble(
     let head_packed = compress(head.as_bytes(), compression).map_err(io_err(&tmp))?;
     emit(&mut out, head.as_bytes(), &head_packed).map_err(io_err(&tmp))?;
     for piece in pieces {
-        let plain_path = state::piece_path(cache_dir, piece.id, kind, None);
-        let plain = std::fs::read(&plain_path).map_err(io_err(&plain_path))?;
-        let packed_path = state::piece_path(cache_dir, piece.id, kind, Some(compression));
-        let packed = std::fs::read(&packed_path).map_err(io_err(&packed_path))?;
+        let path = state::piece_path(cache_dir, piece.id);
+        let file = File::open(&path).map_err(io_err(&path))?;
+        let plain = read_range(&file, piece.plain_range(kind)).map_err(io_err(&path))?;
+        let packed = read_range(&file, piece.packed_range(kind)).map_err(io_err(&path))?;
         emit(&mut out, &plain, &packed).map_err(io_err(&tmp))?;
     }
     let foot = xml_foot(kind);
     let foot_packed = compress(foot.as_bytes(), compression).map_err(io_err(&tmp))?;
     emit(&mut out, foot.as_bytes(), &foot_packed).map_err(io_err(&tmp))?;
-    out.sync_all().map_err(io_err(&tmp))?;
+    out.sync_data().map_err(io_err(&tmp))?;
     drop(out);
     let checksum = hex::encode(packed_hash.finalize());
     let name = format!("{checksum}-{}.xml.{}", KINDS[kind], compression.suffix());
