@@ -1,0 +1,59 @@
+//! The koper builder: pulls tasks from a server over HTTP (no connection
+//! into a builder is ever needed), builds each in the sandbox, streams the
+//! live log, uploads the results and reports the outcome. The protocol is
+//! `docs/builder-api.md`.
+//!
+//! `koper builder --server URL --token T` runs it on any host;
+//! `koper serve` runs the same code in-process as its local builder.
+
+mod client;
+mod worker;
+
+use std::path::PathBuf;
+
+pub use client::ProtocolError;
+pub use koper_sandbox::ResourceLimits;
+pub use worker::run;
+
+/// How a builder runs.
+#[derive(Debug, Clone)]
+pub struct BuilderConfig {
+    /// The server's base URL.
+    pub server_url: String,
+    /// This builder's token.
+    pub token: String,
+    /// Architectures it builds for.
+    pub arches: Vec<String>,
+    /// How many builds it runs at once.
+    pub slots: u32,
+    /// Its own files: buildroot caches and per-build scratch space.
+    pub work_dir: PathBuf,
+    /// Slot `n` builds as host uid `sandbox_uid_base + n`.
+    pub sandbox_uid_base: u32,
+    /// Memory, process and file-size limits of every build.
+    pub limits: ResourceLimits,
+}
+
+impl BuilderConfig {
+    /// A one-slot builder for the host's architecture.
+    pub fn new(server_url: String, token: String, work_dir: PathBuf) -> Self {
+        Self {
+            server_url: server_url.trim_end_matches('/').to_owned(),
+            token,
+            arches: vec![host_arch().to_owned()],
+            slots: 1,
+            work_dir,
+            sandbox_uid_base: 3_000_000,
+            limits: ResourceLimits::default(),
+        }
+    }
+}
+
+/// The RPM architecture of this host.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86" => "i686",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}

@@ -1,0 +1,297 @@
+//! The builder's loop: one worker per slot leases a task, builds it in the
+//! sandbox while streaming its log (which also renews the lease and brings
+//! back cancel requests), uploads the results and reports the outcome.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use koper_api::builder::{FinishRequest, Outcome, Task};
+use koper_sandbox::{BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig};
+use tokio::sync::{mpsc, watch};
+
+use crate::BuilderConfig;
+use crate::client::{Client, ProtocolError};
+
+/// How long a lease request may wait on the server for work.
+const LEASE_WAIT: Duration = Duration::from_secs(25);
+/// How often buffered log output is sent (and the lease renewed).
+const LOG_INTERVAL: Duration = Duration::from_millis(500);
+/// The most log bytes sent in one request.
+const LOG_CHUNK: usize = 256 * 1024;
+
+/// Runs the builder until `stop` turns true; then finishes the builds in
+/// progress and returns (a drain, as on SIGTERM).
+pub async fn run(config: BuilderConfig, stop: watch::Receiver<bool>) -> Result<(), ProtocolError> {
+    let client = Client::new(&config.server_url, &config.token)?;
+    let mut workers = Vec::new();
+    for slot in 0..config.slots.max(1) {
+        let worker = Worker {
+            client: client.clone(),
+            config: config.clone(),
+            slot,
+        };
+        workers.push(tokio::spawn(worker.run(stop.clone())));
+    }
+    for worker in workers {
+        let _ = worker.await;
+    }
+    Ok(())
+}
+
+struct Worker {
+    client: Client,
+    config: BuilderConfig,
+    slot: u32,
+}
+
+impl Worker {
+    fn sandbox_config(&self) -> SandboxConfig {
+        SandboxConfig {
+            cache_dir: self.config.work_dir.join("cache"),
+            work_dir: self
+                .config
+                .work_dir
+                .join("scratch")
+                .join(self.slot.to_string()),
+            sandbox_uid: self.config.sandbox_uid_base + self.slot,
+            limits: self.config.limits.clone(),
+        }
+    }
+
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_secs(1);
+        while !*stop.borrow() {
+            let lease = tokio::select! {
+                lease = self.client.lease(&self.config.arches, LEASE_WAIT) => lease,
+                _ = stop.changed() => break,
+            };
+            match lease {
+                Ok(Some(task)) => {
+                    backoff = Duration::from_secs(1);
+                    self.handle(task).await;
+                }
+                Ok(None) => backoff = Duration::from_secs(1),
+                Err(ProtocolError::SlowDown(wait)) => tokio::time::sleep(wait).await,
+                Err(e) => {
+                    tracing::warn!(slot = self.slot, error = %e, "cannot lease; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => break,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, task: Task) {
+        tracing::info!(task.id = task.task_id, build.id = %task.build_id,
+            chroot = %task.chroot.name, slot = self.slot, "building");
+        let task_dir = self
+            .config
+            .work_dir
+            .join("tasks")
+            .join(task.task_id.to_string());
+        let outcome = self.build(&task, &task_dir).await;
+        let _ = tokio::fs::remove_dir_all(&task_dir).await;
+        let (outcome, reason) = match outcome {
+            Ok(result) => result,
+            Err(ProtocolError::LeaseLost) => {
+                tracing::warn!(task.id = task.task_id, "lease lost; dropping the task");
+                return;
+            }
+            Err(e) => (Outcome::Failed, Some(format!("the builder failed: {e}"))),
+        };
+        let finish = FinishRequest {
+            lease_id: task.lease_id.clone(),
+            outcome,
+            reason,
+        };
+        // The outcome must reach the server; the lease keeps the task ours
+        // for a while, so retry transport errors a few times.
+        for attempt in 0..5 {
+            match self.client.finish(&task, &finish).await {
+                Ok(()) => return,
+                Err(ProtocolError::Transport(e)) if attempt < 4 => {
+                    tracing::warn!(task.id = task.task_id, error = %e, "cannot report; retrying");
+                    tokio::time::sleep(Duration::from_secs(2 << attempt)).await;
+                }
+                Err(e) => {
+                    tracing::error!(task.id = task.task_id, error = %e, "cannot report the outcome");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn build(
+        &self,
+        task: &Task,
+        task_dir: &Path,
+    ) -> Result<(Outcome, Option<String>), ProtocolError> {
+        let result_dir = task_dir.join("results");
+        tokio::fs::create_dir_all(&result_dir).await?;
+        let srpm = task_dir.join("source.src.rpm");
+        self.client.download_srpm(task, &srpm).await?;
+
+        let cancel = CancelToken::new();
+        let (log_tx, log_rx) = mpsc::unbounded_channel();
+        let streamer = tokio::spawn(stream_log(
+            self.client.clone(),
+            task.clone(),
+            log_rx,
+            cancel.clone(),
+        ));
+        let request = BuildRequest {
+            chroot: task.chroot.clone(),
+            srpm,
+            extra_repos: task.repos.clone(),
+            macros: task.macros.clone(),
+            timeout: Duration::from_secs(task.timeout_seconds),
+            max_log_bytes: task.max_log_bytes,
+            enable_net: task.enable_net,
+            result_dir: result_dir.clone(),
+        };
+        let sandbox = self.sandbox_config();
+        let build_cancel = cancel.clone();
+        let built = tokio::task::spawn_blocking(move || {
+            let mut sink = ChannelSink(log_tx);
+            koper_sandbox::run_build(&sandbox, &request, &mut sink, &build_cancel)
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        // The sink was dropped with the closure: the streamer flushes what
+        // is left and ends.
+        let lease_lost = streamer.await.map_err(std::io::Error::other)?;
+        if lease_lost {
+            return Err(ProtocolError::LeaseLost);
+        }
+
+        let (outcome, reason) = match built {
+            Ok(BuildOutcome::Succeeded { .. }) => (Outcome::Succeeded, None),
+            Ok(BuildOutcome::Failed { reason }) => (Outcome::Failed, Some(reason)),
+            Ok(BuildOutcome::TimedOut) => (
+                Outcome::Failed,
+                Some(format!(
+                    "the build ran longer than its timeout ({} s) and was stopped",
+                    task.timeout_seconds
+                )),
+            ),
+            Ok(BuildOutcome::LogLimitExceeded) => (
+                Outcome::Failed,
+                Some(format!(
+                    "the build log grew past {} bytes and the build was stopped",
+                    task.max_log_bytes
+                )),
+            ),
+            Ok(BuildOutcome::Canceled) => (Outcome::Canceled, None),
+            Err(e) => {
+                tracing::error!(task.id = task.task_id, error = %e, "sandbox failure");
+                (Outcome::Failed, Some(format!("the builder failed: {e}")))
+            }
+        };
+        self.upload_results(task, &result_dir, outcome).await?;
+        Ok((outcome, reason))
+    }
+
+    /// Uploads the logs always and the packages on success.
+    async fn upload_results(
+        &self,
+        task: &Task,
+        result_dir: &Path,
+        outcome: Outcome,
+    ) -> Result<(), ProtocolError> {
+        let mut files: Vec<PathBuf> = Vec::new();
+        let mut entries = tokio::fs::read_dir(result_dir).await?;
+        while let Some(entry) = entries.next_entry().await? {
+            // Only regular files the sandbox put here; never follow links.
+            if !entry.file_type().await?.is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let wanted =
+                name.ends_with(".log") || (outcome == Outcome::Succeeded && name.ends_with(".rpm"));
+            if wanted {
+                files.push(entry.path());
+            }
+        }
+        files.sort();
+        for file in files {
+            self.client.upload_file(task, &file).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Forwards the sandbox's log output (from a blocking thread) to the
+/// async streamer.
+struct ChannelSink(mpsc::UnboundedSender<Vec<u8>>);
+
+impl LogSink for ChannelSink {
+    fn write(&mut self, chunk: &[u8]) {
+        let _ = self.0.send(chunk.to_vec());
+    }
+}
+
+/// Sends buffered log output every [`LOG_INTERVAL`] (an empty interval
+/// still sends a heartbeat), cancels the build when the server says so,
+/// and returns whether the lease was lost.
+async fn stream_log(
+    client: Client,
+    task: Task,
+    mut chunks: mpsc::UnboundedReceiver<Vec<u8>>,
+    cancel: CancelToken,
+) -> bool {
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut open = true;
+    let mut tick = tokio::time::interval(LOG_INTERVAL);
+    let mut since_contact = Duration::ZERO;
+    let heartbeat_every = Duration::from_secs((task.lease_seconds / 4).clamp(1, 30));
+    loop {
+        tokio::select! {
+            chunk = chunks.recv(), if open => match chunk {
+                Some(chunk) => {
+                    buffer.extend_from_slice(&chunk);
+                    if buffer.len() < LOG_CHUNK {
+                        continue;
+                    }
+                }
+                None => open = false,
+            },
+            _ = tick.tick() => since_contact += LOG_INTERVAL,
+        }
+        while !buffer.is_empty() {
+            let take = buffer.len().min(LOG_CHUNK);
+            let chunk: Vec<u8> = buffer.drain(..take).collect();
+            match client.append_log(&task, chunk).await {
+                Ok(status) => {
+                    since_contact = Duration::ZERO;
+                    if status.cancel {
+                        cancel.cancel();
+                    }
+                }
+                Err(ProtocolError::LeaseLost) => {
+                    cancel.cancel();
+                    return true;
+                }
+                // A lost log chunk is a pity, not a reason to stop a build.
+                Err(e) => tracing::warn!(task.id = task.task_id, error = %e, "log chunk lost"),
+            }
+        }
+        if !open {
+            return false;
+        }
+        if since_contact >= heartbeat_every {
+            since_contact = Duration::ZERO;
+            match client.heartbeat(&task).await {
+                Ok(status) if status.cancel => cancel.cancel(),
+                Ok(_) => {}
+                Err(ProtocolError::LeaseLost) => {
+                    cancel.cancel();
+                    return true;
+                }
+                Err(e) => tracing::warn!(task.id = task.task_id, error = %e, "heartbeat failed"),
+            }
+        }
+    }
+}
