@@ -31,6 +31,13 @@ pub(crate) struct CachedPkg {
 }
 
 #[derive(Debug, Clone)]
+pub(crate) struct BadFile {
+    pub location: String,
+    pub stamp: Stamp,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
 pub(crate) struct Piece {
     pub id: u64,
     pub packages: Vec<CachedPkg>,
@@ -49,6 +56,9 @@ pub(crate) struct State {
     pub current: Vec<String>,
     /// Files of replaced revisions and when they were replaced.
     pub retired: Vec<(u64, String)>,
+    /// Files under the repository that are not valid RPMs, so that an
+    /// update does not read them again while they are unchanged.
+    pub bad: Vec<BadFile>,
     pub pieces: Vec<Piece>,
 }
 
@@ -61,6 +71,7 @@ impl State {
             revision: 0,
             current: Vec::new(),
             retired: Vec::new(),
+            bad: Vec::new(),
             pieces: Vec::new(),
         }
     }
@@ -147,6 +158,17 @@ fn parse(text: &str) -> Option<State> {
                 let at = f.next()?.parse().ok()?;
                 state.retired.push((at, f.next()?.to_owned()));
             }
+            "bad" => {
+                let size = f.next()?.parse().ok()?;
+                let mtime_ns = f.next()?.parse().ok()?;
+                let location = f.next()?.to_owned();
+                let reason = f.next()?.to_owned();
+                state.bad.push(BadFile {
+                    location,
+                    stamp: Stamp { size, mtime_ns },
+                    reason,
+                });
+            }
             "piece" => {
                 let id = f.next()?.parse().ok()?;
                 let mut nums = [0u64; 6];
@@ -201,6 +223,18 @@ pub(crate) fn save(cache_dir: &Path, state: &State) -> Result<(), RepodataError>
     }
     for (at, name) in &state.retired {
         let _ = writeln!(out, "retired\t{at}\t{name}");
+    }
+    for b in &state.bad {
+        let reason: String = b
+            .reason
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let _ = writeln!(
+            out,
+            "bad\t{}\t{}\t{}\t{reason}",
+            b.stamp.size, b.stamp.mtime_ns, b.location
+        );
     }
     for piece in &state.pieces {
         let _ = writeln!(

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::fsutil::{self, WriterLock};
 use crate::package::{self, Stamp};
 use crate::repomd::{self, Record};
-use crate::state::{self, CachedPkg, KINDS, Piece, State};
+use crate::state::{self, BadFile, CachedPkg, KINDS, Piece, State};
 use crate::{
     Compression, PublishReport, RepoChanges, RepoPackage, RepodataError, RepodataOptions, io_err,
 };
@@ -62,7 +62,7 @@ pub fn publish(
             }
         }
     } else {
-        for (location, path) in scan(repo_dir, &mut skipped)? {
+        for (location, path, _) in scan(repo_dir, &mut skipped)? {
             targets.insert(
                 location,
                 Target::Read {
@@ -82,7 +82,13 @@ pub fn publish(
             },
         );
     }
-    apply(repo_dir, old, usable, targets, options, false, skipped)
+    let request = Request {
+        targets,
+        force: false,
+        skipped,
+        known_bad: Vec::new(),
+    };
+    apply(repo_dir, old, usable, request, options)
 }
 
 /// Rebuilds the metadata of `repo_dir` from exactly these packages, reading
@@ -99,7 +105,7 @@ pub fn regenerate(
     }
     let _lock = WriterLock::acquire(&options.cache_dir)?;
     let (old, _) = load_state(options);
-    let targets = packages
+    let targets: BTreeMap<String, Target> = packages
         .iter()
         .map(|p| {
             (
@@ -111,7 +117,13 @@ pub fn regenerate(
             )
         })
         .collect();
-    apply(repo_dir, old, false, targets, options, true, Vec::new())
+    let request = Request {
+        targets,
+        force: true,
+        skipped: Vec::new(),
+        known_bad: Vec::new(),
+    };
+    apply(repo_dir, old, false, request, options)
 }
 
 /// Indexes every `*.rpm` under `dir` (outside `dir/repodata`), like
@@ -138,11 +150,22 @@ pub fn createrepo_dir(
     }
     let mut skipped = Vec::new();
     let mut targets = BTreeMap::new();
-    for (location, path) in scan(dir, &mut skipped)? {
-        let hit = cached.get(location.as_str()).copied().filter(|&(pi, idx)| {
-            let meta = std::fs::metadata(&path);
-            meta.is_ok_and(|m| Stamp::of(&m) == old.pieces[pi].packages[idx].stamp)
-        });
+    let mut known_bad = Vec::new();
+    let old_bad: HashMap<&str, &BadFile> = if usable {
+        old.bad.iter().map(|b| (b.location.as_str(), b)).collect()
+    } else {
+        HashMap::new()
+    };
+    for (location, path, stamp) in scan(dir, &mut skipped)? {
+        if let Some(b) = old_bad.get(location.as_str()).filter(|b| b.stamp == stamp) {
+            skipped.push((path, b.reason.clone()));
+            known_bad.push((*b).clone());
+            continue;
+        }
+        let hit = cached
+            .get(location.as_str())
+            .copied()
+            .filter(|&(pi, idx)| stamp == old.pieces[pi].packages[idx].stamp);
         let target = match hit {
             Some((piece, idx)) => Target::Cached { piece, idx },
             None => Target::Read {
@@ -153,7 +176,14 @@ pub fn createrepo_dir(
         targets.insert(location, target);
     }
     drop(cached);
-    apply(dir, old, usable, targets, options, !update, skipped)
+    drop(old_bad);
+    let request = Request {
+        targets,
+        force: !update,
+        skipped,
+        known_bad,
+    };
+    apply(dir, old, usable, request, options)
 }
 
 #[derive(Debug, Clone)]
@@ -166,6 +196,7 @@ enum Target {
 }
 
 fn check_dirs(repo_dir: &Path, options: &RepodataOptions) -> Result<(), RepodataError> {
+    std::fs::create_dir_all(repo_dir).map_err(io_err(repo_dir))?;
     let repo = std::fs::canonicalize(repo_dir).map_err(io_err(repo_dir))?;
     std::fs::create_dir_all(&options.cache_dir).map_err(io_err(&options.cache_dir))?;
     let cache = std::fs::canonicalize(&options.cache_dir).map_err(io_err(&options.cache_dir))?;
@@ -217,7 +248,7 @@ fn load_state(options: &RepodataOptions) -> (State, bool) {
 fn scan(
     dir: &Path,
     skipped: &mut Vec<(PathBuf, String)>,
-) -> Result<Vec<(String, PathBuf)>, RepodataError> {
+) -> Result<Vec<(String, PathBuf, Stamp)>, RepodataError> {
     let mut out = Vec::new();
     let mut stack = vec![(dir.to_path_buf(), String::new())];
     while let Some((path, prefix)) = stack.pop() {
@@ -236,12 +267,19 @@ fn scan(
             let location = format!("{prefix}{name}");
             if file_type.is_dir() {
                 stack.push((full, format!("{location}/")));
-            } else if name.ends_with(".rpm") && full.is_file() {
+            } else if name.ends_with(".rpm") {
+                // One stat per file, following symbolic links.
+                let Ok(meta) = std::fs::metadata(&full) else {
+                    continue;
+                };
+                if !meta.is_file() {
+                    continue;
+                }
                 if check_location(&location).is_err() {
                     skipped.push((full, "unusable file name".into()));
                     continue;
                 }
-                out.push((location, full));
+                out.push((location, full, Stamp::of(&meta)));
             }
         }
     }
@@ -342,6 +380,7 @@ struct Built {
     piece: Option<Piece>,
     read: usize,
     skipped: Vec<(PathBuf, String)>,
+    bad: Vec<BadFile>,
 }
 
 /// Builds one new piece: fragments from old pieces or from RPM files,
@@ -354,6 +393,7 @@ fn build_piece(ctx: &Ctx<'_>, id: u64, members: &[usize]) -> Result<Built, Repod
     let mut old_files: HashMap<usize, Loaded> = HashMap::new();
     let mut read = 0;
     let mut skipped = Vec::new();
+    let mut bad = Vec::new();
     for &pos in members {
         let (location, target) = &ctx.targets[pos];
         match target {
@@ -409,7 +449,16 @@ fn build_piece(ctx: &Ctx<'_>, id: u64, members: &[usize]) -> Result<Built, Repod
                             lens,
                         });
                     }
-                    Err(e) if !strict => skipped.push((path.clone(), e.to_string())),
+                    Err(e) if !strict => {
+                        if let Ok(meta) = std::fs::metadata(path) {
+                            bad.push(BadFile {
+                                location: location.clone(),
+                                stamp: Stamp::of(&meta),
+                                reason: e.to_string(),
+                            });
+                        }
+                        skipped.push((path.clone(), e.to_string()));
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -421,6 +470,7 @@ fn build_piece(ctx: &Ctx<'_>, id: u64, members: &[usize]) -> Result<Built, Repod
             piece: None,
             read,
             skipped,
+            bad,
         });
     }
     let path = state::piece_path(ctx.cache_dir, id);
@@ -449,6 +499,7 @@ fn build_piece(ctx: &Ctx<'_>, id: u64, members: &[usize]) -> Result<Built, Repod
         }),
         read,
         skipped,
+        bad,
     })
 }
 
@@ -588,15 +639,31 @@ fn is_metadata_name(name: &str) -> bool {
     })
 }
 
+/// What a run wants published.
+struct Request {
+    /// Every package of the new revision, by location.
+    targets: BTreeMap<String, Target>,
+    /// Write a new revision even when nothing changed.
+    force: bool,
+    /// Files already found unusable, for the report.
+    skipped: Vec<(PathBuf, String)>,
+    /// Unusable files still present and unchanged, kept in the state.
+    known_bad: Vec<BadFile>,
+}
+
 fn apply(
     repo_dir: &Path,
     old: State,
     usable: bool,
-    targets: BTreeMap<String, Target>,
+    request: Request,
     options: &RepodataOptions,
-    force: bool,
-    mut skipped: Vec<(PathBuf, String)>,
 ) -> Result<PublishReport, RepodataError> {
+    let Request {
+        targets,
+        force,
+        mut skipped,
+        known_bad,
+    } = request;
     let cache_dir = options.cache_dir.as_path();
     let repodata = repo_dir.join("repodata");
     std::fs::create_dir_all(&repodata).map_err(io_err(&repodata))?;
@@ -655,10 +722,12 @@ fn apply(
     let built = parallel_map(&jobs, |(id, members)| build_piece(&ctx, *id, members));
     let mut new_pieces_by_id: HashMap<u64, Piece> = HashMap::new();
     let mut read = 0;
+    let mut bad = known_bad;
     for b in built {
         let b = b?;
         read += b.read;
         skipped.extend(b.skipped);
+        bad.extend(b.bad);
         if let Some(p) = b.piece {
             new_pieces_by_id.insert(p.id, p);
         }
@@ -730,6 +799,7 @@ fn apply(
         revision,
         current: current.clone(),
         retired: retired.clone(),
+        bad,
         pieces,
     };
     // The state goes first: if we die before repomd.xml is replaced, the
