@@ -48,6 +48,8 @@ pub(crate) struct Piece {
 
 #[derive(Debug, Clone)]
 pub(crate) struct State {
+    /// The repository's canonical path.
+    pub repo: String,
     pub compression: Compression,
     pub changelog_limit: usize,
     pub next_id: u64,
@@ -65,6 +67,7 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn empty(compression: Compression, changelog_limit: usize) -> Self {
         Self {
+            repo: String::new(),
             compression,
             changelog_limit,
             next_id: 1,
@@ -151,6 +154,7 @@ fn parse(text: &str) -> Option<State> {
                 };
                 state.changelog_limit = f.next()?.parse().ok()?;
             }
+            "repo" => state.repo = f.next()?.to_owned(),
             "next_id" => state.next_id = f.next()?.parse().ok()?,
             "revision" => state.revision = f.next()?.parse().ok()?,
             "current" => state.current.push(f.next()?.to_owned()),
@@ -216,6 +220,7 @@ pub(crate) fn save(cache_dir: &Path, state: &State) -> Result<(), RepodataError>
         state.compression.suffix(),
         state.changelog_limit
     );
+    let _ = writeln!(out, "repo\t{}", state.repo);
     let _ = writeln!(out, "next_id\t{}", state.next_id);
     let _ = writeln!(out, "revision\t{}", state.revision);
     for name in &state.current {

@@ -42,7 +42,7 @@ pub fn publish(
     changes: &RepoChanges,
     options: &RepodataOptions,
 ) -> Result<PublishReport, RepodataError> {
-    check_dirs(repo_dir, options)?;
+    let repo_key = check_dirs(repo_dir, options)?;
     for p in &changes.add {
         check_location(&p.location)?;
     }
@@ -52,7 +52,7 @@ pub fn publish(
         }
     }
     let _lock = WriterLock::acquire(&options.cache_dir)?;
-    let (old, usable) = load_state(options);
+    let (old, usable) = load_state(options, repo_key);
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     let mut skipped = Vec::new();
     if usable {
@@ -99,12 +99,12 @@ pub fn regenerate(
     packages: &[RepoPackage],
     options: &RepodataOptions,
 ) -> Result<PublishReport, RepodataError> {
-    check_dirs(repo_dir, options)?;
+    let repo_key = check_dirs(repo_dir, options)?;
     for p in packages {
         check_location(&p.location)?;
     }
     let _lock = WriterLock::acquire(&options.cache_dir)?;
-    let (old, _) = load_state(options);
+    let (old, _) = load_state(options, repo_key);
     let targets: BTreeMap<String, Target> = packages
         .iter()
         .map(|p| {
@@ -136,9 +136,9 @@ pub fn createrepo_dir(
     update: bool,
     options: &RepodataOptions,
 ) -> Result<PublishReport, RepodataError> {
-    check_dirs(dir, options)?;
+    let repo_key = check_dirs(dir, options)?;
     let _lock = WriterLock::acquire(&options.cache_dir)?;
-    let (old, usable) = load_state(options);
+    let (old, usable) = load_state(options, repo_key);
     let usable = usable && update;
     let mut cached: HashMap<&str, (usize, usize)> = HashMap::new();
     if usable {
@@ -195,7 +195,9 @@ enum Target {
     Read { path: PathBuf, strict: bool },
 }
 
-fn check_dirs(repo_dir: &Path, options: &RepodataOptions) -> Result<(), RepodataError> {
+/// Checks the directories and returns the repository's canonical path, which
+/// the state records so that a cache is never used for another repository.
+fn check_dirs(repo_dir: &Path, options: &RepodataOptions) -> Result<String, RepodataError> {
     std::fs::create_dir_all(repo_dir).map_err(io_err(repo_dir))?;
     let repo = std::fs::canonicalize(repo_dir).map_err(io_err(repo_dir))?;
     std::fs::create_dir_all(&options.cache_dir).map_err(io_err(&options.cache_dir))?;
@@ -203,7 +205,9 @@ fn check_dirs(repo_dir: &Path, options: &RepodataOptions) -> Result<(), Repodata
     if cache.starts_with(&repo) {
         return Err(RepodataError::CacheInsideRepo);
     }
-    Ok(())
+    Ok(repo
+        .to_string_lossy()
+        .replace(|c: char| c.is_control(), "?"))
 }
 
 fn check_location(location: &str) -> Result<(), RepodataError> {
@@ -221,15 +225,16 @@ fn check_location(location: &str) -> Result<(), RepodataError> {
 }
 
 /// The state, and whether its pieces can be reused with these options.
-fn load_state(options: &RepodataOptions) -> (State, bool) {
-    match state::load(&options.cache_dir) {
+fn load_state(options: &RepodataOptions, repo: String) -> (State, bool) {
+    let (mut state, usable) = match state::load(&options.cache_dir) {
         Some(s)
             if s.compression == options.compression
-                && s.changelog_limit == options.changelog_limit =>
+                && s.changelog_limit == options.changelog_limit
+                && s.repo == repo =>
         {
             (s, true)
         }
-        Some(s) => {
+        Some(s) if s.repo == repo => {
             let mut fresh = State::empty(options.compression, options.changelog_limit);
             fresh.next_id = s.next_id;
             fresh.revision = s.revision;
@@ -237,11 +242,16 @@ fn load_state(options: &RepodataOptions) -> (State, bool) {
             fresh.retired = s.retired;
             (fresh, false)
         }
-        None => (
-            State::empty(options.compression, options.changelog_limit),
-            false,
-        ),
-    }
+        // No state, or another repository's: start afresh, keeping piece
+        // ids unique anyway.
+        other => {
+            let mut fresh = State::empty(options.compression, options.changelog_limit);
+            fresh.next_id = other.map_or(1, |s| s.next_id);
+            (fresh, false)
+        }
+    };
+    state.repo = repo;
+    (state, usable)
 }
 
 /// Every `*.rpm` under `dir`, by location, outside the top-level `repodata`.
@@ -778,7 +788,12 @@ fn apply(
         .filter(|(_, name)| !current.contains(name))
         .cloned()
         .collect();
-    for name in &old.current {
+    // What the repomd.xml being replaced names, even if our state does not
+    // know it (lost cache, a repository made by createrepo_c): clients may
+    // have just fetched it.
+    let mut replaced = old.current.clone();
+    replaced.extend(published_files(&repodata));
+    for name in &replaced {
         if !current.contains(name) && !retired.iter().any(|(_, n)| n == name) {
             retired.push((now, name.clone()));
         }
@@ -793,6 +808,7 @@ fn apply(
             .count(),
     );
     let new_state = State {
+        repo: old.repo.clone(),
         compression: options.compression,
         changelog_limit: options.changelog_limit,
         next_id,
@@ -827,6 +843,19 @@ fn apply(
         changed: true,
         skipped,
     })
+}
+
+/// The file names (in `repodata/`) that the current repomd.xml refers to.
+fn published_files(repodata: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(repodata.join("repomd.xml")) else {
+        return Vec::new();
+    };
+    text.split("href=\"repodata/")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('"'))
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| !name.contains('/'))
+        .collect()
 }
 
 /// Deletes piece files that no state refers to (left by a run that died).
