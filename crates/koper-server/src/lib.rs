@@ -24,7 +24,6 @@ pub mod users;
 use std::net::SocketAddr;
 
 use koper_chroots::ChrootCatalog;
-use koper_db::Database;
 use koper_storage::DataDir;
 use koper_types::now_epoch;
 use tokio::task::JoinHandle;
@@ -32,6 +31,7 @@ use tokio::task::JoinHandle;
 pub use app::App;
 pub use config::{ServerConfig, SettingsFile};
 pub use error::Error;
+pub use koper_db::Database;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,254 @@
+//! Typed calls of the native API.
+
+use std::path::Path;
+
+use futures::StreamExt;
+use koper_api::{ErrorBody, v1};
+use koper_types::{BuildId, ChrootName, OwnerName, ProjectName};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::config::ClientConfig;
+
+/// What went wrong with a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error.
+    #[error("{message}")]
+    Api {
+        /// HTTP status.
+        status: StatusCode,
+        /// The server's message.
+        message: String,
+        /// The server's hint, if any.
+        hint: Option<String>,
+    },
+    /// The server could not be reached.
+    #[error("cannot reach the koper server at {url}: {source}")]
+    Transport {
+        /// The server URL.
+        url: String,
+        /// What failed.
+        source: reqwest::Error,
+    },
+    /// A local file could not be read.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ClientError {
+    /// Whether the server refused the credentials or the permission.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Self::Api { status, .. }
+            if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN)
+    }
+
+    /// Whether the thing asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Api { status, .. } if *status == StatusCode::NOT_FOUND)
+    }
+}
+
+/// A piece of a live log.
+#[derive(Debug, Clone)]
+pub struct LogChunk {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// No more bytes will come.
+    pub complete: bool,
+}
+
+/// A client of one koper server.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    config: ClientConfig,
+}
+
+impl Client {
+    /// A client for the configured server.
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .user_agent(format!("koper-cli/{}", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|source| ClientError::Transport {
+                url: config.url.clone(),
+                source,
+            })?;
+        Ok(Self { http, config })
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let request = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.config.url));
+        match (&self.config.login, &self.config.token) {
+            (Some(login), Some(token)) => request.basic_auth(login, Some(token)),
+            (None, Some(token)) => request.bearer_auth(token),
+            _ => request,
+        }
+    }
+
+    async fn send(&self, request: RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|source| self.transport(source))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let (message, hint) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => (body.error, body.hint),
+            Err(_) => (format!("the server answered {status}"), None),
+        };
+        Err(ClientError::Api {
+            status,
+            message,
+            hint,
+        })
+    }
+
+    fn transport(&self, source: reqwest::Error) -> ClientError {
+        ClientError::Transport {
+            url: self.config.url.clone(),
+            source,
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ClientError> {
+        self.send(request)
+            .await?
+            .json()
+            .await
+            .map_err(|source| self.transport(source))
+    }
+
+    /// Who the token belongs to.
+    pub async fn me(&self) -> Result<v1::Me, ClientError> {
+        self.json(self.request(Method::GET, "/me")).await
+    }
+
+    /// Chroots the server offers.
+    pub async fn chroots(&self) -> Result<Vec<v1::Chroot>, ClientError> {
+        self.json(self.request(Method::GET, "/chroots")).await
+    }
+
+    /// Creates a project.
+    pub async fn create_project(&self, new: &v1::NewProject) -> Result<v1::Project, ClientError> {
+        self.json(self.request(Method::POST, "/projects").json(new))
+            .await
+    }
+
+    /// One project.
+    pub async fn project(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+    ) -> Result<v1::Project, ClientError> {
+        self.json(self.request(Method::GET, &format!("/projects/{owner}/{name}")))
+            .await
+    }
+
+    /// Projects, all or one owner's.
+    pub async fn projects(
+        &self,
+        owner: Option<&OwnerName>,
+    ) -> Result<Vec<v1::Project>, ClientError> {
+        let mut request = self.request(Method::GET, "/projects");
+        if let Some(owner) = owner {
+            request = request.query(&[("owner", owner.as_str())]);
+        }
+        self.json(request).await
+    }
+
+    /// Uploads a source RPM, streamed from disk, and creates a build.
+    /// `progress` is told the number of bytes sent so far.
+    pub async fn submit_srpm(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+        chroots: &[ChrootName],
+        srpm: &Path,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<v1::Build, ClientError> {
+        let file = tokio::fs::File::open(srpm).await?;
+        let len = file.metadata().await?.len();
+        let mut sent = 0u64;
+        let stream = tokio_util::io::ReaderStream::new(file).map(move |chunk| {
+            if let Ok(bytes) = &chunk {
+                sent += bytes.len() as u64;
+                progress(sent);
+            }
+            chunk
+        });
+        let chroots: Vec<&str> = chroots.iter().map(ChrootName::as_str).collect();
+        let request = self
+            .request(Method::POST, &format!("/projects/{owner}/{name}/builds"))
+            .query(&[("chroots", chroots.join(","))])
+            .header(reqwest::header::CONTENT_TYPE, "application/x-rpm")
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            .body(reqwest::Body::wrap_stream(stream));
+        self.json(request).await
+    }
+
+    /// One build.
+    pub async fn build(&self, id: BuildId) -> Result<v1::Build, ClientError> {
+        self.json(self.request(Method::GET, &format!("/builds/{id}")))
+            .await
+    }
+
+    /// A page of a project's builds, newest first.
+    pub async fn builds(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+        limit: i64,
+        offset: i64,
+    ) -> Result<v1::Page<v1::Build>, ClientError> {
+        self.json(
+            self.request(Method::GET, &format!("/projects/{owner}/{name}/builds"))
+                .query(&[("limit", limit), ("offset", offset)]),
+        )
+        .await
+    }
+
+    /// Cancels a build.
+    pub async fn cancel(&self, id: BuildId) -> Result<v1::Build, ClientError> {
+        self.json(self.request(Method::POST, &format!("/builds/{id}/cancel")))
+            .await
+    }
+
+    /// Reads a build chroot's log from `offset`.
+    pub async fn log(
+        &self,
+        id: BuildId,
+        chroot: &ChrootName,
+        offset: u64,
+    ) -> Result<LogChunk, ClientError> {
+        let response = self
+            .send(
+                self.request(Method::GET, &format!("/builds/{id}/log/{chroot}"))
+                    .query(&[("offset", offset)]),
+            )
+            .await?;
+        let complete = response
+            .headers()
+            .get("koper-log-complete")
+            .is_some_and(|v| v == "true");
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|source| self.transport(source))?;
+        Ok(LogChunk {
+            bytes: bytes.to_vec(),
+            complete,
+        })
+    }
+}

@@ -1,0 +1,8 @@
+//! The client side of koper's native API (`/api/v1/`), and where the
+//! client's settings come from.
+
+mod api;
+mod config;
+
+pub use api::{Client, ClientError, LogChunk};
+pub use config::{ClientConfig, ConfigError, ConfigOverrides, ConfigSource};

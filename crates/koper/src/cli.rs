@@ -1,0 +1,235 @@
+//! The command line: every subcommand and option, with its environment
+//! variable where it has one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// koper: build RPMs in isolated buildroots and publish them as dnf
+/// repositories.
+#[derive(Debug, Parser)]
+#[command(name = "koper", version, propagate_version = true)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the client finds its server and credentials.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Client config file [default: ~/.config/koper.toml, else copr-cli's
+    /// ~/.config/copr].
+    #[arg(long, env = "KOPER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The server's URL.
+    #[arg(long, env = "KOPER_URL")]
+    pub url: Option<String>,
+    /// Your user name.
+    #[arg(long, env = "KOPER_USER")]
+    pub user: Option<String>,
+    /// Your API token.
+    #[arg(long, env = "KOPER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// Output formats of listing commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people.
+    Text,
+    /// JSON for programs.
+    Json,
+}
+
+/// The data directory options of server-side commands.
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArgs {
+    /// Where all of the server's state lives.
+    #[arg(long, env = "KOPER_DATA_DIR", default_value = "./var")]
+    pub data_dir: PathBuf,
+    /// Database URL (postgres://...) [default: SQLite in the data directory].
+    #[arg(long, env = "KOPER_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (with a local builder by default).
+    Serve(ServeArgs),
+    /// Run a builder that takes work from a server.
+    Builder(BuilderArgs),
+    /// Administer a server's data directory.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Create a project.
+    Create(CreateArgs),
+    /// List projects.
+    List(ListArgs),
+    /// List the chroots the server can build for.
+    ListChroots(ClientOnly),
+    /// Build a source RPM in a project.
+    Build(BuildArgs),
+    /// Show a build's state.
+    Status(BuildIdArgs),
+    /// Follow a build until it ends.
+    WatchBuild(BuildIdArgs),
+    /// List a project's builds.
+    ListBuilds(ListBuildsArgs),
+    /// Cancel a build.
+    Cancel(BuildIdArgs),
+    /// Show who the configured token belongs to.
+    Whoami(ClientOnly),
+}
+
+/// Options of `koper serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// Address to listen on [default: 127.0.0.1:5050].
+    #[arg(long, env = "KOPER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The URL users and builders reach this server at [default:
+    /// http://LISTEN].
+    #[arg(long, env = "KOPER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Builders to run inside this process [default: 1]; 0 for none.
+    #[arg(long, env = "KOPER_BUILDERS")]
+    pub builders: Option<u32>,
+    /// Largest accepted upload in bytes [default: 1 GiB].
+    #[arg(long, env = "KOPER_MAX_UPLOAD_BYTES")]
+    pub max_upload_bytes: Option<u64>,
+}
+
+/// Options of `koper builder`.
+#[derive(Debug, Args)]
+pub struct BuilderArgs {
+    /// The server's URL.
+    #[arg(long, env = "KOPER_SERVER")]
+    pub server: String,
+    /// This builder's token (`koper admin add-builder NAME` prints one).
+    #[arg(long, env = "KOPER_BUILDER_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Architectures to build for [default: this host's].
+    #[arg(long = "arch")]
+    pub arches: Vec<String>,
+    /// Builds to run at once.
+    #[arg(long, default_value_t = 1)]
+    pub slots: u32,
+    /// Buildroot caches and scratch space; every ancestor must be
+    /// traversable by the unprivileged build uids.
+    #[arg(
+        long,
+        env = "KOPER_BUILDER_DIR",
+        default_value = "/var/tmp/koper-builder"
+    )]
+    pub work_dir: PathBuf,
+}
+
+/// `koper admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a user and print its client configuration (with a new token).
+    AddUser {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// The user's name.
+        name: String,
+        /// Make the user an administrator of the instance.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Issue another API token for an existing user.
+    NewToken {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// The user's name.
+        name: String,
+    },
+    /// Register a builder and print its token.
+    AddBuilder {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// The builder's name.
+        name: String,
+    },
+}
+
+/// Commands that only need the client settings.
+#[derive(Debug, Args)]
+pub struct ClientOnly {
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// Options of `koper create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// A chroot to build for (repeat for several).
+    #[arg(long = "chroot", required = true)]
+    pub chroots: Vec<String>,
+    /// Free text shown with the project.
+    #[arg(long, default_value = "")]
+    pub description: String,
+}
+
+/// Options of `koper list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Only this owner's projects [default: yours; `--all` for everyone's].
+    pub owner: Option<String>,
+    /// Every project on the server.
+    #[arg(long, conflicts_with = "owner")]
+    pub all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// Options of `koper build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// The source RPM to build.
+    pub srpm: PathBuf,
+    /// Build only for this chroot (repeat for several) [default: all of
+    /// the project's].
+    #[arg(long = "chroot", short = 'r')]
+    pub chroots: Vec<String>,
+    /// Print the build id and return at once.
+    #[arg(long)]
+    pub nowait: bool,
+}
+
+/// A build id argument.
+#[derive(Debug, Args)]
+pub struct BuildIdArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The build's number.
+    pub build_id: String,
+}
+
+/// Options of `koper list-builds`.
+#[derive(Debug, Args)]
+pub struct ListBuildsArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}

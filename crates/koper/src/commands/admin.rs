@@ -1,0 +1,77 @@
+//! `koper admin`: work on a server's data directory directly.
+
+use std::process::ExitCode;
+
+use koper_server::users;
+use koper_storage::DataDir;
+use koper_types::UserName;
+
+use crate::cli::{AdminCommand, DataDirArgs};
+use crate::exit::{CommandResult, Failure};
+
+async fn open(data: &DataDirArgs) -> Result<(DataDir, koper_server::Database), Failure> {
+    let dir = DataDir::new(&data.data_dir).map_err(Failure::local)?;
+    let db = koper_server::open_database(&dir, data.database_url.as_deref())
+        .await
+        .map_err(|e| Failure::local(format!("cannot open the database: {e}")))?;
+    Ok((dir, db))
+}
+
+/// The URL `koper serve` recorded for this data directory.
+fn server_url(dir: &DataDir) -> String {
+    std::fs::read_to_string(dir.url_file())
+        .ok()
+        .map(|url| url.trim().to_owned())
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| "http://127.0.0.1:5050".to_owned())
+}
+
+fn user_name(name: &str) -> Result<UserName, Failure> {
+    name.parse()
+        .map_err(|e: koper_types::NameError| Failure::new(2, e.to_string()))
+}
+
+fn print_client_config(dir: &DataDir, account: &users::NewAccount) {
+    println!(
+        "# koper client configuration for {}; save it as ~/.config/koper.toml",
+        account.user.name
+    );
+    println!("# the token expires in 180 days; it is shown only once");
+    println!("url = \"{}\"", server_url(dir));
+    println!("user = \"{}\"", account.user.name);
+    println!("token = \"{}\"", account.token);
+}
+
+pub async fn admin(command: AdminCommand) -> CommandResult {
+    match command {
+        AdminCommand::AddUser { data, name, admin } => {
+            let name = user_name(&name)?;
+            let (dir, db) = open(&data).await?;
+            let account = users::add_user(&db, &name, admin).await.map_err(|e| {
+                Failure::new(1, e.to_string())
+                    .hint("`koper admin new-token NAME` issues another token for an existing user")
+            })?;
+            print_client_config(&dir, &account);
+        }
+        AdminCommand::NewToken { data, name } => {
+            let name = user_name(&name)?;
+            let (dir, db) = open(&data).await?;
+            let account = users::new_api_token(&db, &name)
+                .await
+                .map_err(|e| Failure::new(1, e.to_string()))?;
+            print_client_config(&dir, &account);
+        }
+        AdminCommand::AddBuilder { data, name } => {
+            let (dir, db) = open(&data).await?;
+            let token = koper_server::register_builder(&db, &name)
+                .await
+                .map_err(|e| Failure::new(1, e.to_string()))?;
+            eprintln!(
+                "builder {name} registered; start it with:\n  koper builder --server {} --token {token}",
+                server_url(&dir)
+            );
+            println!("{token}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

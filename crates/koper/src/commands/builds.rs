@@ -1,0 +1,281 @@
+//! `koper build`, `status`, `watch-build`, `list-builds`, `cancel`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use koper_api::v1;
+use koper_client::Client;
+use koper_types::{BuildId, BuildState, ChrootName};
+
+use super::{client, project_ref};
+use crate::cli::{BuildArgs, BuildIdArgs, ListBuildsArgs, OutputFormat};
+use crate::exit::{CommandResult, Failure};
+use crate::output;
+
+/// How often a followed build is polled.
+const POLL: Duration = Duration::from_secs(1);
+
+fn build_id(text: &str) -> Result<BuildId, Failure> {
+    text.parse()
+        .map_err(|e: koper_types::NameError| Failure::new(2, e.to_string()))
+}
+
+pub async fn build(args: BuildArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let project = project_ref(&client, &args.project)?;
+    let chroots = args
+        .chroots
+        .iter()
+        .map(|c| c.parse::<ChrootName>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::new(2, e.to_string()))?;
+    let size = std::fs::metadata(&args.srpm)
+        .map_err(|e| {
+            Failure::local(format!("cannot read {}: {e}", args.srpm.display()))
+                .hint("give the path of a source RPM, made with `rpmbuild -bs NAME.spec`")
+        })?
+        .len();
+
+    let bar = ProgressBar::new(size);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "uploading {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = bar.clone();
+    let submitted = client
+        .submit_srpm(
+            &project.owner,
+            &project.name,
+            &chroots,
+            &args.srpm,
+            move |sent| progress.set_position(sent),
+        )
+        .await;
+    bar.finish_and_clear();
+    let build = submitted?;
+    println!("{}", build.id);
+    eprintln!(
+        "Build {} was added to {}/{}: {}",
+        build.id,
+        build.owner,
+        build.project,
+        build
+            .chroots
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if args.nowait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    follow(&client, build.id).await
+}
+
+pub async fn watch(args: BuildIdArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    follow(&client, build_id(&args.build_id)?).await
+}
+
+/// The time of day (UTC) for state-change lines.
+fn clock() -> String {
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    stamp.get(11..19).unwrap_or(&stamp).to_owned()
+}
+
+/// Where a followed chroot's log is.
+struct LogCursor {
+    offset: u64,
+    complete: bool,
+    /// An unfinished line, kept until its end arrives (multi-chroot
+    /// output is prefixed per line).
+    partial: Vec<u8>,
+}
+
+/// Follows a build: prints state changes to stderr and the live logs to
+/// stdout until the build ends; exit 4 unless it succeeded.
+async fn follow(client: &Client, id: BuildId) -> CommandResult {
+    let mut states: HashMap<ChrootName, BuildState> = HashMap::new();
+    let mut cursors: HashMap<ChrootName, LogCursor> = HashMap::new();
+    let mut last_state = None;
+    let mut ended_polls = 0;
+    loop {
+        let build = client.build(id).await?;
+        if last_state != Some(build.state) {
+            eprintln!("  {} Build {id}: {}", clock(), output::state(build.state));
+            last_state = Some(build.state);
+        }
+        let several = build.chroots.len() > 1;
+        for chroot in &build.chroots {
+            if states.get(&chroot.name) != Some(&chroot.state) && several {
+                eprintln!(
+                    "  {} Build {id} {}: {}",
+                    clock(),
+                    chroot.name,
+                    output::state(chroot.state)
+                );
+            }
+            states.insert(chroot.name.clone(), chroot.state);
+            if chroot.result_url.is_some() {
+                print_new_log(client, id, chroot, several, &mut cursors).await?;
+            }
+        }
+        if build.state.is_ended() {
+            let logs_done = build.chroots.iter().all(|c| {
+                c.result_url.is_none() || cursors.get(&c.name).is_some_and(|cur| cur.complete)
+            });
+            ended_polls += 1;
+            // The log is compressed a moment after the state flips; do not
+            // wait for it forever.
+            if logs_done || ended_polls > 10 {
+                return Ok(summary(&build));
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn print_new_log(
+    client: &Client,
+    id: BuildId,
+    chroot: &v1::BuildChroot,
+    prefix: bool,
+    cursors: &mut HashMap<ChrootName, LogCursor>,
+) -> Result<(), Failure> {
+    let cursor = cursors.entry(chroot.name.clone()).or_insert(LogCursor {
+        offset: 0,
+        complete: false,
+        partial: Vec::new(),
+    });
+    if cursor.complete {
+        return Ok(());
+    }
+    loop {
+        let chunk = client.log(id, &chroot.name, cursor.offset).await?;
+        cursor.offset += chunk.bytes.len() as u64;
+        cursor.complete = chunk.complete;
+        let mut stdout = std::io::stdout().lock();
+        if prefix {
+            cursor.partial.extend_from_slice(&chunk.bytes);
+            while let Some(end) = cursor.partial.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = cursor.partial.drain(..=end).collect();
+                let _ = write!(stdout, "[{}] ", chroot.name);
+                let _ = stdout.write_all(&line);
+            }
+            if chunk.complete && !cursor.partial.is_empty() {
+                let _ = writeln!(
+                    stdout,
+                    "[{}] {}",
+                    chroot.name,
+                    String::from_utf8_lossy(&cursor.partial)
+                );
+                cursor.partial.clear();
+            }
+        } else {
+            let _ = stdout.write_all(&chunk.bytes);
+        }
+        let _ = stdout.flush();
+        // A full chunk means more is waiting.
+        if chunk.bytes.len() < (1 << 20) {
+            return Ok(());
+        }
+    }
+}
+
+/// Prints how each chroot ended; the exit code copr-cli would give.
+fn summary(build: &v1::Build) -> ExitCode {
+    eprintln!("Build {} {}", build.id, output::state(build.state));
+    for chroot in &build.chroots {
+        let mut line = format!("  {}: {}", chroot.name, output::state(chroot.state));
+        if let Some(url) = &chroot.result_url {
+            line.push_str(&format!("  {url}"));
+        }
+        eprintln!("{line}");
+        if let Some(reason) = &chroot.fail_reason {
+            eprintln!("    {reason}");
+        }
+    }
+    match build.state {
+        BuildState::Succeeded | BuildState::Skipped => ExitCode::SUCCESS,
+        _ => {
+            if let Some(url) = build.chroots.iter().find_map(|c| {
+                (c.state == BuildState::Failed)
+                    .then_some(c.result_url.as_ref())
+                    .flatten()
+            }) {
+                output::error(
+                    &format!("build {} {}", build.id, build.state),
+                    Some(&format!("the logs are in {url}")),
+                );
+            }
+            ExitCode::from(4)
+        }
+    }
+}
+
+pub async fn status(args: BuildIdArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let build = client.build(build_id(&args.build_id)?).await?;
+    println!("{}", build.state);
+    for chroot in &build.chroots {
+        println!(
+            "  {}: {}{}",
+            chroot.name,
+            chroot.state,
+            chroot
+                .result_url
+                .as_ref()
+                .map(|u| format!("  {u}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn cancel(args: BuildIdArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let build = client.cancel(build_id(&args.build_id)?).await?;
+    println!("{}", build.state);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn list(args: ListBuildsArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let project = project_ref(&client, &args.project)?;
+    let mut builds = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = client
+            .builds(&project.owner, &project.name, 500, offset)
+            .await?;
+        builds.extend(page.items);
+        match page.next_offset {
+            Some(next) => offset = next,
+            None => break,
+        }
+    }
+    match args.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&builds).map_err(Failure::local)?
+        ),
+        OutputFormat::Text => {
+            if builds.is_empty() {
+                eprintln!("No builds in {project}.");
+            }
+            for build in builds {
+                let (name, version) = build
+                    .source_package
+                    .map(|p| (p.name, p.version))
+                    .unwrap_or_default();
+                println!("{}\t{name}\t{version}\t{}", build.id, build.state);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,51 @@
+//! One module per group of commands.
+
+mod admin;
+mod builder;
+mod builds;
+mod projects;
+mod serve;
+
+use koper_client::{Client, ClientConfig, ConfigOverrides};
+
+use crate::cli::{ClientArgs, Command};
+use crate::exit::{CommandResult, Failure};
+
+/// Runs one command.
+pub async fn run(command: Command) -> CommandResult {
+    match command {
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Builder(args) => builder::builder(args).await,
+        Command::Admin(command) => admin::admin(command).await,
+        Command::Create(args) => projects::create(args).await,
+        Command::List(args) => projects::list(args).await,
+        Command::ListChroots(args) => projects::list_chroots(args).await,
+        Command::Whoami(args) => projects::whoami(args).await,
+        Command::Build(args) => builds::build(args).await,
+        Command::Status(args) => builds::status(args).await,
+        Command::WatchBuild(args) => builds::watch(args).await,
+        Command::ListBuilds(args) => builds::list(args).await,
+        Command::Cancel(args) => builds::cancel(args).await,
+    }
+}
+
+/// A client from the layered settings.
+fn client(args: &ClientArgs) -> Result<Client, Failure> {
+    let config = ClientConfig::load(&ConfigOverrides {
+        config_file: args.config.clone(),
+        url: args.url.clone(),
+        user: args.user.clone(),
+        token: args.token.clone(),
+    })?;
+    Ok(Client::new(config)?)
+}
+
+/// `OWNER/PROJECT`, or `PROJECT` owned by the configured user.
+fn project_ref(client: &Client, text: &str) -> Result<koper_types::ProjectRef, Failure> {
+    koper_types::ProjectRef::parse_with_default(text, client.config().user.as_deref()).map_err(
+        |e| {
+            Failure::new(2, e.to_string())
+                .hint("write the project as OWNER/PROJECT, or set `user` in ~/.config/koper.toml")
+        },
+    )
+}
