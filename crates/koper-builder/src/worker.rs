@@ -246,7 +246,9 @@ async fn stream_log(
     let mut open = true;
     let mut tick = tokio::time::interval(LOG_INTERVAL);
     let mut since_contact = Duration::ZERO;
-    let heartbeat_every = Duration::from_secs((task.lease_seconds / 4).clamp(1, 30));
+    // Frequent enough that a cancel reaches the sandbox within seconds, and
+    // well inside the lease.
+    let heartbeat_every = Duration::from_secs((task.lease_seconds / 4).clamp(1, 3));
     loop {
         tokio::select! {
             chunk = chunks.recv(), if open => match chunk {

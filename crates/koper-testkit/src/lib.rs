@@ -1,6 +1,15 @@
-//! Test harness shared by koper's integration tests: source RPMs built at
-//! test time from the specs in `fixtures/`, with real `rpmbuild -bs`.
+//! Test harness shared by koper's integration tests:
+//! - source RPMs built at test time from the specs in `fixtures/`, with
+//!   real `rpmbuild -bs` ([`build_srpm`]);
+//! - the real `koper serve` on `127.0.0.1:0` with a temporary data
+//!   directory and its local builder ([`TestServer`]), driven by the real
+//!   `koper` CLI;
+//! - real `dnf --installroot` against a `.repo` file ([`DnfRoot`]).
 
+mod dnf;
 mod fixtures;
+mod server;
 
+pub use dnf::DnfRoot;
 pub use fixtures::{build_srpm, fixtures_dir};
+pub use server::{TestServer, TestUser};

@@ -102,6 +102,11 @@ pub struct ServeArgs {
     /// Largest accepted upload in bytes [default: 1 GiB].
     #[arg(long, env = "KOPER_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: Option<u64>,
+    /// The local builders' caches and scratch space; every ancestor must be
+    /// traversable by the unprivileged build uids [default:
+    /// /var/tmp/koper-builder-HASH, one per data directory].
+    #[arg(long, env = "KOPER_BUILDER_DIR")]
+    pub builder_dir: Option<PathBuf>,
 }
 
 /// Options of `koper builder`.

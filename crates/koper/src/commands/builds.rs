@@ -126,13 +126,15 @@ async fn follow(client: &Client, id: BuildId) -> CommandResult {
             }
         }
         if build.state.is_ended() {
-            let logs_done = build.chroots.iter().all(|c| {
-                c.result_url.is_none() || cursors.get(&c.name).is_some_and(|cur| cur.complete)
+            // A canceled build ends at once, its running chroots when their
+            // builder has stopped; logs are complete a moment after that.
+            let settled = build.chroots.iter().all(|c| {
+                c.state.is_final()
+                    && (c.result_url.is_none()
+                        || cursors.get(&c.name).is_some_and(|cur| cur.complete))
             });
             ended_polls += 1;
-            // The log is compressed a moment after the state flips; do not
-            // wait for it forever.
-            if logs_done || ended_polls > 10 {
+            if settled || ended_polls > 30 {
                 return Ok(summary(&build));
             }
         }

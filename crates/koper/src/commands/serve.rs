@@ -59,7 +59,11 @@ pub async fn serve(args: ServeArgs) -> CommandResult {
             .register_builder("local")
             .await
             .map_err(|e| Failure::local(format!("cannot register the local builder: {e}")))?;
-        let mut builder = BuilderConfig::new(url.clone(), token, default_builder_dir(&data_dir));
+        let dir = args
+            .builder_dir
+            .clone()
+            .unwrap_or_else(|| default_builder_dir(&data_dir));
+        let mut builder = BuilderConfig::new(url.clone(), token, dir);
         builder.slots = local_builders;
         builder_task = Some(tokio::spawn(koper_builder::run(builder, stop)));
     }

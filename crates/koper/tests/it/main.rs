@@ -1,1 +1,8 @@
-//! End-to-end tests.
+//! End-to-end tests: the real `koper serve` on 127.0.0.1:0 with its local
+//! builder (real rpmbuild in a real bubblewrap sandbox), driven by the real
+//! `koper` CLI, with the results installed by real dnf.
+
+mod bad_input;
+mod builds;
+mod common;
+mod end_to_end;
