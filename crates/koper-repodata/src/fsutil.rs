@@ -23,6 +23,20 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RepodataErro
     sync_dir(dir)
 }
 
+/// Replaces `path` with `bytes` through a temporary file and a rename, so
+/// that readers see the old or the new content, never a mix; not durable
+/// across a power loss.
+pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<(), RepodataError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".koper-tmp-{}-{name}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
 /// Makes a directory's entries (renames, new files) durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), RepodataError> {
     File::open(dir)

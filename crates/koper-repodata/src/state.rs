@@ -56,6 +56,9 @@ pub(crate) struct State {
     pub revision: u64,
     /// File names (in `repodata/`) of the current revision.
     pub current: Vec<String>,
+    /// Those of the revision before it: what repomd.xml still names if the
+    /// writer died between saving this state and replacing repomd.xml.
+    pub previous: Vec<String>,
     /// Files of replaced revisions and when they were replaced.
     pub retired: Vec<(u64, String)>,
     /// Files under the repository that are not valid RPMs, so that an
@@ -73,6 +76,7 @@ impl State {
             next_id: 1,
             revision: 0,
             current: Vec::new(),
+            previous: Vec::new(),
             retired: Vec::new(),
             bad: Vec::new(),
             pieces: Vec::new(),
@@ -158,6 +162,7 @@ fn parse(text: &str) -> Option<State> {
             "next_id" => state.next_id = f.next()?.parse().ok()?,
             "revision" => state.revision = f.next()?.parse().ok()?,
             "current" => state.current.push(f.next()?.to_owned()),
+            "previous" => state.previous.push(f.next()?.to_owned()),
             "retired" => {
                 let at = f.next()?.parse().ok()?;
                 state.retired.push((at, f.next()?.to_owned()));
@@ -209,7 +214,10 @@ fn parse(text: &str) -> Option<State> {
     complete.then_some(state)
 }
 
-/// Writes the state atomically.
+/// Writes the state atomically (temporary file and rename), without fsync:
+/// after a power loss the state may be an older one or missing, which the
+/// caller detects by comparing it with repomd.xml, falling back to reading
+/// the RPMs.
 pub(crate) fn save(cache_dir: &Path, state: &State) -> Result<(), RepodataError> {
     let mut out = String::with_capacity(64 + state.package_count() * 160);
     out.push_str(MAGIC);
@@ -225,6 +233,9 @@ pub(crate) fn save(cache_dir: &Path, state: &State) -> Result<(), RepodataError>
     let _ = writeln!(out, "revision\t{}", state.revision);
     for name in &state.current {
         let _ = writeln!(out, "current\t{name}");
+    }
+    for name in &state.previous {
+        let _ = writeln!(out, "previous\t{name}");
     }
     for (at, name) in &state.retired {
         let _ = writeln!(out, "retired\t{at}\t{name}");
@@ -269,5 +280,5 @@ pub(crate) fn save(cache_dir: &Path, state: &State) -> Result<(), RepodataError>
     }
     out.push_str("end\n");
     std::fs::create_dir_all(cache_dir).map_err(io_err(cache_dir))?;
-    fsutil::write_atomic(&state_path(cache_dir), out.as_bytes())
+    fsutil::replace(&state_path(cache_dir), out.as_bytes())
 }

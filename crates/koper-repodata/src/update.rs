@@ -52,7 +52,7 @@ pub fn publish(
         }
     }
     let _lock = WriterLock::acquire(&options.cache_dir)?;
-    let (old, usable) = load_state(options, repo_key);
+    let (old, usable) = load_state(options, repo_dir, repo_key);
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     let mut skipped = Vec::new();
     if usable {
@@ -104,7 +104,7 @@ pub fn regenerate(
         check_location(&p.location)?;
     }
     let _lock = WriterLock::acquire(&options.cache_dir)?;
-    let (old, _) = load_state(options, repo_key);
+    let (old, _) = load_state(options, repo_dir, repo_key);
     let targets: BTreeMap<String, Target> = packages
         .iter()
         .map(|p| {
@@ -138,7 +138,7 @@ pub fn createrepo_dir(
 ) -> Result<PublishReport, RepodataError> {
     let repo_key = check_dirs(dir, options)?;
     let _lock = WriterLock::acquire(&options.cache_dir)?;
-    let (old, usable) = load_state(options, repo_key);
+    let (old, usable) = load_state(options, dir, repo_key);
     let usable = usable && update;
     let mut cached: HashMap<&str, (usize, usize)> = HashMap::new();
     if usable {
@@ -225,12 +225,13 @@ fn check_location(location: &str) -> Result<(), RepodataError> {
 }
 
 /// The state, and whether its pieces can be reused with these options.
-fn load_state(options: &RepodataOptions, repo: String) -> (State, bool) {
+fn load_state(options: &RepodataOptions, repo_dir: &Path, repo: String) -> (State, bool) {
     let (mut state, usable) = match state::load(&options.cache_dir) {
         Some(s)
             if s.compression == options.compression
                 && s.changelog_limit == options.changelog_limit
-                && s.repo == repo =>
+                && s.repo == repo
+                && agrees_with_repomd(&s, repo_dir) =>
         {
             (s, true)
         }
@@ -252,6 +253,26 @@ fn load_state(options: &RepodataOptions, repo: String) -> (State, bool) {
     };
     state.repo = repo;
     (state, usable)
+}
+
+/// Whether the state describes the published revision: repomd.xml names the
+/// state's files, or those of the revision before (the writer died between
+/// saving the state and replacing repomd.xml), or there is no repomd.xml.
+/// Anything else (a state older than repomd.xml after a power loss, another
+/// tool's metadata) means the state cannot be trusted.
+fn agrees_with_repomd(state: &State, repo_dir: &Path) -> bool {
+    let repodata = repo_dir.join("repodata");
+    if !repodata.join("repomd.xml").exists() {
+        return true;
+    }
+    let mut published = published_files(&repodata);
+    published.sort();
+    let same = |names: &[String]| {
+        let mut names = names.to_vec();
+        names.sort();
+        names == published
+    };
+    same(&state.current) || (!state.previous.is_empty() && same(&state.previous))
 }
 
 /// Every `*.rpm` under `dir`, by location, outside the top-level `repodata`.
@@ -695,6 +716,15 @@ fn apply(
         && targets.len() == old_count
         && items.iter().all(|i| matches!(i, PlanItem::Keep(_)))
         && repodata.join("repomd.xml").is_file()
+        && {
+            // repomd.xml must already name this state's revision (it does
+            // not when the last writer died just before replacing it).
+            let mut published = published_files(&repodata);
+            let mut current = old.current.clone();
+            published.sort();
+            current.sort();
+            published == current
+        }
         && old.current.iter().all(|n| repodata.join(n).is_file());
     if unchanged {
         return Ok(PublishReport {
@@ -791,8 +821,9 @@ fn apply(
     // What the repomd.xml being replaced names, even if our state does not
     // know it (lost cache, a repository made by createrepo_c): clients may
     // have just fetched it.
+    let replaced_now = published_files(&repodata);
     let mut replaced = old.current.clone();
-    replaced.extend(published_files(&repodata));
+    replaced.extend(replaced_now.iter().cloned());
     for name in &replaced {
         if !current.contains(name) && !retired.iter().any(|(_, n)| n == name) {
             retired.push((now, name.clone()));
@@ -814,6 +845,7 @@ fn apply(
         next_id,
         revision,
         current: current.clone(),
+        previous: replaced_now,
         retired: retired.clone(),
         bad,
         pieces,

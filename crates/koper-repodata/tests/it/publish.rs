@@ -306,3 +306,47 @@ fn refuses_bad_locations_and_a_cache_inside_the_repo() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// A cache older than the published revision (as a power loss can leave
+/// it) is not trusted: the repository is rebuilt from its RPMs instead of
+/// losing what the newer revision lists.
+#[test]
+fn a_stale_cache_is_detected() -> anyhow::Result<()> {
+    let r = repo(Compression::Gzip)?;
+    let hello = place(&r.dir, "00000001-hello", &build(&r, "hello", true)?)?;
+    let sh = place(
+        &r.dir,
+        "00000002-sh-provider",
+        &build(&r, "sh-provider", false)?,
+    )?;
+    publish(
+        &r.dir,
+        &RepoChanges {
+            add: hello,
+            remove: vec![],
+        },
+        &r.options,
+    )?;
+    let state = r.options.cache_dir.join("state");
+    let stale = std::fs::read(&state)?;
+    publish(
+        &r.dir,
+        &RepoChanges {
+            add: sh,
+            remove: vec![],
+        },
+        &r.options,
+    )?;
+    std::fs::write(&state, stale)?;
+    let report = publish(&r.dir, &RepoChanges::default(), &r.options)?;
+    assert_eq!((report.packages, report.read), (3, 3), "{report:?}");
+    assert_eq!(
+        repoquery(&r.dir, &[])?,
+        [
+            "hello-1.0-1.noarch",
+            "hello-1.0-1.src",
+            "sh-provider-1-1.noarch"
+        ]
+    );
+    Ok(())
+}
