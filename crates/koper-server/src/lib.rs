@@ -87,15 +87,49 @@ pub async fn open_database(
     Ok(Database::connect(&url).await?)
 }
 
-/// Starts the server: opens the data directory and database, finishes work
-/// a crash interrupted, and listens.
-pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+/// The server's state without serving it, for `koper admin` commands that
+/// run next to (or instead of) a running server. The public URL is the one
+/// the last `koper serve` recorded.
+pub async fn open_app(config: ServerConfig) -> Result<App, StartError> {
+    let (data, db, chroots) = open_state(&config).await?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| {
+        std::fs::read_to_string(data.url_file())
+            .map(|url| url.trim().to_owned())
+            .unwrap_or_else(|_| format!("http://{}", config.listen))
+    });
+    Ok(App::new(config, public_url, db, data, chroots))
+}
+
+async fn open_state(
+    config: &ServerConfig,
+) -> Result<(DataDir, Database, ChrootCatalog), StartError> {
     let data = DataDir::new(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
     })?;
     let db = open_database(&data, config.database_url.as_deref()).await?;
     let chroots = ChrootCatalog::load(Some(&data.chroots_dir()))?;
+    Ok((data, db, chroots))
+}
+
+/// Rebuilds the metadata of every chroot repo of a project from its
+/// published builds (Copr's "regenerate repos"); returns the chroots.
+pub async fn regenerate_repos(
+    app: &App,
+    owner: &koper_types::OwnerName,
+    name: &koper_types::ProjectName,
+) -> Result<Vec<koper_types::ChrootName>, Error> {
+    let project = projects::find_project(app, owner, name).await?;
+    for chroot in &project.chroots {
+        publisher::regenerate_repo(app, &project, chroot).await?;
+    }
+    Ok(project.chroots)
+}
+
+/// Starts the server: opens the data directory and database, finishes work
+/// a crash interrupted, and listens.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let (data, db, chroots) = open_state(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Listen {

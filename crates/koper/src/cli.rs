@@ -82,6 +82,28 @@ pub enum Command {
     Cancel(BuildIdArgs),
     /// Show who the configured token belongs to.
     Whoami(ClientOnly),
+    /// Write rpm-md metadata (repodata/) for a directory of RPMs, like
+    /// createrepo_c.
+    Createrepo(CreaterepoArgs),
+}
+
+/// Options of `koper createrepo`.
+#[derive(Debug, Args)]
+pub struct CreaterepoArgs {
+    /// The directory whose RPMs (at any depth) the repository lists.
+    pub dir: PathBuf,
+    /// Reuse the metadata of packages whose files did not change.
+    #[arg(long)]
+    pub update: bool,
+    /// Compress the metadata with zstd instead of gzip.
+    #[arg(long)]
+    pub zstd: bool,
+    /// Changelog entries kept per package.
+    #[arg(long, default_value_t = 10)]
+    pub changelog_limit: usize,
+    /// Where the metadata cache lives [default: ~/.cache/koper/createrepo/HASH].
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Options of `koper serve`.
@@ -153,6 +175,13 @@ pub enum AdminCommand {
         data: DataDirArgs,
         /// The user's name.
         name: String,
+    },
+    /// Rebuild a project's repository metadata from its published builds.
+    RegenerateRepos {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// OWNER/PROJECT.
+        project: String,
     },
     /// Register a builder and print its token.
     AddBuilder {

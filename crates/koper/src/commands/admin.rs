@@ -61,6 +61,22 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
                 .map_err(|e| Failure::new(1, e.to_string()))?;
             print_client_config(&dir, &account);
         }
+        AdminCommand::RegenerateRepos { data, project } => {
+            let project: koper_types::ProjectRef = project
+                .parse()
+                .map_err(|e: koper_types::NameError| Failure::new(2, e.to_string()))?;
+            let mut config = koper_server::ServerConfig::new(data.data_dir.clone());
+            config.database_url = data.database_url.clone();
+            let app = koper_server::open_app(config)
+                .await
+                .map_err(|e| Failure::local(format!("cannot open the data directory: {e}")))?;
+            let chroots = koper_server::regenerate_repos(&app, &project.owner, &project.name)
+                .await
+                .map_err(|e| Failure::new(1, e.to_string()))?;
+            for chroot in chroots {
+                eprintln!("regenerated {project} {chroot}");
+            }
+        }
         AdminCommand::AddBuilder { data, name } => {
             let (dir, db) = open(&data).await?;
             let token = koper_server::register_builder(&db, &name)

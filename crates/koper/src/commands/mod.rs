@@ -4,6 +4,7 @@ mod admin;
 mod builder;
 mod builds;
 mod projects;
+mod repo;
 mod serve;
 
 use koper_client::{Client, ClientConfig, ConfigOverrides};
@@ -26,6 +27,7 @@ pub async fn run(command: Command) -> CommandResult {
         Command::WatchBuild(args) => builds::watch(args).await,
         Command::ListBuilds(args) => builds::list(args).await,
         Command::Cancel(args) => builds::cancel(args).await,
+        Command::Createrepo(args) => repo::createrepo(args).await,
     }
 }
 

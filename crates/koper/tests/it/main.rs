@@ -5,4 +5,6 @@
 mod bad_input;
 mod builds;
 mod common;
+mod createrepo;
 mod end_to_end;
+mod repos;
