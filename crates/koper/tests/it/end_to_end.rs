@@ -147,3 +147,46 @@ fn listing_commands_show_projects_and_builds() {
     let out = alice.run(&["whoami"]).unwrap();
     assert_eq!(stdout(&out), "alice\n");
 }
+
+#[test]
+fn copr_cli_configuration_is_enough() {
+    let world = World::new();
+    let home = world.server.scratch("copr-home").unwrap();
+    std::fs::create_dir_all(home.join(".config")).unwrap();
+    std::fs::write(
+        home.join(".config/copr"),
+        format!(
+            "[copr-cli]\nlogin = alice\nusername = alice\ntoken = {}\ncopr_url = {}\n# expiration date: 2027-05-23\n",
+            world.alice.token, world.server.url
+        ),
+    )
+    .unwrap();
+    let koper = |args: &[&str]| {
+        std::process::Command::new(koper_bin())
+            .env("HOME", &home)
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("KOPER_CONFIG")
+            .env("NO_COLOR", "1")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = koper(&["whoami"]);
+    assert_success(&out);
+    assert_eq!(stdout(&out), "alice\n");
+    // A bare project name is the configured user's.
+    let out = koper(&["build", "hello", world.srpm("hello").to_str().unwrap()]);
+    assert_success(&out);
+
+    // The login must match the token's owner.
+    std::fs::write(
+        home.join(".config/copr"),
+        format!(
+            "[copr-cli]\nlogin = mallory\nusername = alice\ntoken = {}\ncopr_url = {}\n",
+            world.alice.token, world.server.url
+        ),
+    )
+    .unwrap();
+    let out = koper(&["whoami"]);
+    assert_exit(&out, 7);
+}
