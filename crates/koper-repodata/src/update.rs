@@ -23,9 +23,6 @@ use crate::{
 /// Packages per piece: small enough that redoing one is quick (about 1 MB
 /// of XML), large enough that a 10,000-package repository has few pieces.
 const PIECE_TARGET: usize = 200;
-/// Above this many new pieces in one run, piece files are not fsynced one by
-/// one (see `build_pieces`).
-const BULK_PIECES: usize = 8;
 const GZIP_LEVEL: u32 = 6;
 const ZSTD_LEVEL: i32 = 3;
 
@@ -404,7 +401,6 @@ struct Ctx<'a> {
     old: &'a State,
     targets: &'a [(String, Target)],
     options: &'a RepodataOptions,
-    fsync_pieces: bool,
 }
 
 struct Built {
@@ -517,9 +513,6 @@ fn build_piece(ctx: &Ctx<'_>, id: u64, members: &[usize]) -> Result<Built, Repod
     for part in packed_parts.iter().chain(bufs.iter()) {
         f.write_all(part).map_err(io_err(&path))?;
     }
-    if ctx.fsync_pieces {
-        f.sync_data().map_err(io_err(&path))?;
-    }
     drop(f);
     Ok(Built {
         piece: Some(Piece {
@@ -617,7 +610,7 @@ fn assemble(
     count: usize,
     compression: Compression,
     timestamp: u64,
-) -> Result<Record, RepodataError> {
+) -> Result<(Record, Pending), RepodataError> {
     let tmp = repodata.join(format!(".koper-tmp-{}-{}", std::process::id(), KINDS[kind]));
     let mut out = File::create(&tmp).map_err(io_err(&tmp))?;
     let mut packed_hash = Sha256::new();
@@ -645,13 +638,9 @@ fn assemble(
     let foot = xml_foot(kind);
     let foot_packed = compress(foot.as_bytes(), compression).map_err(io_err(&tmp))?;
     emit(&mut out, foot.as_bytes(), &foot_packed).map_err(io_err(&tmp))?;
-    out.sync_data().map_err(io_err(&tmp))?;
-    drop(out);
     let checksum = hex::encode(packed_hash.finalize());
     let name = format!("{checksum}-{}.xml.{}", KINDS[kind], compression.suffix());
-    let path = repodata.join(&name);
-    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
-    Ok(Record {
+    let record = Record {
         kind: KINDS[kind],
         checksum,
         open_checksum: hex::encode(open_hash.finalize()),
@@ -659,6 +648,33 @@ fn assemble(
         timestamp,
         size,
         open_size,
+    };
+    Ok((
+        record,
+        Pending {
+            file: out,
+            tmp,
+            path: repodata.join(name),
+        },
+    ))
+}
+
+/// A file written under a temporary name, to be made durable and renamed.
+struct Pending {
+    file: File,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+/// Runs `f` on every item at once, one thread each (for blocking calls such
+/// as fsync, not for computing).
+fn parallel_all<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items.iter().map(|item| s.spawn(|| f(item))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
     })
 }
 
@@ -748,16 +764,15 @@ fn apply(
             next_id += 1;
         }
     }
-    // A process that dies loses nothing from the page cache; only a power
-    // loss can, and a bulk rebuild would pay one fsync per piece for it.
-    // So bulk runs skip them: `state::load` checks every piece's length and
-    // drops a cache that does not match, which costs one full rebuild.
+    // Piece files are not fsynced: a process that dies loses nothing from
+    // the page cache, and after a power loss `state::load` finds a piece of
+    // the wrong length (or a state that disagrees with repomd.xml) and the
+    // repository is rebuilt from its RPMs once.
     let ctx = Ctx {
         cache_dir,
         old: &old,
         targets: &targets,
         options,
-        fsync_pieces: jobs.len() <= BULK_PIECES,
     };
     let built = parallel_map(&jobs, |(id, members)| build_piece(&ctx, *id, members));
     let mut new_pieces_by_id: HashMap<u64, Piece> = HashMap::new();
@@ -785,14 +800,11 @@ fn apply(
             }
         }
     }
-    if !ctx.fsync_pieces {
-        fsutil::sync_dir(&pieces_dir)?;
-    }
     let count: usize = pieces.iter().map(|p| p.packages.len()).sum();
     let now = now_secs();
     let revision = now.max(old.revision + 1);
     let kinds = [0usize, 1, 2];
-    let records = parallel_map(&kinds, |&kind| {
+    let assembled = parallel_map(&kinds, |&kind| {
         assemble(
             &repodata,
             cache_dir,
@@ -805,6 +817,35 @@ fn apply(
     })
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
+    let (records, mut pending): (Vec<Record>, Vec<Pending>) = assembled.into_iter().unzip();
+    let repomd_path = repodata.join("repomd.xml");
+    let repomd_tmp = repodata.join(format!(".koper-tmp-{}-repomd.xml", std::process::id()));
+    let mut repomd_file = File::create(&repomd_tmp).map_err(io_err(&repomd_tmp))?;
+    repomd_file
+        .write_all(repomd::render(revision, &records).as_bytes())
+        .map_err(io_err(&repomd_tmp))?;
+    // Everything is made durable in one batch; the data files get their
+    // names first, and repomd.xml only after the state is saved.
+    let repomd_pending = Pending {
+        file: repomd_file,
+        tmp: repomd_tmp,
+        path: repomd_path,
+    };
+    let all_synced = parallel_all(
+        &pending
+            .iter()
+            .map(|p| &p.file)
+            .chain([&repomd_pending.file])
+            .collect::<Vec<_>>(),
+        |f| f.sync_data(),
+    );
+    for r in all_synced {
+        r.map_err(io_err(&repodata))?;
+    }
+    for p in pending.drain(..) {
+        drop(p.file);
+        std::fs::rename(&p.tmp, &p.path).map_err(io_err(&p.path))?;
+    }
     fsutil::sync_dir(&repodata)?;
 
     let current: Vec<String> = records
@@ -853,10 +894,10 @@ fn apply(
     // The state goes first: if we die before repomd.xml is replaced, the
     // next run starts from the new state and writes a repomd.xml for it.
     state::save(cache_dir, &new_state)?;
-    fsutil::write_atomic(
-        &repodata.join("repomd.xml"),
-        repomd::render(revision, &records).as_bytes(),
-    )?;
+    drop(repomd_pending.file);
+    std::fs::rename(&repomd_pending.tmp, &repomd_pending.path)
+        .map_err(io_err(&repomd_pending.path))?;
+    fsutil::sync_dir(&repodata)?;
 
     // Clean-up after the new revision is visible.
     for (_, name) in &expired {
