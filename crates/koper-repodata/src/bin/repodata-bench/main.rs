@@ -120,6 +120,7 @@ fn koper_op(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> {
 struct Sample {
     secs: f64,
     rss_kb: Option<u64>,
+    cpu_secs: Option<f64>,
 }
 
 /// Runs `cmd`, timing it and (with /usr/bin/time) measuring its peak RSS.
@@ -128,7 +129,9 @@ fn measure(program: &Path, args: &[&str]) -> anyhow::Result<Sample> {
     let rss_file = tempfile::NamedTempFile::new()?;
     let mut cmd = if time.exists() {
         let mut c = Command::new(time);
-        c.args(["-f", "%M", "-o"]).arg(rss_file.path()).arg(program);
+        c.args(["-f", "%M %U %S", "-o"])
+            .arg(rss_file.path())
+            .arg(program);
         c
     } else {
         Command::new(program)
@@ -146,28 +149,55 @@ fn measure(program: &Path, args: &[&str]) -> anyhow::Result<Sample> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let rss_kb = std::fs::read_to_string(rss_file.path())
-        .ok()
-        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()));
-    Ok(Sample { secs, rss_kb })
+    let report = std::fs::read_to_string(rss_file.path()).unwrap_or_default();
+    let fields: Vec<&str> = report
+        .lines()
+        .last()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let rss_kb = fields.first().and_then(|f| f.parse().ok());
+    let cpu_secs = match (fields.get(1), fields.get(2)) {
+        (Some(u), Some(s)) => u
+            .parse::<f64>()
+            .ok()
+            .zip(s.parse::<f64>().ok())
+            .map(|(u, s)| u + s),
+        _ => None,
+    };
+    Ok(Sample {
+        secs,
+        rss_kb,
+        cpu_secs,
+    })
 }
 
 #[derive(Default)]
 struct Stats {
     times: Vec<f64>,
+    cpu: Vec<f64>,
     rss: Vec<u64>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut t = values.to_vec();
+    t.sort_by(f64::total_cmp);
+    t.get(t.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 impl Stats {
     fn push(&mut self, s: Sample) {
         self.times.push(s.secs);
         self.rss.extend(s.rss_kb);
+        self.cpu.extend(s.cpu_secs);
     }
 
     fn median(&self) -> f64 {
-        let mut t = self.times.clone();
-        t.sort_by(f64::total_cmp);
-        t.get(t.len() / 2).copied().unwrap_or(f64::NAN)
+        median(&self.times)
+    }
+
+    fn cpu_median(&self) -> f64 {
+        median(&self.cpu)
     }
 
     fn peak_mb(&self) -> String {
@@ -344,15 +374,17 @@ fn new_row(what: String) -> Row {
 
 fn print_table(rows: &[Row]) {
     println!(
-        "| operation | koper | createrepo_c --no-database | createrepo_c | koper / createrepo_c --no-database | peak RSS MB: koper / c --no-database / c |"
+        "| operation | koper | createrepo_c --no-database | createrepo_c | koper / c --no-database | CPU s (user+sys): koper / c --no-database | peak RSS MB: koper / c --no-database / c |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let (k, n, d) = (r.koper.median(), r.nodb.median(), r.db.median());
         println!(
-            "| {} | {k:.3} s | {n:.3} s | {d:.3} s | {:.3} | {} / {} / {} |",
+            "| {} | {k:.3} s | {n:.3} s | {d:.3} s | **{:.3}** | {:.2} / {:.2} | {} / {} / {} |",
             r.what,
             k / n,
+            r.koper.cpu_median(),
+            r.nodb.cpu_median(),
             r.koper.peak_mb(),
             r.nodb.peak_mb(),
             r.db.peak_mb()
