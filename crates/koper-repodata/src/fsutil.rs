@@ -19,13 +19,6 @@ pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<(), RepodataError> {
     std::fs::rename(&tmp, path).map_err(io_err(path))
 }
 
-/// Makes a directory's entries (renames, new files) durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), RepodataError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
-}
-
 /// The exclusive writer lock of one repository: a lock on `cache_dir/lock`,
 /// released when dropped (or when the process dies).
 pub(crate) struct WriterLock {

@@ -84,6 +84,22 @@ impl RepodataOptions {
     }
 }
 
+/// A per-repository cache directory for `repo_dir` under the user's cache
+/// (`$XDG_CACHE_HOME` or `~/.cache`, then `koper/repodata/<digest of the
+/// repository's absolute path>`), for callers such as `koper createrepo DIR`
+/// that have no data directory of their own.
+pub fn default_cache_dir(repo_dir: &Path) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let absolute = std::fs::canonicalize(repo_dir).unwrap_or_else(|_| repo_dir.to_path_buf());
+    let digest = hex::encode(Sha256::digest(absolute.as_os_str().as_encoded_bytes()));
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("koper/repodata").join(&digest[..24])
+}
+
 /// What a publication did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishReport {
@@ -137,5 +153,20 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RepodataErro
     move |source| RepodataError::Io {
         path: path.to_owned(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_cache_dirs_differ_per_repository() {
+        let a = default_cache_dir(Path::new("/srv/repo-a"));
+        let b = default_cache_dir(Path::new("/srv/repo-b"));
+        assert_ne!(a, b);
+        assert_eq!(a, default_cache_dir(Path::new("/srv/repo-a")));
+        assert!(a.ends_with(a.file_name().unwrap_or_default()));
+        assert!(a.to_string_lossy().contains("koper/repodata/"));
     }
 }

@@ -24,6 +24,9 @@ const MODE_DIR: u16 = 0o040_000;
 /// createrepo_c mark a requirement `pre="1"`.
 const SENSE_PRE: u32 = (1 << 6) | (1 << 9) | (1 << 10);
 
+/// Files up to this size are read with one call; larger ones are streamed.
+const WHOLE_READ_MAX: u64 = 4 << 20;
+
 /// What the cache remembers about a package file to know it is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stamp {
@@ -73,18 +76,28 @@ pub(crate) fn read_package(
     let mut file = File::open(path).map_err(io_err(path))?;
     let meta = file.metadata().map_err(io_err(path))?;
     let stamp = Stamp::of(&meta);
-    let headers = koper_rpm::read_headers(&mut file, stamp.size).map_err(bad)?;
-    headers.check_length().map_err(bad)?;
     let mut hasher = Sha256::new();
-    hasher.update(&headers.raw);
-    let mut buf = vec![0u8; 128 * 1024];
-    loop {
-        let n = file.read(&mut buf).map_err(io_err(path))?;
-        if n == 0 {
-            break;
+    let headers = if stamp.size <= WHOLE_READ_MAX {
+        // Most packages are small: one read, headers parsed from memory.
+        let mut bytes = Vec::with_capacity(stamp.size as usize + 1);
+        file.read_to_end(&mut bytes).map_err(io_err(path))?;
+        hasher.update(&bytes);
+        let len = bytes.len() as u64;
+        koper_rpm::read_headers(&mut &bytes[..], len).map_err(bad)?
+    } else {
+        let headers = koper_rpm::read_headers(&mut file, stamp.size).map_err(bad)?;
+        hasher.update(&headers.raw);
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = file.read(&mut buf).map_err(io_err(path))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
         }
-        hasher.update(&buf[..n]);
-    }
+        headers
+    };
+    headers.check_length().map_err(bad)?;
     let pkgid = hex::encode(hasher.finalize());
     let pkg = Pkg {
         meta: &headers.metadata,

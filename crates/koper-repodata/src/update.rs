@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::fsutil::{self, WriterLock};
+use crate::fsutil::WriterLock;
 use crate::package::{self, Stamp};
 use crate::repomd::{self, Record};
 use crate::state::{self, BadFile, CachedPkg, KINDS, Piece, State};
@@ -601,7 +601,15 @@ fn xml_foot(kind: usize) -> &'static str {
     }
 }
 
-/// Writes one public metadata file from the pieces and returns its record.
+/// Writes one public metadata file from the pieces and returns its record
+/// and the open file, still to be made durable.
+///
+/// The file is written directly under its content-addressed name: the name
+/// is computed first (a pass over the cached pieces), and a file that
+/// already has that name and content is reused rather than rewritten, so a
+/// file that a published repomd.xml names is never modified. A file left
+/// half-written by a writer that died is named by no repomd.xml and is
+/// simply rewritten (or deleted after the grace period).
 fn assemble(
     repodata: &Path,
     cache_dir: &Path,
@@ -610,36 +618,51 @@ fn assemble(
     count: usize,
     compression: Compression,
     timestamp: u64,
-) -> Result<(Record, Pending), RepodataError> {
-    let tmp = repodata.join(format!(".koper-tmp-{}-{}", std::process::id(), KINDS[kind]));
-    let mut out = File::create(&tmp).map_err(io_err(&tmp))?;
+) -> Result<(Record, File), RepodataError> {
+    let head = xml_head(kind, count);
+    let foot = xml_foot(kind);
+    let head_packed = compress(head.as_bytes(), compression).map_err(io_err(repodata))?;
+    let foot_packed = compress(foot.as_bytes(), compression).map_err(io_err(repodata))?;
+
     let mut packed_hash = Sha256::new();
     let mut open_hash = Sha256::new();
     let mut size = 0u64;
     let mut open_size = 0u64;
-    let mut emit = |out: &mut File, plain: &[u8], packed: &[u8]| -> std::io::Result<()> {
-        out.write_all(packed)?;
+    let mut add = |plain: &[u8], packed: &[u8]| {
         packed_hash.update(packed);
         open_hash.update(plain);
         size += packed.len() as u64;
         open_size += plain.len() as u64;
-        Ok(())
     };
-    let head = xml_head(kind, count);
-    let head_packed = compress(head.as_bytes(), compression).map_err(io_err(&tmp))?;
-    emit(&mut out, head.as_bytes(), &head_packed).map_err(io_err(&tmp))?;
+    add(head.as_bytes(), &head_packed);
     for piece in pieces {
         let path = state::piece_path(cache_dir, piece.id);
         let file = File::open(&path).map_err(io_err(&path))?;
         let plain = read_range(&file, piece.plain_range(kind)).map_err(io_err(&path))?;
         let packed = read_range(&file, piece.packed_range(kind)).map_err(io_err(&path))?;
-        emit(&mut out, &plain, &packed).map_err(io_err(&tmp))?;
+        add(&plain, &packed);
     }
-    let foot = xml_foot(kind);
-    let foot_packed = compress(foot.as_bytes(), compression).map_err(io_err(&tmp))?;
-    emit(&mut out, foot.as_bytes(), &foot_packed).map_err(io_err(&tmp))?;
+    add(foot.as_bytes(), &foot_packed);
     let checksum = hex::encode(packed_hash.finalize());
     let name = format!("{checksum}-{}.xml.{}", KINDS[kind], compression.suffix());
+    let path = repodata.join(&name);
+
+    let file = match reuse_if_identical(&path, size, &checksum) {
+        Some(file) => file,
+        None => {
+            let mut out = File::create(&path).map_err(io_err(&path))?;
+            out.write_all(&head_packed).map_err(io_err(&path))?;
+            for piece in pieces {
+                let piece_path = state::piece_path(cache_dir, piece.id);
+                let file = File::open(&piece_path).map_err(io_err(&piece_path))?;
+                let packed =
+                    read_range(&file, piece.packed_range(kind)).map_err(io_err(&piece_path))?;
+                out.write_all(&packed).map_err(io_err(&path))?;
+            }
+            out.write_all(&foot_packed).map_err(io_err(&path))?;
+            out
+        }
+    };
     let record = Record {
         kind: KINDS[kind],
         checksum,
@@ -649,21 +672,18 @@ fn assemble(
         size,
         open_size,
     };
-    Ok((
-        record,
-        Pending {
-            file: out,
-            tmp,
-            path: repodata.join(name),
-        },
-    ))
+    Ok((record, file))
 }
 
-/// A file written under a temporary name, to be made durable and renamed.
-struct Pending {
-    file: File,
-    tmp: PathBuf,
-    path: PathBuf,
+/// The existing file at `path` if it already has exactly this content.
+fn reuse_if_identical(path: &Path, size: u64, checksum: &str) -> Option<File> {
+    let mut file = File::open(path).ok()?;
+    if file.metadata().ok()?.len() != size {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).ok()?;
+    (hex::encode(Sha256::digest(&bytes)) == checksum).then_some(file)
 }
 
 /// Runs `f` on every item at once, one thread each (for blocking calls such
@@ -817,36 +837,25 @@ fn apply(
     })
     .into_iter()
     .collect::<Result<Vec<_>, _>>()?;
-    let (records, mut pending): (Vec<Record>, Vec<Pending>) = assembled.into_iter().unzip();
+    let (records, data_files): (Vec<Record>, Vec<File>) = assembled.into_iter().unzip();
     let repomd_path = repodata.join("repomd.xml");
     let repomd_tmp = repodata.join(format!(".koper-tmp-{}-repomd.xml", std::process::id()));
     let mut repomd_file = File::create(&repomd_tmp).map_err(io_err(&repomd_tmp))?;
     repomd_file
         .write_all(repomd::render(revision, &records).as_bytes())
         .map_err(io_err(&repomd_tmp))?;
-    // Everything is made durable in one batch; the data files get their
-    // names first, and repomd.xml only after the state is saved.
-    let repomd_pending = Pending {
-        file: repomd_file,
-        tmp: repomd_tmp,
-        path: repomd_path,
-    };
-    let all_synced = parallel_all(
-        &pending
-            .iter()
-            .map(|p| &p.file)
-            .chain([&repomd_pending.file])
-            .collect::<Vec<_>>(),
-        |f| f.sync_data(),
-    );
-    for r in all_synced {
-        r.map_err(io_err(&repodata))?;
+    // One concurrent batch (a journaling file system commits it at once):
+    // the data files, the new repomd.xml under its temporary name, and the
+    // directory holding their names. Only then may repomd.xml be renamed.
+    let dir_handle = File::open(&repodata).map_err(io_err(&repodata))?;
+    let mut to_sync: Vec<&File> = data_files.iter().collect();
+    to_sync.push(&repomd_file);
+    to_sync.push(&dir_handle);
+    for synced in parallel_all(&to_sync, |f| f.sync_all()) {
+        synced.map_err(io_err(&repodata))?;
     }
-    for p in pending.drain(..) {
-        drop(p.file);
-        std::fs::rename(&p.tmp, &p.path).map_err(io_err(&p.path))?;
-    }
-    fsutil::sync_dir(&repodata)?;
+    drop(data_files);
+    drop(repomd_file);
 
     let current: Vec<String> = records
         .iter()
@@ -894,10 +903,9 @@ fn apply(
     // The state goes first: if we die before repomd.xml is replaced, the
     // next run starts from the new state and writes a repomd.xml for it.
     state::save(cache_dir, &new_state)?;
-    drop(repomd_pending.file);
-    std::fs::rename(&repomd_pending.tmp, &repomd_pending.path)
-        .map_err(io_err(&repomd_pending.path))?;
-    fsutil::sync_dir(&repodata)?;
+    std::fs::rename(&repomd_tmp, &repomd_path).map_err(io_err(&repomd_path))?;
+    // Durable before publish returns.
+    dir_handle.sync_all().map_err(io_err(&repodata))?;
 
     // Clean-up after the new revision is visible.
     for (_, name) in &expired {
