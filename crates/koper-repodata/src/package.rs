@@ -25,7 +25,11 @@ const MODE_DIR: u16 = 0o040_000;
 const SENSE_PRE: u32 = (1 << 6) | (1 << 9) | (1 << 10);
 
 /// Files up to this size are read with one call; larger ones are streamed.
-const WHOLE_READ_MAX: u64 = 4 << 20;
+const WHOLE_READ_MAX: u64 = 512 << 10;
+
+thread_local! {
+    static FILE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// What the cache remembers about a package file to know it is unchanged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,16 +82,20 @@ pub(crate) fn read_package(
     let stamp = Stamp::of(&meta);
     let mut hasher = Sha256::new();
     let headers = if stamp.size <= WHOLE_READ_MAX {
-        // Most packages are small: one read, headers parsed from memory.
-        let mut bytes = Vec::with_capacity(stamp.size as usize + 1);
-        file.read_to_end(&mut bytes).map_err(io_err(path))?;
-        hasher.update(&bytes);
-        let len = bytes.len() as u64;
-        koper_rpm::read_headers(&mut &bytes[..], len).map_err(bad)?
+        // Most packages are small: one read, headers parsed from memory, in
+        // a buffer each thread reuses (fewer large allocations, less memory
+        // held by the allocator).
+        FILE_BUF.with_borrow_mut(|bytes| {
+            bytes.clear();
+            file.read_to_end(bytes).map_err(io_err(path))?;
+            hasher.update(&bytes[..]);
+            let len = bytes.len() as u64;
+            koper_rpm::read_headers(&mut &bytes[..], len).map_err(bad)
+        })?
     } else {
         let headers = koper_rpm::read_headers(&mut file, stamp.size).map_err(bad)?;
         hasher.update(&headers.raw);
-        let mut buf = vec![0u8; 256 * 1024];
+        let mut buf = vec![0u8; 128 * 1024];
         loop {
             let n = file.read(&mut buf).map_err(io_err(path))?;
             if n == 0 {

@@ -22,7 +22,7 @@ use crate::{
 
 /// Packages per piece: small enough that redoing one is quick (about 1 MB
 /// of XML), large enough that a 10,000-package repository has few pieces.
-const PIECE_TARGET: usize = 200;
+const PIECE_TARGET: usize = 100;
 const GZIP_LEVEL: u32 = 6;
 const ZSTD_LEVEL: i32 = 3;
 
@@ -413,7 +413,28 @@ struct Built {
 /// Builds one new piece: fragments from old pieces or from RPM files,
 /// written uncompressed and compressed.
 fn build_piece(ctx: &Ctx<'_>, id: u64, members: &[usize]) -> Result<Built, RepodataError> {
-    let mut bufs: [Vec<u8>; 3] = Default::default();
+    // Each thread reuses its buffers from one piece to the next.
+    let mut bufs = PIECE_BUFS.take();
+    for b in &mut bufs {
+        b.clear();
+    }
+    let built = fill_piece(ctx, id, members, &mut bufs);
+    PIECE_BUFS.set(bufs);
+    built
+}
+
+thread_local! {
+    static PIECE_BUFS: std::cell::Cell<[Vec<u8>; 3]> = const {
+        std::cell::Cell::new([Vec::new(), Vec::new(), Vec::new()])
+    };
+}
+
+fn fill_piece(
+    ctx: &Ctx<'_>,
+    id: u64,
+    members: &[usize],
+    bufs: &mut [Vec<u8>; 3],
+) -> Result<Built, RepodataError> {
     let mut packages = Vec::with_capacity(members.len());
     // An old piece's three files and each package's offsets in them.
     type Loaded = ([Vec<u8>; 3], Vec<[u64; 3]>);
@@ -549,11 +570,16 @@ fn compress(data: &[u8], compression: Compression) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// Runs `f` over `items` on up to `available_parallelism` threads, keeping
-/// the order of results.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// Runs `f` over `items` on up to `threads_per_core` threads per core,
+/// keeping the order of results.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads_per_core: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
+        .saturating_mul(threads_per_core)
         .min(items.len());
     if workers <= 1 {
         return items.iter().map(f).collect();
@@ -794,7 +820,9 @@ fn apply(
         targets: &targets,
         options,
     };
-    let built = parallel_map(&jobs, |(id, members)| build_piece(&ctx, *id, members));
+    // Two threads per core: reading packages also waits on the disk, and
+    // the extra threads keep the cores busy meanwhile.
+    let built = parallel_map(&jobs, 2, |(id, members)| build_piece(&ctx, *id, members));
     let mut new_pieces_by_id: HashMap<u64, Piece> = HashMap::new();
     let mut read = 0;
     let mut bad = known_bad;
@@ -824,7 +852,7 @@ fn apply(
     let now = now_secs();
     let revision = now.max(old.revision + 1);
     let kinds = [0usize, 1, 2];
-    let assembled = parallel_map(&kinds, |&kind| {
+    let assembled = parallel_map(&kinds, 1, |&kind| {
         assemble(
             &repodata,
             cache_dir,
