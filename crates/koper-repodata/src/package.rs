@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
-use koper_rpm::rpm::{self, IndexSignatureTag, IndexTag, PackageMetadata};
+use koper_rpm::rpm::{IndexSignatureTag, IndexTag, PackageMetadata};
 use sha2::{Digest, Sha256};
 
 use crate::xml::{element, push_attr, text};
@@ -29,6 +29,8 @@ const WHOLE_READ_MAX: u64 = 512 << 10;
 
 thread_local! {
     static FILE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCRATCH: std::cell::RefCell<[String; 3]> =
+        const { std::cell::RefCell::new([String::new(), String::new(), String::new()]) };
 }
 
 /// What the cache remembers about a package file to know it is unchanged.
@@ -57,21 +59,24 @@ impl Stamp {
     }
 }
 
-/// A package's rpm-md fragments: `<package>` elements for primary,
-/// filelists and other, each ending with a newline.
+/// What reading a package produced, besides its rpm-md fragments
+/// (`<package>` elements for primary, filelists and other, each ending with
+/// a newline), which were appended to the caller's buffers.
 #[derive(Debug, Clone)]
 pub(crate) struct Fragments {
     pub pkgid: String,
     pub stamp: Stamp,
-    pub xml: [String; 3],
+    /// The length of each fragment.
+    pub lens: [u64; 3],
 }
 
-/// Reads `path` once: its headers for the metadata and all of it for the
-/// SHA-256 pkgid.
+/// Reads `path` once (its headers for the metadata and all of it for the
+/// SHA-256 pkgid) and appends its three fragments to `out`.
 pub(crate) fn read_package(
     path: &Path,
     location: &str,
     changelog_limit: usize,
+    out: &mut [Vec<u8>; 3],
 ) -> Result<Fragments, RepodataError> {
     let bad = |e: koper_rpm::RpmError| RepodataError::Package {
         path: path.to_owned(),
@@ -115,13 +120,18 @@ pub(crate) fn read_package(
         header_start: headers.header_start,
         header_end: headers.payload_start,
     };
-    let xml = pkg
-        .render(changelog_limit)
-        .map_err(|e| RepodataError::Package {
-            path: path.to_owned(),
-            source: koper_rpm::RpmError::Corrupt(e.to_string()),
-        })?;
-    Ok(Fragments { pkgid, stamp, xml })
+    let mut lens = [0u64; 3];
+    SCRATCH.with_borrow_mut(|scratch| {
+        for s in scratch.iter_mut() {
+            s.clear();
+        }
+        pkg.render(changelog_limit, scratch);
+        for (k, s) in scratch.iter().enumerate() {
+            lens[k] = s.len() as u64;
+            out[k].extend_from_slice(s.as_bytes());
+        }
+    });
+    Ok(Fragments { pkgid, stamp, lens })
 }
 
 struct Pkg<'a> {
@@ -133,9 +143,22 @@ struct Pkg<'a> {
     header_end: u64,
 }
 
-struct FileEntry {
-    path: String,
+struct FileEntry<'a> {
+    /// The directory, ending with `/` (as rpm stores it).
+    dir: &'a str,
+    base: &'a str,
     kind: FileKind,
+}
+
+impl FileEntry<'_> {
+    /// createrepo_c's primary rule on `dir + base`. Directories end with `/`
+    /// and base names hold none, so `bin/` can only occur inside `dir`.
+    fn is_primary(&self) -> bool {
+        self.dir.starts_with("/etc/")
+            || (self.dir == "/usr/lib/" && self.base == "sendmail")
+            || self.dir.contains("bin/")
+            || (self.dir.is_empty() && is_primary_file(self.base))
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -278,7 +301,7 @@ impl Pkg<'_> {
             .unwrap_or_default()
     }
 
-    fn files(&self) -> Vec<FileEntry> {
+    fn files(&self) -> Vec<FileEntry<'_>> {
         let dirs = self.strings(IndexTag::RPMTAG_DIRNAMES);
         let bases = self.strings(IndexTag::RPMTAG_BASENAMES);
         let indexes = self.u32s(IndexTag::RPMTAG_DIRINDEXES);
@@ -295,7 +318,6 @@ impl Pkg<'_> {
             .min(modes.len());
         (0..n)
             .map(|i| {
-                let dir = dirs.get(indexes[i] as usize).copied().unwrap_or("");
                 let kind = if modes[i] & MODE_TYPE == MODE_DIR {
                     FileKind::Dir
                 } else if flags[i] & FILE_GHOST != 0 {
@@ -304,7 +326,8 @@ impl Pkg<'_> {
                     FileKind::File
                 };
                 FileEntry {
-                    path: format!("{dir}{}", bases[i]),
+                    dir: dirs.get(indexes[i] as usize).copied().unwrap_or(""),
+                    base: bases[i],
                     kind,
                 }
             })
@@ -312,8 +335,9 @@ impl Pkg<'_> {
     }
 
     /// The dependencies of each kind, filtered as createrepo_c filters them.
-    fn deps(&self, files: &[FileEntry]) -> [Vec<Dep<'_>>; 8] {
-        let file_set: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    fn deps(&self, files: &[FileEntry<'_>]) -> [Vec<Dep<'_>>; 8] {
+        // Full paths, only needed when a requirement names a file.
+        let mut file_set: Option<HashSet<String>> = None;
         let mut provided: HashSet<(&str, Option<&str>, &str)> = HashSet::new();
         let mut seen_requires: HashMap<&str, (Option<&str>, &str, bool)> = HashMap::new();
         let mut out: [Vec<Dep<'_>>; 8] = Default::default();
@@ -330,8 +354,16 @@ impl Pkg<'_> {
                     if name.starts_with("rpmlib(") {
                         continue;
                     }
-                    if name.starts_with('/') && file_set.contains(name) && is_primary_file(name) {
-                        continue;
+                    if name.starts_with('/') && is_primary_file(name) {
+                        let set = file_set.get_or_insert_with(|| {
+                            files
+                                .iter()
+                                .map(|f| format!("{}{}", f.dir, f.base))
+                                .collect()
+                        });
+                        if set.contains(name) {
+                            continue;
+                        }
                     }
                     if provided.contains(&(name, fstr, version)) {
                         continue;
@@ -379,7 +411,7 @@ impl Pkg<'_> {
         out
     }
 
-    fn render(&self, changelog_limit: usize) -> Result<[String; 3], rpm::Error> {
+    fn render(&self, changelog_limit: usize, out: &mut [String; 3]) {
         let name = self.str(IndexTag::RPMTAG_NAME);
         let is_source = self
             .meta
@@ -409,28 +441,23 @@ impl Pkg<'_> {
         let deps = self.deps(&files);
 
         // primary
-        let mut p = String::with_capacity(4096);
+        let [p, fl, o] = out;
         p.push_str("<package type=\"rpm\">\n");
-        element(&mut p, "  ", "name", name);
-        element(&mut p, "  ", "arch", arch);
+        element(p, "  ", "name", name);
+        element(p, "  ", "arch", arch);
         p.push_str(&version_el);
         p.push_str("  <checksum type=\"sha256\" pkgid=\"YES\">");
         p.push_str(self.pkgid);
         p.push_str("</checksum>\n");
-        element(&mut p, "  ", "summary", self.str(IndexTag::RPMTAG_SUMMARY));
+        element(p, "  ", "summary", self.str(IndexTag::RPMTAG_SUMMARY));
         element(
-            &mut p,
+            p,
             "  ",
             "description",
             self.str(IndexTag::RPMTAG_DESCRIPTION),
         );
-        element(
-            &mut p,
-            "  ",
-            "packager",
-            self.str(IndexTag::RPMTAG_PACKAGER),
-        );
-        element(&mut p, "  ", "url", self.str(IndexTag::RPMTAG_URL));
+        element(p, "  ", "packager", self.str(IndexTag::RPMTAG_PACKAGER));
+        element(p, "  ", "url", self.str(IndexTag::RPMTAG_URL));
         p.push_str(&format!(
             "  <time file=\"{}\" build=\"{}\"/>\n",
             self.stamp.mtime_secs(),
@@ -457,34 +484,19 @@ impl Pkg<'_> {
             self.stamp.size
         ));
         p.push_str("  <location");
-        push_attr(&mut p, "href", self.location);
+        push_attr(p, "href", self.location);
         p.push_str("/>\n  <format>\n");
+        element(p, "    ", "rpm:license", self.str(IndexTag::RPMTAG_LICENSE));
+        element(p, "    ", "rpm:vendor", self.str(IndexTag::RPMTAG_VENDOR));
+        element(p, "    ", "rpm:group", self.str(IndexTag::RPMTAG_GROUP));
         element(
-            &mut p,
-            "    ",
-            "rpm:license",
-            self.str(IndexTag::RPMTAG_LICENSE),
-        );
-        element(
-            &mut p,
-            "    ",
-            "rpm:vendor",
-            self.str(IndexTag::RPMTAG_VENDOR),
-        );
-        element(
-            &mut p,
-            "    ",
-            "rpm:group",
-            self.str(IndexTag::RPMTAG_GROUP),
-        );
-        element(
-            &mut p,
+            p,
             "    ",
             "rpm:buildhost",
             self.str(IndexTag::RPMTAG_BUILDHOST),
         );
         element(
-            &mut p,
+            p,
             "    ",
             "rpm:sourcerpm",
             self.str(IndexTag::RPMTAG_SOURCERPM),
@@ -504,16 +516,16 @@ impl Pkg<'_> {
             p.push_str(">\n");
             for dep in list {
                 p.push_str("      <rpm:entry");
-                push_attr(&mut p, "name", dep.name);
+                push_attr(p, "name", dep.name);
                 if let Some(flags) = dep.flags {
-                    push_attr(&mut p, "flags", flags);
+                    push_attr(p, "flags", flags);
                     for (attr_name, value) in [
                         ("epoch", dep.epoch),
                         ("ver", dep.version),
                         ("rel", dep.release),
                     ] {
                         if let Some(v) = value {
-                            push_attr(&mut p, attr_name, v);
+                            push_attr(p, attr_name, v);
                         }
                     }
                 }
@@ -526,8 +538,8 @@ impl Pkg<'_> {
             p.push_str(tag);
             p.push_str(">\n");
         }
-        for f in files.iter().filter(|f| is_primary_file(&f.path)) {
-            push_file(&mut p, f);
+        for f in files.iter().filter(|f| f.is_primary()) {
+            push_file(p, f);
         }
         p.push_str("  </format>\n</package>\n");
 
@@ -540,25 +552,22 @@ impl Pkg<'_> {
         head.push_str(&version_el);
 
         // filelists
-        let mut fl = String::with_capacity(256 + files.len() * 48);
         fl.push_str(&head);
         for f in &files {
-            push_file(&mut fl, f);
+            push_file(fl, f);
         }
         fl.push_str("</package>\n");
 
         // other
-        let mut o = String::with_capacity(1024);
         o.push_str(&head);
         for (author, date, body) in self.changelogs(changelog_limit) {
             o.push_str("  <changelog");
-            push_attr(&mut o, "author", author);
+            push_attr(o, "author", author);
             o.push_str(&format!(" date=\"{date}\">"));
-            text(&mut o, body);
+            text(o, body);
             o.push_str("</changelog>\n");
         }
         o.push_str("</package>\n");
-        Ok([p, fl, o])
     }
 
     /// The newest `limit` changelog entries, oldest first, with createrepo_c's
@@ -600,13 +609,14 @@ fn trim_trailing_spaces(s: &str) -> &str {
     }
 }
 
-fn push_file(out: &mut String, f: &FileEntry) {
+fn push_file(out: &mut String, f: &FileEntry<'_>) {
     out.push_str(match f.kind {
         FileKind::File => "  <file>",
         FileKind::Dir => "  <file type=\"dir\">",
         FileKind::Ghost => "  <file type=\"ghost\">",
     });
-    text(out, &f.path);
+    text(out, f.dir);
+    text(out, f.base);
     out.push_str("</file>\n");
 }
 

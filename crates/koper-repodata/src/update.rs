@@ -482,19 +482,14 @@ fn fill_piece(
                 packages.push(cached.clone());
             }
             Target::Read { path, strict } => {
-                match package::read_package(path, location, ctx.options.changelog_limit) {
+                match package::read_package(path, location, ctx.options.changelog_limit, bufs) {
                     Ok(frag) => {
                         read += 1;
-                        let mut lens = [0u64; 3];
-                        for k in 0..3 {
-                            lens[k] = frag.xml[k].len() as u64;
-                            bufs[k].extend_from_slice(frag.xml[k].as_bytes());
-                        }
                         packages.push(CachedPkg {
                             location: location.clone(),
+                            lens: frag.lens,
                             stamp: frag.stamp,
                             pkgid: frag.pkgid,
-                            lens,
                         });
                     }
                     Err(e) if !strict => {
