@@ -3,6 +3,17 @@
 use koper_types::{BuildId, BuildState, ChrootName, OwnerName, ProjectName};
 use serde::{Deserialize, Serialize};
 
+/// What `GET /api/v1/` says about the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// The API version, 1.
+    pub api: u32,
+    /// The server's version.
+    pub server: String,
+    /// The largest upload the server accepts, in bytes.
+    pub max_upload_bytes: u64,
+}
+
 /// Who the caller is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Me {

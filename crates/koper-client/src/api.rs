@@ -130,6 +130,11 @@ impl Client {
             .map_err(|source| self.transport(source))
     }
 
+    /// The server's version and limits.
+    pub async fn server_info(&self) -> Result<v1::ServerInfo, ClientError> {
+        self.json(self.request(Method::GET, "")).await
+    }
+
     /// Who the token belongs to.
     pub async fn me(&self) -> Result<v1::Me, ClientError> {
         self.json(self.request(Method::GET, "/me")).await

@@ -38,8 +38,15 @@ async fn unknown_endpoint() -> Error {
     Error::NotFound("no such API endpoint".into())
 }
 
-async fn version() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "api": 1, "server": env!("CARGO_PKG_VERSION") }))
+/// What clients may need to know before they send anything: the API
+/// version and the upload limit (so a client can refuse a too-large file
+/// before uploading it).
+async fn version(State(app): State<App>) -> Json<v1::ServerInfo> {
+    Json(v1::ServerInfo {
+        api: 1,
+        server: env!("CARGO_PKG_VERSION").to_owned(),
+        max_upload_bytes: app.config().max_upload_bytes,
+    })
 }
 
 async fn me(Caller(user): Caller) -> Json<v1::Me> {

@@ -38,6 +38,19 @@ pub async fn build(args: BuildArgs) -> CommandResult {
                 .hint("give the path of a source RPM, made with `rpmbuild -bs NAME.spec`")
         })?
         .len();
+    // Refuse before uploading: a server that refuses mid-upload can only
+    // reset the connection, which says nothing useful.
+    let limit = client.server_info().await?.max_upload_bytes;
+    if size > limit {
+        return Err(Failure::new(
+            1,
+            format!(
+                "{} is {size} bytes, larger than this server accepts ({limit} bytes)",
+                args.srpm.display()
+            ),
+        )
+        .hint("ask the server's administrator to raise max_upload_bytes"));
+    }
 
     let bar = ProgressBar::new(size);
     bar.set_style(
