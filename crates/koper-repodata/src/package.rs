@@ -29,8 +29,6 @@ const WHOLE_READ_MAX: u64 = 512 << 10;
 
 thread_local! {
     static FILE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    static SCRATCH: std::cell::RefCell<[String; 3]> =
-        const { std::cell::RefCell::new([String::new(), String::new(), String::new()]) };
 }
 
 /// What the cache remembers about a package file to know it is unchanged.
@@ -120,17 +118,17 @@ pub(crate) fn read_package(
         header_start: headers.header_start,
         header_end: headers.payload_start,
     };
+    let mut xml = [
+        String::with_capacity(4096),
+        String::with_capacity(2048),
+        String::with_capacity(2048),
+    ];
+    pkg.render(changelog_limit, &mut xml);
     let mut lens = [0u64; 3];
-    SCRATCH.with_borrow_mut(|scratch| {
-        for s in scratch.iter_mut() {
-            s.clear();
-        }
-        pkg.render(changelog_limit, scratch);
-        for (k, s) in scratch.iter().enumerate() {
-            lens[k] = s.len() as u64;
-            out[k].extend_from_slice(s.as_bytes());
-        }
-    });
+    for (k, s) in xml.iter().enumerate() {
+        lens[k] = s.len() as u64;
+        out[k].extend_from_slice(s.as_bytes());
+    }
     Ok(Fragments { pkgid, stamp, lens })
 }
 

@@ -565,17 +565,18 @@ fn compress(data: &[u8], compression: Compression) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// Runs `f` over `items` on up to `threads_per_core` threads per core,
-/// keeping the order of results.
+/// Runs `f` over `items` on up to `half_threads_per_core / 2` threads per
+/// core, keeping the order of results.
 fn parallel_map<T: Sync, R: Send>(
     items: &[T],
-    threads_per_core: usize,
+    half_threads_per_core: usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    let workers = std::thread::available_parallelism()
+    let workers = (std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .saturating_mul(threads_per_core)
-        .min(items.len());
+        .saturating_mul(half_threads_per_core)
+        / 2)
+    .clamp(1, items.len().max(1));
     if workers <= 1 {
         return items.iter().map(f).collect();
     }
@@ -815,9 +816,9 @@ fn apply(
         targets: &targets,
         options,
     };
-    // Two threads per core: reading packages also waits on the disk, and
-    // the extra threads keep the cores busy meanwhile.
-    let built = parallel_map(&jobs, 2, |(id, members)| build_piece(&ctx, *id, members));
+    // More threads than cores: reading packages also waits on the disk, and
+    // the extra thread keeps the cores busy meanwhile.
+    let built = parallel_map(&jobs, 3, |(id, members)| build_piece(&ctx, *id, members));
     let mut new_pieces_by_id: HashMap<u64, Piece> = HashMap::new();
     let mut read = 0;
     let mut bad = known_bad;
@@ -847,7 +848,7 @@ fn apply(
     let now = now_secs();
     let revision = now.max(old.revision + 1);
     let kinds = [0usize, 1, 2];
-    let assembled = parallel_map(&kinds, 1, |&kind| {
+    let assembled = parallel_map(&kinds, 2, |&kind| {
         assemble(
             &repodata,
             cache_dir,
