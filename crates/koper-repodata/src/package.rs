@@ -98,14 +98,16 @@ pub(crate) fn read_package(
     } else {
         let headers = koper_rpm::read_headers(&mut file, stamp.size).map_err(bad)?;
         hasher.update(&headers.raw);
-        let mut buf = vec![0u8; 128 * 1024];
-        loop {
-            let n = file.read(&mut buf).map_err(io_err(path))?;
-            if n == 0 {
-                break;
+        FILE_BUF.with_borrow_mut(|buf| -> Result<(), RepodataError> {
+            buf.resize(128 * 1024, 0);
+            loop {
+                let n = file.read(buf).map_err(io_err(path))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                hasher.update(&buf[..n]);
             }
-            hasher.update(&buf[..n]);
-        }
+        })?;
         headers
     };
     headers.check_length().map_err(bad)?;

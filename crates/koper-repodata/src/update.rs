@@ -1,6 +1,7 @@
 //! Publishing: from the current state and a list of wanted packages to a new
 //! revision, redoing only the pieces that changed.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -519,14 +520,16 @@ fn fill_piece(
     let path = state::piece_path(ctx.cache_dir, id);
     let mut ulen = [0u64; 3];
     let mut clen = [0u64; 3];
-    let mut packed_parts: [Vec<u8>; 3] = Default::default();
-    for k in 0..3 {
-        packed_parts[k] = compress(&bufs[k], ctx.options.compression).map_err(io_err(&path))?;
-        ulen[k] = bufs[k].len() as u64;
-        clen[k] = packed_parts[k].len() as u64;
-    }
     let mut f = File::create(&path).map_err(io_err(&path))?;
-    for part in packed_parts.iter().chain(bufs.iter()) {
+    let mut packed = PACKED.take();
+    for k in 0..3 {
+        compress_into(&bufs[k], ctx.options.compression, &mut packed).map_err(io_err(&path))?;
+        f.write_all(&packed).map_err(io_err(&path))?;
+        ulen[k] = bufs[k].len() as u64;
+        clen[k] = packed.len() as u64;
+    }
+    PACKED.set(packed);
+    for part in bufs.iter() {
         f.write_all(part).map_err(io_err(&path))?;
     }
     drop(f);
@@ -543,6 +546,24 @@ fn fill_piece(
     })
 }
 
+/// Calls `f` on the bytes of `file` in `offset..offset + len`, a buffer at
+/// a time.
+fn for_each_chunk(
+    file: &File,
+    (offset, len): (u64, u64),
+    buf: &mut [u8],
+    mut f: impl FnMut(&[u8]),
+) -> std::io::Result<()> {
+    let mut at = 0u64;
+    while at < len {
+        let n = usize::try_from((len - at).min(buf.len() as u64)).map_err(std::io::Error::other)?;
+        file.read_exact_at(&mut buf[..n], offset + at)?;
+        f(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(())
+}
+
 fn read_range(file: &File, (offset, len): (u64, u64)) -> std::io::Result<Vec<u8>> {
     let mut buf = vec![0u8; usize::try_from(len).map_err(std::io::Error::other)?];
     file.read_exact_at(&mut buf, offset)?;
@@ -552,16 +573,66 @@ fn read_range(file: &File, (offset, len): (u64, u64)) -> std::io::Result<Vec<u8>
 /// One gzip member or zstd frame. Clients read concatenated members and
 /// frames as one stream, which is what lets pieces be reused.
 fn compress(data: &[u8], compression: Compression) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    compress_into(data, compression, &mut out)?;
+    Ok(out)
+}
+
+thread_local! {
+    // Compressor states are a few hundred KiB each: each thread keeps its
+    // own rather than making and freeing one per piece (which also keeps
+    // the allocator from holding on to freed memory).
+    static DEFLATE: RefCell<Option<flate2::Compress>> = const { RefCell::new(None) };
+    static ZSTD: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static PACKED: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// [`compress`] into `out` (cleared first), with this thread's compressor.
+fn compress_into(data: &[u8], compression: Compression, out: &mut Vec<u8>) -> std::io::Result<()> {
+    out.clear();
     match compression {
         Compression::Gzip => {
-            let mut enc = flate2::write::GzEncoder::new(
-                Vec::with_capacity(data.len() / 5 + 64),
-                flate2::Compression::new(GZIP_LEVEL),
-            );
-            enc.write_all(data)?;
-            enc.finish()
+            // A gzip member by hand (RFC 1952): header, raw deflate, CRC-32
+            // and length, so that the deflate state can be reused.
+            out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+            DEFLATE.with_borrow_mut(|slot| -> std::io::Result<()> {
+                let deflate = slot.get_or_insert_with(|| {
+                    flate2::Compress::new(flate2::Compression::new(GZIP_LEVEL), false)
+                });
+                deflate.reset();
+                let mut input = data;
+                loop {
+                    out.reserve((input.len() / 2).max(64 * 1024));
+                    let before = deflate.total_in();
+                    let status = deflate
+                        .compress_vec(input, out, flate2::FlushCompress::Finish)
+                        .map_err(std::io::Error::other)?;
+                    let used = usize::try_from(deflate.total_in() - before)
+                        .map_err(std::io::Error::other)?;
+                    input = &input[used..];
+                    if status == flate2::Status::StreamEnd {
+                        return Ok(());
+                    }
+                }
+            })?;
+            let mut crc = flate2::Crc::new();
+            crc.update(data);
+            out.extend_from_slice(&crc.sum().to_le_bytes());
+            // ISIZE is the length modulo 2^32.
+            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            Ok(())
         }
-        Compression::Zstd => zstd::bulk::compress(data, ZSTD_LEVEL),
+        Compression::Zstd => ZSTD.with_borrow_mut(|slot| {
+            if slot.is_none() {
+                *slot = Some(zstd::bulk::Compressor::new(ZSTD_LEVEL)?);
+            }
+            let Some(zstd) = slot.as_mut() else {
+                return Err(std::io::Error::other("zstd compressor"));
+            };
+            out.reserve(zstd::zstd_safe::compress_bound(data.len()));
+            zstd.compress_to_buffer(data, out)?;
+            Ok(())
+        }),
     }
 }
 
@@ -657,12 +728,19 @@ fn assemble(
         open_size += plain.len() as u64;
     };
     add(head.as_bytes(), &head_packed);
+    // Pieces are streamed through one buffer: no allocation per piece.
+    let mut buf = vec![0u8; 256 * 1024];
     for piece in pieces {
         let path = state::piece_path(cache_dir, piece.id);
         let file = File::open(&path).map_err(io_err(&path))?;
-        let plain = read_range(&file, piece.plain_range(kind)).map_err(io_err(&path))?;
-        let packed = read_range(&file, piece.packed_range(kind)).map_err(io_err(&path))?;
-        add(&plain, &packed);
+        for_each_chunk(&file, piece.plain_range(kind), &mut buf, |chunk| {
+            add(chunk, &[]);
+        })
+        .map_err(io_err(&path))?;
+        for_each_chunk(&file, piece.packed_range(kind), &mut buf, |chunk| {
+            add(&[], chunk);
+        })
+        .map_err(io_err(&path))?;
     }
     add(foot.as_bytes(), &foot_packed);
     let checksum = hex::encode(packed_hash.finalize());
@@ -677,9 +755,14 @@ fn assemble(
             for piece in pieces {
                 let piece_path = state::piece_path(cache_dir, piece.id);
                 let file = File::open(&piece_path).map_err(io_err(&piece_path))?;
-                let packed =
-                    read_range(&file, piece.packed_range(kind)).map_err(io_err(&piece_path))?;
-                out.write_all(&packed).map_err(io_err(&path))?;
+                let mut written = Ok(());
+                for_each_chunk(&file, piece.packed_range(kind), &mut buf, |chunk| {
+                    if written.is_ok() {
+                        written = out.write_all(chunk);
+                    }
+                })
+                .map_err(io_err(&piece_path))?;
+                written.map_err(io_err(&path))?;
             }
             out.write_all(&foot_packed).map_err(io_err(&path))?;
             out
