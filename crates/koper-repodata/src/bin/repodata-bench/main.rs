@@ -1,16 +1,23 @@
-//! Benchmark of koper-repodata against createrepo_c, side by side in one
-//! run: full generation, adding and removing one package, an update with
-//! nothing changed; wall time (median of several runs) and peak memory.
+//! Benchmark of koper-repodata against createrepo_c and createrepo-agent,
+//! side by side in one run: full generation, adding and removing one
+//! package, an update with nothing changed; wall and CPU time (medians of
+//! several runs) and peak memory.
 //!
 //! ```text
 //! cargo run --release -p koper-repodata --bin repodata-bench -- \
-//!     [--corpus DIR] [--sizes 1000,10000] [--runs 5] [--work DIR]
+//!     [--corpus DIR] [--sizes 1000,10000] [--runs 5] [--work DIR] \
+//!     [--createrepo-agent PATH|venv]
 //! ```
 //!
 //! Without `--corpus`, a corpus of synthetic RPMs is built with rpmbuild
-//! (see `corpus.rs`) and kept for later runs. Every measured operation runs
-//! in its own process under `/usr/bin/time`, which reports its peak RSS.
+//! (see `corpus.rs`) and kept for later runs. Every koper and createrepo_c
+//! operation runs in its own process under `/usr/bin/time`, which reports
+//! its peak RSS and CPU time. createrepo-agent is measured when
+//! `--createrepo-agent` (or `KOPER_BENCH_CREATEREPO_AGENT`) names its
+//! executable, or is `venv` to install it from PyPI into a virtual
+//! environment under the work directory (see `agent.rs`).
 
+mod agent;
 mod corpus;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +36,8 @@ struct Args {
     sizes: Vec<usize>,
     runs: usize,
     work: PathBuf,
+    /// createrepo-agent's executable, or `venv`.
+    agent: Option<String>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
@@ -37,6 +46,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
         sizes: vec![1000, 10_000],
         runs: 5,
         work: std::env::temp_dir().join("koper-repodata-bench"),
+        agent: std::env::var("KOPER_BENCH_CREATEREPO_AGENT")
+            .ok()
+            .filter(|v| !v.is_empty()),
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().with_context(|| format!("{arg} needs a value"));
@@ -51,9 +63,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Args> {
             }
             "--runs" => out.runs = value()?.parse().context("--runs takes a number")?,
             "--work" => out.work = PathBuf::from(value()?),
+            "--createrepo-agent" => out.agent = Some(value()?),
             "-h" | "--help" => {
                 println!(
-                    "usage: repodata-bench [--corpus DIR] [--sizes 1000,10000] [--runs N] [--work DIR]"
+                    "usage: repodata-bench [--corpus DIR] [--sizes 1000,10000] [--runs N] [--work DIR] [--createrepo-agent PATH|venv]"
                 );
                 std::process::exit(0);
             }
@@ -123,25 +136,38 @@ struct Sample {
     cpu_secs: Option<f64>,
 }
 
-/// Runs `cmd`, timing it and (with /usr/bin/time) measuring its peak RSS.
+/// User + system CPU seconds of every child process waited for so far
+/// (grandchildren included: `/usr/bin/time` waits for the program it runs).
+/// Microsecond precision, where `/usr/bin/time` prints hundredths.
+fn children_cpu_secs() -> Option<f64> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    Some(secs(usage.user_time()) + secs(usage.system_time()))
+}
+
+/// Runs `program` and measures its wall time, its CPU time and (with
+/// /usr/bin/time) its peak RSS.
 fn measure(program: &Path, args: &[&str]) -> anyhow::Result<Sample> {
     let time = Path::new("/usr/bin/time");
     let rss_file = tempfile::NamedTempFile::new()?;
     let mut cmd = if time.exists() {
         let mut c = Command::new(time);
-        c.args(["-f", "%M %U %S", "-o"])
-            .arg(rss_file.path())
-            .arg(program);
+        c.args(["-f", "%M", "-o"]).arg(rss_file.path()).arg(program);
         c
     } else {
         Command::new(program)
     };
     cmd.args(args);
+    let cpu_before = children_cpu_secs();
     let start = Instant::now();
     let output = cmd
         .output()
         .with_context(|| format!("running {}", program.display()))?;
     let secs = start.elapsed().as_secs_f64();
+    let cpu_secs = children_cpu_secs()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     if !output.status.success() {
         bail!(
             "{} {args:?} failed:\n{}",
@@ -150,21 +176,7 @@ fn measure(program: &Path, args: &[&str]) -> anyhow::Result<Sample> {
         );
     }
     let report = std::fs::read_to_string(rss_file.path()).unwrap_or_default();
-    let fields: Vec<&str> = report
-        .lines()
-        .last()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let rss_kb = fields.first().and_then(|f| f.parse().ok());
-    let cpu_secs = match (fields.get(1), fields.get(2)) {
-        (Some(u), Some(s)) => u
-            .parse::<f64>()
-            .ok()
-            .zip(s.parse::<f64>().ok())
-            .map(|(u, s)| u + s),
-        _ => None,
-    };
+    let rss_kb = report.lines().last().and_then(|l| l.trim().parse().ok());
     Ok(Sample {
         secs,
         rss_kb,
@@ -172,17 +184,17 @@ fn measure(program: &Path, args: &[&str]) -> anyhow::Result<Sample> {
     })
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Stats {
     times: Vec<f64>,
     cpu: Vec<f64>,
     rss: Vec<u64>,
 }
 
-fn median(values: &[f64]) -> f64 {
+fn median(values: &[f64]) -> Option<f64> {
     let mut t = values.to_vec();
     t.sort_by(f64::total_cmp);
-    t.get(t.len() / 2).copied().unwrap_or(f64::NAN)
+    t.get(t.len() / 2).copied()
 }
 
 impl Stats {
@@ -192,11 +204,11 @@ impl Stats {
         self.cpu.extend(s.cpu_secs);
     }
 
-    fn median(&self) -> f64 {
+    fn median(&self) -> Option<f64> {
         median(&self.times)
     }
 
-    fn cpu_median(&self) -> f64 {
+    fn cpu_median(&self) -> Option<f64> {
         median(&self.cpu)
     }
 
@@ -204,19 +216,77 @@ impl Stats {
         self.rss
             .iter()
             .max()
-            .map_or("?".into(), |kb| format!("{:.0}", *kb as f64 / 1024.0))
+            .map_or("–".into(), |kb| format!("{:.0}", *kb as f64 / 1024.0))
     }
 }
 
+/// One operation measured with every tool; a tool that was not measured
+/// has no samples and shows as `–`.
 struct Row {
     what: String,
     koper: Stats,
     nodb: Stats,
     db: Stats,
+    agent: Stats,
+}
+
+fn new_row(what: String) -> Row {
+    Row {
+        what,
+        koper: Stats::default(),
+        nodb: Stats::default(),
+        db: Stats::default(),
+        agent: Stats::default(),
+    }
 }
 
 fn path_str(p: &Path) -> anyhow::Result<&str> {
     p.to_str().context("paths must be UTF-8")
+}
+
+/// The createrepo-agent side of a run: its executable and the package
+/// added and removed in the incremental runs.
+struct AgentPeer {
+    exe: PathBuf,
+}
+
+impl AgentPeer {
+    /// Full generation: a new daemon on an empty cluster, every package
+    /// added, one commit. Timed from the daemon's start to the commit's
+    /// answer.
+    fn full(&self, cluster: &Path, rpms: &[PathBuf]) -> anyhow::Result<Sample> {
+        if cluster.exists() {
+            std::fs::remove_dir_all(cluster)?;
+        }
+        let mut daemon = agent::Daemon::start(&self.exe, cluster)?;
+        for rpm in rpms {
+            daemon.command(&format!("ADD {} {}", path_str(rpm)?, agent::ARCH))?;
+        }
+        daemon.command("COMMIT")?;
+        let sample = Sample {
+            secs: daemon.started.elapsed().as_secs_f64(),
+            rss_kb: Some(daemon.peak_rss_kb()?),
+            cpu_secs: Some(daemon.cpu_secs()?),
+        };
+        daemon.shutdown()?;
+        Ok(sample)
+    }
+
+    /// Runs `lines` on a running daemon and measures them: wall time, the
+    /// daemon's CPU time for them, and its peak RSS so far.
+    fn timed(daemon: &mut agent::Daemon, lines: &[&str]) -> anyhow::Result<Sample> {
+        let cpu_before = daemon.cpu_secs()?;
+        let start = Instant::now();
+        for line in lines {
+            daemon.command(line)?;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        Ok(Sample {
+            secs,
+            rss_kb: Some(daemon.peak_rss_kb()?),
+            cpu_secs: Some(daemon.cpu_secs()? - cpu_before),
+        })
+    }
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
@@ -233,6 +303,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
     if rpms.len() < max {
         bail!("the corpus has {} RPMs, fewer than {max}", rpms.len());
     }
+    let rpms: Vec<PathBuf> = rpms
+        .iter()
+        .map(std::fs::canonicalize)
+        .collect::<Result<_, _>>()?;
     let extra_dir = args.work.join("extra");
     let extra = match corpus::rpms_in(&extra_dir)
         .ok()
@@ -245,6 +319,20 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 .into_iter()
                 .next()
                 .context("extra package")?
+        }
+    };
+    let extra = std::fs::canonicalize(extra)?;
+    let agent = match &args.agent {
+        Some(spec) => {
+            let exe = agent::locate(spec, &args.work)?;
+            eprintln!("createrepo-agent: {}", exe.display());
+            Some(AgentPeer { exe })
+        }
+        None => {
+            eprintln!(
+                "createrepo-agent not measured (hint: --createrepo-agent venv installs it from PyPI)"
+            );
+            None
         }
     };
     let exe = std::env::current_exe()?;
@@ -267,14 +355,10 @@ fn run(args: &Args) -> anyhow::Result<()> {
         for d in [&out_nodb, &out_db] {
             std::fs::create_dir_all(d)?;
         }
+        let cluster = dir.join("agent");
         let (repo_s, cache_s) = (path_str(&repo)?, path_str(&cache)?);
         let (nodb_s, db_s) = (path_str(&out_nodb)?, path_str(&out_db)?);
-        let mut row = Row {
-            what: format!("full generation, {n} packages"),
-            koper: Stats::default(),
-            nodb: Stats::default(),
-            db: Stats::default(),
-        };
+        let mut row = new_row(format!("full generation, {n} packages"));
         let runs = if n > 5000 {
             args.runs.min(3)
         } else {
@@ -293,26 +377,38 @@ fn run(args: &Args) -> anyhow::Result<()> {
             let _ = std::fs::remove_dir_all(out_db.join("repodata"));
             row.db
                 .push(measure(createrepo, &["-q", "-o", db_s, repo_s])?);
+            if let Some(agent) = &agent {
+                row.agent.push(agent.full(&cluster, &rpms[..n])?);
+            }
         }
         eprintln!(
             "{}: koper {:.3}s, createrepo_c {:.3}s",
             row.what,
-            row.koper.median(),
-            row.nodb.median()
+            row.koper.median().unwrap_or(f64::NAN),
+            row.nodb.median().unwrap_or(f64::NAN)
         );
         rows.push(row);
         if n != max {
             continue;
         }
         // Incremental runs on the largest repository, whose metadata all
-        // three tools have just written.
+        // tools have just written.
         let extra_loc = "99999999-extra/".to_owned();
         let extra_file = format!(
             "{extra_loc}{}",
             extra.file_name().context("name")?.to_string_lossy()
         );
+        let agent_add = format!("ADD {} {}", path_str(&extra)?, agent::ARCH);
+        let agent_remove = format!(
+            "REMOVE_NAME {} {}",
+            agent::package_name(&extra)?,
+            agent::ARCH
+        );
         let mut add = new_row(format!("add 1 package to {n}"));
         let mut remove = new_row(format!("remove 1 package from {n}"));
+        let mut cold = new_row(format!(
+            "add 1 package to {n}, createrepo-agent daemon just started"
+        ));
         for _ in 0..args.runs {
             std::fs::create_dir_all(repo.join(&extra_loc))?;
             std::fs::hard_link(&extra, repo.join(&extra_file))?;
@@ -328,6 +424,27 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 createrepo,
                 &["-q", "--update", "-o", db_s, repo_s],
             )?);
+            // The agent is measured as it is meant to run, with a daemon
+            // that already holds the repository (it keeps the rendered XML
+            // of every package in memory); once per run it is also timed
+            // from its start, when it first loads the repository.
+            let mut daemon = None;
+            if let Some(agent) = &agent {
+                let mut d = agent::Daemon::start(&agent.exe, &cluster)?;
+                d.command(&agent_add)?;
+                d.command("COMMIT")?;
+                cold.agent.push(Sample {
+                    secs: d.started.elapsed().as_secs_f64(),
+                    rss_kb: Some(d.peak_rss_kb()?),
+                    cpu_secs: Some(d.cpu_secs()?),
+                });
+                remove
+                    .agent
+                    .push(AgentPeer::timed(&mut d, &[&agent_remove, "COMMIT"])?);
+                add.agent
+                    .push(AgentPeer::timed(&mut d, &[&agent_add, "COMMIT"])?);
+                daemon = Some(d);
+            }
             std::fs::remove_dir_all(repo.join(&extra_loc))?;
             remove.koper.push(measure(
                 &exe,
@@ -341,7 +458,17 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 createrepo,
                 &["-q", "--update", "-o", db_s, repo_s],
             )?);
+            if let Some(mut d) = daemon {
+                remove
+                    .agent
+                    .push(AgentPeer::timed(&mut d, &[&agent_remove, "COMMIT"])?);
+                d.shutdown()?;
+            }
         }
+        // koper has no daemon: its add is the same operation in both rows.
+        cold.koper = add.koper.clone();
+        cold.nodb = add.nodb.clone();
+        cold.db = add.db.clone();
         let mut same = new_row(format!("update with nothing changed, {n}"));
         for _ in 0..args.runs {
             same.koper.push(measure(
@@ -357,37 +484,66 @@ fn run(args: &Args) -> anyhow::Result<()> {
                 &["-q", "--update", "-o", db_s, repo_s],
             )?);
         }
-        rows.extend([add, remove, same]);
+        rows.push(add);
+        if agent.is_some() {
+            rows.push(cold);
+        }
+        rows.extend([remove, same]);
     }
     print_table(&rows);
     Ok(())
 }
 
-fn new_row(what: String) -> Row {
-    Row {
-        what,
-        koper: Stats::default(),
-        nodb: Stats::default(),
-        db: Stats::default(),
+fn secs(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| format!("{v:.3} s"))
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>, digits: usize) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.digits$}", a / b),
+        _ => "–".into(),
     }
+}
+
+fn cpu(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| format!("{v:.3}"))
 }
 
 fn print_table(rows: &[Row]) {
     println!(
-        "| operation | koper | createrepo_c --no-database | createrepo_c | koper / c --no-database | CPU s (user+sys): koper / c --no-database | peak RSS MB: koper / c --no-database / c |"
+        "| operation | koper | createrepo_c --no-database | createrepo_c | createrepo-agent | wall koper / c --no-database | wall koper / agent | CPU s koper / c --no-database / agent | CPU koper / c --no-database | CPU koper / agent | peak RSS MB koper / c --no-database / c / agent |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
-        let (k, n, d) = (r.koper.median(), r.nodb.median(), r.db.median());
-        println!(
-            "| {} | {k:.3} s | {n:.3} s | {d:.3} s | **{:.3}** | {:.2} / {:.2} | {} / {} / {} |",
-            r.what,
-            k / n,
+        let (k, n, d, a) = (
+            r.koper.median(),
+            r.nodb.median(),
+            r.db.median(),
+            r.agent.median(),
+        );
+        let (kc, nc, ac) = (
             r.koper.cpu_median(),
             r.nodb.cpu_median(),
+            r.agent.cpu_median(),
+        );
+        println!(
+            "| {} | {} | {} | {} | {} | **{}** | **{}** | {} / {} / {} | {} | {} | {} / {} / {} / {} |",
+            r.what,
+            secs(k),
+            secs(n),
+            secs(d),
+            secs(a),
+            ratio(k, n, 3),
+            ratio(k, a, 3),
+            cpu(kc),
+            cpu(nc),
+            cpu(ac),
+            ratio(kc, nc, 3),
+            ratio(kc, ac, 3),
             r.koper.peak_mb(),
             r.nodb.peak_mb(),
-            r.db.peak_mb()
+            r.db.peak_mb(),
+            r.agent.peak_mb()
         );
     }
 }
