@@ -8,6 +8,7 @@ mod update;
 mod xml;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use update::{createrepo_dir, publish, regenerate};
@@ -69,7 +70,43 @@ pub struct RepodataOptions {
     /// outside the public repository directory and belong to this one
     /// repository.
     pub cache_dir: PathBuf,
+    /// Signs every `repomd.xml` written; the signature goes to
+    /// `repodata/repomd.xml.asc`. `None`: the metadata is not signed.
+    pub signer: Option<RepomdSigner>,
 }
+
+/// Makes the detached signature of a `repomd.xml` (its bytes in, the
+/// signature file's bytes out), for repositories that clients check with
+/// `repo_gpgcheck`.
+#[derive(Clone)]
+pub struct RepomdSigner(Arc<SignFn>);
+
+type SignFn = dyn Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync;
+
+impl RepomdSigner {
+    /// A signer calling `sign`.
+    pub fn new(sign: impl Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(sign))
+    }
+
+    pub(crate) fn sign(&self, repomd: &[u8]) -> Result<Vec<u8>, String> {
+        (self.0)(repomd)
+    }
+}
+
+impl std::fmt::Debug for RepomdSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RepomdSigner")
+    }
+}
+
+impl PartialEq for RepomdSigner {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for RepomdSigner {}
 
 impl RepodataOptions {
     /// createrepo_c's defaults (gzip, 10 changelog entries), with a one-hour
@@ -80,6 +117,7 @@ impl RepodataOptions {
             changelog_limit: 10,
             grace_period: Duration::from_secs(3600),
             cache_dir: cache_dir.into(),
+            signer: None,
         }
     }
 }
@@ -147,6 +185,9 @@ pub enum RepodataError {
     /// The cache directory is inside the repository directory.
     #[error("the cache directory must not be inside the repository directory")]
     CacheInsideRepo,
+    /// The signer refused to sign `repomd.xml`.
+    #[error("signing repomd.xml failed: {0}")]
+    Sign(String),
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RepodataError + '_ {

@@ -13,12 +13,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::fsutil::WriterLock;
+use crate::fsutil::{self, WriterLock};
 use crate::package::{self, Stamp};
 use crate::repomd::{self, Record};
 use crate::state::{self, BadFile, CachedPkg, KINDS, Piece, State};
 use crate::{
-    Compression, PublishReport, RepoChanges, RepoPackage, RepodataError, RepodataOptions, io_err,
+    Compression, PublishReport, RepoChanges, RepoPackage, RepodataError, RepodataOptions,
+    RepomdSigner, io_err,
 };
 
 /// Packages per piece: small enough that redoing one is quick (about 1 MB
@@ -868,6 +869,9 @@ fn apply(
         }
         && old.current.iter().all(|n| repodata.join(n).is_file());
     if unchanged {
+        if let Some(signer) = &options.signer {
+            sign_if_stale(&repodata, signer)?;
+        }
         return Ok(PublishReport {
             revision: old.revision,
             packages: old_count,
@@ -947,22 +951,43 @@ fn apply(
     let (records, data_files): (Vec<Record>, Vec<File>) = assembled.into_iter().unzip();
     let repomd_path = repodata.join("repomd.xml");
     let repomd_tmp = repodata.join(format!(".koper-tmp-{}-repomd.xml", std::process::id()));
+    let repomd = repomd::render(revision, &records);
+    // Signing comes before anything is replaced or the state saved: a
+    // signer that fails leaves the previous revision as it was.
+    let signature = options
+        .signer
+        .as_ref()
+        .map(|signer| signer.sign(repomd.as_bytes()))
+        .transpose()
+        .map_err(RepodataError::Sign)?;
     let mut repomd_file = File::create(&repomd_tmp).map_err(io_err(&repomd_tmp))?;
     repomd_file
-        .write_all(repomd::render(revision, &records).as_bytes())
+        .write_all(repomd.as_bytes())
         .map_err(io_err(&repomd_tmp))?;
+    let asc_path = repodata.join("repomd.xml.asc");
+    let asc_tmp = repodata.join(format!(".koper-tmp-{}-repomd.xml.asc", std::process::id()));
+    let asc_file = match &signature {
+        Some(signature) => {
+            let mut file = File::create(&asc_tmp).map_err(io_err(&asc_tmp))?;
+            file.write_all(signature).map_err(io_err(&asc_tmp))?;
+            Some(file)
+        }
+        None => None,
+    };
     // One concurrent batch (a journaling file system commits it at once):
     // the data files, the new repomd.xml under its temporary name, and the
     // directory holding their names. Only then may repomd.xml be renamed.
     let dir_handle = File::open(&repodata).map_err(io_err(&repodata))?;
     let mut to_sync: Vec<&File> = data_files.iter().collect();
     to_sync.push(&repomd_file);
+    to_sync.extend(asc_file.iter());
     to_sync.push(&dir_handle);
     for synced in parallel_all(&to_sync, |f| f.sync_all()) {
         synced.map_err(io_err(&repodata))?;
     }
     drop(data_files);
     drop(repomd_file);
+    drop(asc_file);
 
     let current: Vec<String> = records
         .iter()
@@ -1011,6 +1036,13 @@ fn apply(
     // next run starts from the new state and writes a repomd.xml for it.
     state::save(cache_dir, &new_state)?;
     std::fs::rename(&repomd_tmp, &repomd_path).map_err(io_err(&repomd_path))?;
+    // The signature right after: a client can pair the new repomd.xml with
+    // the old signature only in the instant between the two renames. A
+    // crash in between leaves a signature older than repomd.xml, which the
+    // next run makes again (`sign_if_stale`).
+    if signature.is_some() {
+        std::fs::rename(&asc_tmp, &asc_path).map_err(io_err(&asc_path))?;
+    }
     // Durable before publish returns.
     dir_handle.sync_all().map_err(io_err(&repodata))?;
 
@@ -1031,6 +1063,25 @@ fn apply(
         changed: true,
         skipped,
     })
+}
+
+/// Signs the current `repomd.xml` again when its signature is missing or
+/// older than it (signing newly enabled, or a crash between the two renames
+/// of a publish).
+fn sign_if_stale(repodata: &Path, signer: &RepomdSigner) -> Result<(), RepodataError> {
+    let repomd_path = repodata.join("repomd.xml");
+    let asc_path = repodata.join("repomd.xml.asc");
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let fresh = match (modified(&repomd_path), modified(&asc_path)) {
+        (Some(repomd), Some(asc)) => asc >= repomd,
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    let repomd = std::fs::read(&repomd_path).map_err(io_err(&repomd_path))?;
+    let signature = signer.sign(&repomd).map_err(RepodataError::Sign)?;
+    fsutil::replace(&asc_path, &signature)
 }
 
 /// The file names (in `repodata/`) that the current repomd.xml refers to.

@@ -5,4 +5,5 @@ mod crash;
 mod equivalence;
 mod publish;
 mod rpmmd;
+mod signing;
 mod support;
