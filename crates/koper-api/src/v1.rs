@@ -46,6 +46,17 @@ pub struct NewProject {
     /// Free text shown on the project page.
     #[serde(default)]
     pub description: String,
+    /// Older successful builds to keep per package and chroot, besides the
+    /// newest (0: each new build replaces the previous one).
+    #[serde(default)]
+    pub retain_older: u32,
+    /// Whether the project shows in the project directory.
+    #[serde(default = "listed_by_default")]
+    pub listed: bool,
+}
+
+fn listed_by_default() -> bool {
+    true
 }
 
 /// A project.
@@ -69,6 +80,72 @@ pub struct Project {
     pub build_timeout: i64,
     /// Unix seconds.
     pub created_on: i64,
+    /// Older successful builds kept per package and chroot.
+    #[serde(default)]
+    pub retain_older: i64,
+    /// Shown in the project directory.
+    #[serde(default = "listed_by_default")]
+    pub listed: bool,
+    /// Fingerprint of the key that signs its packages and metadata.
+    #[serde(default)]
+    pub key_fingerprint: Option<String>,
+}
+
+/// What `PATCH /api/v1/projects/{owner}/{project}` changes; absent fields
+/// stay as they are.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProjectChanges {
+    /// Older successful builds to keep per package and chroot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_older: Option<u32>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Shown in the project directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<bool>,
+}
+
+/// Storage used and allowed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Usage {
+    /// Bytes stored.
+    pub used_bytes: i64,
+    /// Bytes allowed.
+    pub quota_bytes: i64,
+}
+
+/// An owner's storage: the shared quota, and each project's use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OwnerStorage {
+    /// The owner.
+    pub owner: OwnerName,
+    /// What the projects without a quota of their own use, against the
+    /// owner's quota.
+    pub shared: Usage,
+    /// Every project of the owner.
+    pub projects: Vec<ProjectStorage>,
+}
+
+/// One project's storage.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectStorage {
+    /// The project's name.
+    pub name: ProjectName,
+    /// Bytes it stores.
+    pub used_bytes: i64,
+    /// Its own quota, when it has one (it then does not count against the
+    /// owner's).
+    pub own_quota_bytes: Option<i64>,
+}
+
+/// What `DELETE /api/v1/builds/{id}` answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedBuild {
+    /// The build.
+    pub id: BuildId,
+    /// Bytes freed.
+    pub freed_bytes: i64,
 }
 
 /// The package a build makes, once its source is known.

@@ -20,6 +20,8 @@ pub struct NewBuild<'a> {
     pub srpm_path: &'a str,
     /// Its SHA-256.
     pub srpm_sha256: &'a str,
+    /// Its size in bytes (0 when there is none).
+    pub srpm_bytes: i64,
     /// The package it builds.
     pub package_name: &'a PackageName,
     /// `[epoch:]version-release`.
@@ -28,6 +30,9 @@ pub struct NewBuild<'a> {
     pub timeout: i64,
     /// Chroots to build for, with their arch.
     pub chroots: &'a [(ChrootName, String)],
+    /// The state new tasks start in: pending for builds, starting for
+    /// uploaded packages that the server publishes itself.
+    pub task_state: BuildState,
 }
 
 /// A stored build with its chroots.
@@ -101,8 +106,8 @@ impl Database {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO builds (project_id, submitter_id, source_type, source_state, srpm_path,
-                 srpm_sha256, package_name, package_version, timeout, submitted_on)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                 srpm_sha256, package_name, package_version, timeout, submitted_on, srpm_bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(new.project_id)
         .bind(new.submitter_id)
@@ -114,6 +119,7 @@ impl Database {
         .bind(new.package_version)
         .bind(new.timeout)
         .bind(now)
+        .bind(new.srpm_bytes)
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
@@ -124,7 +130,7 @@ impl Database {
             .bind(id)
             .bind(chroot.as_str())
             .bind(arch.as_str())
-            .bind(BuildState::Pending.as_str())
+            .bind(new.task_state.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -184,6 +190,15 @@ impl Database {
             }
         }
         Ok(builds)
+    }
+
+    /// Deletes a build and its chroots.
+    pub async fn delete_build(&self, id: BuildId) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM builds WHERE id = $1")
+            .bind(id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Sets a build's cancel flag and cancels its chroots that no builder

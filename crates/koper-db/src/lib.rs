@@ -9,6 +9,8 @@
 mod builders;
 mod builds;
 mod projects;
+mod releases;
+mod storage;
 mod tasks;
 mod users;
 
@@ -20,7 +22,9 @@ use sqlx::any::AnyPoolOptions;
 pub use builders::Builder;
 pub use builds::{BuildRow, NewBuild};
 pub use projects::{NewProject, ProjectRow};
-pub use tasks::TaskRow;
+pub use releases::ReleaseRow;
+pub use storage::ProjectUsage;
+pub use tasks::{PublishedBuild, TaskRow};
 pub use users::{TokenMatch, User};
 
 /// Which database server is behind a [`Database`].

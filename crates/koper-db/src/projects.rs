@@ -21,6 +21,10 @@ pub struct NewProject<'a> {
     pub chroots: &'a [ChrootName],
     /// Build timeout, seconds.
     pub build_timeout: i64,
+    /// Older successful builds kept per package and chroot.
+    pub retain_older: i64,
+    /// Shown in the project directory.
+    pub listed: bool,
 }
 
 /// A stored project.
@@ -38,11 +42,20 @@ pub struct ProjectRow {
     pub build_timeout: i64,
     /// Unix seconds.
     pub created_on: i64,
+    /// Older successful builds kept per package and chroot, besides the
+    /// newest.
+    pub retain_older: i64,
+    /// A storage quota of the project's own; `None`: it counts against its
+    /// owner's quota.
+    pub quota_bytes: Option<i64>,
+    /// Shown in the project directory.
+    pub listed: bool,
     /// Selected chroots, sorted.
     pub chroots: Vec<ChrootName>,
 }
 
-const PROJECT_COLUMNS: &str = "id, owner_name, name, description, build_timeout, created_on";
+const PROJECT_COLUMNS: &str = "id, owner_name, name, description, build_timeout, created_on,
+    retain_older, quota_bytes, listed";
 
 fn project_from_row(row: &AnyRow) -> Result<ProjectRow, DbError> {
     Ok(ProjectRow {
@@ -52,6 +65,9 @@ fn project_from_row(row: &AnyRow) -> Result<ProjectRow, DbError> {
         description: row.try_get("description")?,
         build_timeout: row.try_get("build_timeout")?,
         created_on: row.try_get("created_on")?,
+        retain_older: row.try_get("retain_older")?,
+        quota_bytes: row.try_get("quota_bytes")?,
+        listed: row.try_get::<i64, _>("listed")? != 0,
         chroots: Vec::new(),
     })
 }
@@ -66,14 +82,17 @@ impl Database {
     ) -> Result<ProjectRow, DbError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
-            "INSERT INTO projects (owner_name, name, description, build_timeout, created_on)
-             VALUES ($1, $2, $3, $4, $5) RETURNING {PROJECT_COLUMNS}"
+            "INSERT INTO projects (owner_name, name, description, build_timeout, created_on,
+                 retain_older, listed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {PROJECT_COLUMNS}"
         ))
         .bind(new.owner.as_str())
         .bind(new.name.as_str())
         .bind(new.description)
         .bind(new.build_timeout)
         .bind(now)
+        .bind(new.retain_older)
+        .bind(i64::from(new.listed))
         .fetch_one(&mut *tx)
         .await
         .map_err(DbError::from_insert)?;
@@ -188,6 +207,64 @@ impl Database {
             .into_iter()
             .filter_map(|id| projects.remove(&id))
             .collect())
+    }
+
+    /// Listed projects whose owner, name or description contains `query`
+    /// (any case), sorted by owner and name; all listed ones without a
+    /// query.
+    pub async fn search_projects(&self, query: &str) -> Result<Vec<ProjectRow>, DbError> {
+        let pattern = format!(
+            "%{}%",
+            query
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows = sqlx::query(
+            "SELECT id FROM projects WHERE listed = 1 AND (
+                 LOWER(owner_name) LIKE $1 ESCAPE '\\' OR LOWER(name) LIKE $1 ESCAPE '\\'
+                 OR LOWER(description) LIKE $1 ESCAPE '\\'
+                 OR LOWER(owner_name || '/' || name) LIKE $1 ESCAPE '\\')",
+        )
+        .bind(pattern)
+        .fetch_all(&self.pool)
+        .await?;
+        let ids: Vec<i64> = rows
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        Ok(self
+            .list_projects(None)
+            .await?
+            .into_iter()
+            .filter(|p| ids.contains(&p.id))
+            .collect())
+    }
+
+    /// Sets how many older successful builds a project keeps.
+    pub async fn set_retention(&self, project_id: i64, retain_older: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE projects SET retain_older = $1 WHERE id = $2")
+            .bind(retain_older)
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives a project a quota of its own, or (`None`) makes it count
+    /// against its owner's again.
+    pub async fn set_project_quota(
+        &self,
+        project_id: i64,
+        quota_bytes: Option<i64>,
+    ) -> Result<(), DbError> {
+        sqlx::query("UPDATE projects SET quota_bytes = $1 WHERE id = $2")
+            .bind(quota_bytes)
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Records whether a chroot repo's metadata may be out of step with its

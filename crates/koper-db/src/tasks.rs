@@ -62,6 +62,19 @@ pub(crate) fn task_from_row(row: &AnyRow) -> Result<TaskRow, DbError> {
     })
 }
 
+/// A successful build chroot whose results are published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedBuild {
+    /// The task.
+    pub task_id: i64,
+    /// Its build.
+    pub build_id: BuildId,
+    /// The build's package.
+    pub package_name: String,
+    /// Its result directory in the chroot repo.
+    pub result_dir: String,
+}
+
 /// `$first, $first+1, ...` for an `IN (...)` list of `count` values.
 fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
@@ -261,7 +274,7 @@ impl Database {
         let rows = sqlx::query(
             "SELECT bc.result_dir FROM build_chroots bc JOIN builds b ON b.id = bc.build_id
              WHERE b.project_id = $1 AND bc.chroot = $2 AND bc.state = $3
-                 AND bc.result_dir IS NOT NULL
+                 AND bc.result_dir IS NOT NULL AND bc.pruned_on IS NULL
              ORDER BY bc.build_id",
         )
         .bind(project_id)
@@ -272,5 +285,71 @@ impl Database {
         rows.iter()
             .map(|row| Ok(row.try_get("result_dir")?))
             .collect()
+    }
+
+    /// The published successful builds of a project chroot, newest first.
+    pub async fn published_builds(
+        &self,
+        project_id: i64,
+        chroot: &ChrootName,
+    ) -> Result<Vec<PublishedBuild>, DbError> {
+        let rows = sqlx::query(
+            "SELECT bc.id, bc.build_id, b.package_name, bc.result_dir
+             FROM build_chroots bc JOIN builds b ON b.id = bc.build_id
+             WHERE b.project_id = $1 AND bc.chroot = $2 AND bc.state = $3
+                 AND bc.result_dir IS NOT NULL AND bc.pruned_on IS NULL
+                 AND b.package_name IS NOT NULL
+             ORDER BY bc.build_id DESC",
+        )
+        .bind(project_id)
+        .bind(chroot.as_str())
+        .bind(BuildState::Succeeded.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PublishedBuild {
+                    task_id: row.try_get("id")?,
+                    build_id: BuildId(row.try_get("build_id")?),
+                    package_name: row.try_get("package_name")?,
+                    result_dir: row.try_get("result_dir")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records how many bytes a task's result directory takes.
+    pub async fn set_result_bytes(&self, task_id: i64, bytes: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE build_chroots SET result_bytes = $1 WHERE id = $2")
+            .bind(bytes)
+            .bind(task_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a task's results as removed by retention (they take no space
+    /// any more).
+    pub async fn mark_pruned(&self, task_id: i64, now: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE build_chroots SET pruned_on = $1, result_bytes = 0 WHERE id = $2")
+            .bind(now)
+            .bind(task_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Tasks the server publishes itself (uploaded packages) that a crash
+    /// left unfinished: started, never leased.
+    pub async fn unleased_started_tasks(&self) -> Result<Vec<TaskRow>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM build_chroots
+             WHERE state IN ($1, $2) AND lease_id IS NULL AND outcome IS NULL ORDER BY id"
+        ))
+        .bind(BuildState::Starting.as_str())
+        .bind(BuildState::Running.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(task_from_row).collect()
     }
 }

@@ -8,6 +8,7 @@ use koper_storage::DataDir;
 use tokio::sync::Notify;
 
 use crate::config::ServerConfig;
+use crate::keys::KeyStore;
 use crate::publisher::RepoLocks;
 
 /// Everything a handler may need; cheap to clone.
@@ -24,6 +25,7 @@ struct Inner {
     chroots: ChrootCatalog,
     work_available: Notify,
     repo_locks: RepoLocks,
+    keys: KeyStore,
 }
 
 impl App {
@@ -44,6 +46,7 @@ impl App {
                 chroots,
                 work_available: Notify::new(),
                 repo_locks: RepoLocks::default(),
+                keys: KeyStore::default(),
             }),
         }
     }
@@ -87,5 +90,10 @@ impl App {
     /// Serialises publishes per repository within this process.
     pub fn repo_locks(&self) -> &RepoLocks {
         &self.inner.repo_locks
+    }
+
+    /// Loaded project signing keys.
+    pub fn keys(&self) -> &KeyStore {
+        &self.inner.keys
     }
 }

@@ -2,6 +2,7 @@
 //! and reading their live logs.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use futures::Stream;
@@ -13,7 +14,8 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::projects::check_chroots;
 use crate::publisher::LIVE_LOG;
-use crate::{permissions, spool};
+use crate::{keys, permissions, spool};
+use koper_sign::SigningKey;
 
 /// Where the caller wants a build to go.
 pub struct BuildTarget<'a> {
@@ -101,14 +103,18 @@ where
         announced_len,
     )
     .await?;
-    let accepted = match accept_srpm(app, &spooled).await {
+    let key = keys::project_key(app, target.project).await?;
+    let accepted = match accept_srpm(app, &spooled, &key).await {
         Ok(accepted) => accepted,
         Err(e) => {
             let _ = tokio::fs::remove_file(&spooled.path).await;
             return Err(e);
         }
     };
-    let (relative, srpm) = accepted;
+    let (relative, srpm, sha256) = accepted;
+    let srpm_bytes = tokio::fs::metadata(app.data().root().join(&relative))
+        .await?
+        .len();
     let project = target.project;
     let build_id = app
         .db()
@@ -118,11 +124,13 @@ where
                 submitter_id: Some(caller.id),
                 source_type: "upload",
                 srpm_path: &relative,
-                srpm_sha256: &spooled.sha256,
+                srpm_sha256: &sha256,
                 package_name: &srpm.name,
                 package_version: &srpm.evr(),
                 timeout: project.build_timeout,
                 chroots: &chroots,
+                srpm_bytes: i64::try_from(srpm_bytes).unwrap_or(i64::MAX),
+                task_state: BuildState::Pending,
             },
             now_epoch(),
         )
@@ -133,12 +141,14 @@ where
     get_build(app, build_id).await
 }
 
-/// Checks a spooled file and moves it to `uploads/`; returns its path
-/// relative to the data directory.
+/// Checks a spooled file, signs it with the project's key and moves it to
+/// `uploads/`; returns its path relative to the data directory and its
+/// SHA-256 as signed (what builders check their download against).
 async fn accept_srpm(
     app: &App,
     spooled: &spool::Spooled,
-) -> Result<(String, koper_rpm::SourceRpm)> {
+    key: &Arc<SigningKey>,
+) -> Result<(String, koper_rpm::SourceRpm, String)> {
     let path = spooled.path.clone();
     let srpm = tokio::task::spawn_blocking(move || koper_rpm::inspect_source_rpm(&path))
         .await?
@@ -149,6 +159,13 @@ async fn accept_srpm(
                 "build one with `rpmbuild -bs NAME.spec` and upload the .src.rpm it writes",
             ),
         })?;
+    let path = spooled.path.clone();
+    let key = key.clone();
+    let sha256 = tokio::task::spawn_blocking(move || -> Result<String> {
+        key.sign_rpm(&path).map_err(Error::internal)?;
+        Ok(spool::sha256_file(&path)?)
+    })
+    .await??;
     let dir_name = koper_storage::random_suffix();
     let relative = format!("uploads/{dir_name}/{}.src.rpm", srpm.nvr());
     let target = app.data().root().join(&relative);
@@ -156,7 +173,7 @@ async fn accept_srpm(
         tokio::fs::create_dir_all(dir).await?;
     }
     tokio::fs::rename(&spooled.path, &target).await?;
-    Ok((relative, srpm))
+    Ok((relative, srpm, sha256))
 }
 
 /// The build with this id, or a 404.

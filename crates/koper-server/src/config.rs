@@ -7,7 +7,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use koper_sign::KeyAlgorithm;
 use serde::Deserialize;
+
+const DAY: u64 = 24 * 3600;
 
 /// Settings as they may appear in `koper.toml` (every key optional).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -29,6 +32,14 @@ pub struct SettingsFile {
     pub lease_seconds: Option<u64>,
     /// Builders run by `koper serve` itself.
     pub local_builders: Option<u32>,
+    /// Algorithm of new project keys: `rsa4096` or `ed25519`.
+    pub signing_key_algorithm: Option<String>,
+    /// How long a project key is valid, days; extended automatically.
+    pub signing_key_days: Option<u64>,
+    /// A key expiring within this many days is extended.
+    pub signing_key_renew_days: Option<u64>,
+    /// Storage quota of an owner without one of its own, bytes.
+    pub default_quota_bytes: Option<u64>,
 }
 
 impl SettingsFile {
@@ -52,6 +63,12 @@ impl SettingsFile {
             max_log_bytes: higher.max_log_bytes.or(self.max_log_bytes),
             lease_seconds: higher.lease_seconds.or(self.lease_seconds),
             local_builders: higher.local_builders.or(self.local_builders),
+            signing_key_algorithm: higher.signing_key_algorithm.or(self.signing_key_algorithm),
+            signing_key_days: higher.signing_key_days.or(self.signing_key_days),
+            signing_key_renew_days: higher
+                .signing_key_renew_days
+                .or(self.signing_key_renew_days),
+            default_quota_bytes: higher.default_quota_bytes.or(self.default_quota_bytes),
         }
     }
 }
@@ -78,11 +95,21 @@ pub struct ServerConfig {
     pub lease_duration: Duration,
     /// Builders run in-process by `koper serve`.
     pub local_builders: u32,
+    /// Algorithm of new project keys.
+    pub key_algorithm: KeyAlgorithm,
+    /// How long a project key is valid from its creation or last renewal.
+    pub key_lifetime: Duration,
+    /// Keys expiring within this margin are extended.
+    pub key_renew_before: Duration,
+    /// Storage quota of an owner that has none of its own.
+    pub default_quota_bytes: u64,
 }
 
 impl ServerConfig {
     /// Defaults for a data directory: 127.0.0.1:5050, 1 GiB uploads, 5 h
-    /// builds, 100 MiB logs, 2-minute leases, one local builder.
+    /// builds, 100 MiB logs, 2-minute leases, one local builder, RSA 4096
+    /// keys valid 5 years and extended a year before they lapse, 1 GiB of
+    /// storage per owner.
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
@@ -94,11 +121,15 @@ impl ServerConfig {
             max_log_bytes: 100 << 20,
             lease_duration: Duration::from_secs(120),
             local_builders: 1,
+            key_algorithm: KeyAlgorithm::Rsa4096,
+            key_lifetime: Duration::from_secs(5 * 365 * DAY),
+            key_renew_before: Duration::from_secs(365 * DAY),
+            default_quota_bytes: 1 << 30,
         }
     }
 
     /// Applies settings (from the file, then the environment and flags).
-    pub fn apply(mut self, settings: SettingsFile) -> Self {
+    pub fn apply(mut self, settings: SettingsFile) -> Result<Self, String> {
         if let Some(listen) = settings.listen {
             self.listen = listen;
         }
@@ -121,6 +152,18 @@ impl ServerConfig {
         if let Some(count) = settings.local_builders {
             self.local_builders = count;
         }
-        self
+        if let Some(algorithm) = settings.signing_key_algorithm {
+            self.key_algorithm = algorithm.parse()?;
+        }
+        if let Some(days) = settings.signing_key_days {
+            self.key_lifetime = Duration::from_secs(days.max(1) * DAY);
+        }
+        if let Some(days) = settings.signing_key_renew_days {
+            self.key_renew_before = Duration::from_secs(days * DAY);
+        }
+        if let Some(bytes) = settings.default_quota_bytes {
+            self.default_quota_bytes = bytes;
+        }
+        Ok(self)
     }
 }

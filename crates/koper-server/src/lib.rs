@@ -13,6 +13,7 @@ mod builds;
 pub mod config;
 mod error;
 mod http;
+mod keys;
 mod permissions;
 mod projects;
 mod publisher;
@@ -71,6 +72,7 @@ pub struct RunningServer {
     shutdown: tokio::sync::oneshot::Sender<()>,
     serving: JoinHandle<std::io::Result<()>>,
     expiry: JoinHandle<()>,
+    renewal: JoinHandle<()>,
 }
 
 /// Opens the database of a data directory (for `koper admin`, which works
@@ -149,6 +151,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     publisher::repair(&app).await.map_err(StartError::Repair)?;
 
     let expiry = tokio::spawn(scheduler::run_expiry_loop(app.clone()));
+    let renewal = tokio::spawn(keys::run_renewal_loop(app.clone()));
     let (shutdown, shutdown_signal) = tokio::sync::oneshot::channel::<()>();
     let router = http::router(app.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
     let serving = tokio::spawn(async move {
@@ -165,6 +168,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         shutdown,
         serving,
         expiry,
+        renewal,
     })
 }
 
@@ -183,6 +187,7 @@ impl RunningServer {
     pub async fn wait(self) -> std::io::Result<()> {
         let result = self.serving.await.map_err(std::io::Error::other)?;
         self.expiry.abort();
+        self.renewal.abort();
         result
     }
 
@@ -192,11 +197,13 @@ impl RunningServer {
             shutdown,
             serving,
             expiry,
+            renewal,
             ..
         } = self;
         let _ = shutdown.send(());
         let result = serving.await.map_err(std::io::Error::other)?;
         expiry.abort();
+        renewal.abort();
         result
     }
 }

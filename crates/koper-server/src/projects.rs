@@ -47,6 +47,8 @@ pub async fn create_project(app: &App, caller: &User, new: &v1::NewProject) -> R
                 description: &new.description,
                 chroots: &new.chroots,
                 build_timeout: timeout,
+                retain_older: i64::from(new.retain_older),
+                listed: new.listed,
             },
             now_epoch(),
         )
@@ -91,5 +93,8 @@ pub fn to_api(app: &App, project: &ProjectRow) -> v1::Project {
         repo_url: repo_url(app, project),
         build_timeout: project.build_timeout,
         created_on: project.created_on,
+        retain_older: project.retain_older,
+        listed: project.listed,
+        key_fingerprint: None,
     }
 }

@@ -15,11 +15,13 @@ use std::sync::{Arc, Mutex};
 
 use koper_api::builder::Outcome;
 use koper_db::{BuildRow, ProjectRow, TaskRow};
-use koper_repodata::{RepoChanges, RepoPackage, RepodataOptions};
+use koper_repodata::{RepoChanges, RepoPackage, RepodataOptions, RepomdSigner};
+use koper_sign::SigningKey;
 use koper_types::{BuildState, ChrootName, now_epoch};
 
 use crate::app::App;
 use crate::error::{Error, Result};
+use crate::keys;
 
 /// One lock per repository directory, so that two tasks of one repo never
 /// publish at the same time in this process (the repodata crate also
@@ -43,11 +45,25 @@ impl RepoLocks {
 /// directory (compressed to `builder-live.log.gz` when the task ends).
 pub const LIVE_LOG: &str = "builder-live.log";
 
-fn repodata_options(app: &App, project: &ProjectRow, chroot: &ChrootName) -> RepodataOptions {
-    RepodataOptions::new(
-        app.data()
-            .repodata_cache_dir(&project.owner, &project.name, chroot),
-    )
+/// How a chroot repo's metadata is written: in its cache, with every
+/// `repomd.xml` signed by the project's key.
+pub async fn repodata_options(
+    app: &App,
+    project: &ProjectRow,
+    chroot: &ChrootName,
+) -> Result<RepodataOptions> {
+    let key = keys::project_key(app, project).await?;
+    let mut options = RepodataOptions::new(app.data().repodata_cache_dir(
+        &project.owner,
+        &project.name,
+        chroot,
+    ));
+    options.signer = Some(RepomdSigner::new(move |repomd| {
+        key.sign_detached(repomd)
+            .map(String::into_bytes)
+            .map_err(|e| e.to_string())
+    }));
+    Ok(options)
 }
 
 /// Where a task's builder uploads go until the task is published.
@@ -78,7 +94,7 @@ pub async fn regenerate_repo(app: &App, project: &ProjectRow, chroot: &ChrootNam
     let _guard = lock.lock().await;
     app.db().set_repo_dirty(project.id, chroot, true).await?;
     let result_dirs = app.db().published_result_dirs(project.id, chroot).await?;
-    let options = repodata_options(app, project, chroot);
+    let options = repodata_options(app, project, chroot).await?;
     let dir = repo_dir.clone();
     tokio::task::spawn_blocking(move || -> Result<()> {
         std::fs::create_dir_all(&dir)?;
@@ -170,11 +186,19 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
     let chroot_arch = task.arch.clone();
     let build_dir = repo_dir.join(&result_dir);
 
+    let key = keys::project_key(app, &project).await?;
     let files = {
         let build_dir = build_dir.clone();
         let staging = staging.clone();
         tokio::task::spawn_blocking(move || {
-            place_results(&staging, &build_dir, srpm.as_deref(), &chroot_arch, outcome)
+            place_results(
+                &staging,
+                &build_dir,
+                srpm.as_deref(),
+                &chroot_arch,
+                outcome,
+                &key,
+            )
         })
         .await??
     };
@@ -213,7 +237,7 @@ async fn add_to_repo(
     app.db()
         .set_repo_dirty(project.id, &task.chroot, true)
         .await?;
-    let options = repodata_options(app, project, &task.chroot);
+    let options = repodata_options(app, project, &task.chroot).await?;
     let repo = repo_dir.to_owned();
     let result_dir = result_dir.to_owned();
     tokio::task::spawn_blocking(move || -> Result<()> {
@@ -257,6 +281,7 @@ fn place_results(
     srpm: Option<&Path>,
     chroot_arch: &str,
     outcome: Outcome,
+    key: &SigningKey,
 ) -> std::io::Result<Result<Vec<PathBuf>, String>> {
     std::fs::create_dir_all(build_dir)?;
     let mut staged: Vec<PathBuf> = match std::fs::read_dir(staging) {
@@ -289,6 +314,11 @@ fn place_results(
             .any(|e| e.file_name().to_string_lossy().ends_with(".rpm"));
     if rpms.is_empty() && !already_placed {
         return Ok(Err("the build produced no packages".into()));
+    }
+    // Signed while still in staging: nothing unsigned is ever public, and
+    // a package is signed in place there without copying its payload.
+    for rpm in &rpms {
+        key.sign_rpm(rpm).map_err(std::io::Error::other)?;
     }
     let mut placed = Vec::new();
     for rpm in rpms {

@@ -32,7 +32,7 @@ pub fn select_chroot<'a>(
 }
 
 /// The host name the `.repo` section id is made of (no port).
-fn hostname(public_url: &str) -> &str {
+pub fn hostname(public_url: &str) -> &str {
     let rest = public_url
         .split_once("://")
         .map_or(public_url, |(_, rest)| rest);
@@ -64,9 +64,9 @@ pub fn render(app: &App, project: &ProjectRow, chroot: &ChrootName) -> Result<St
          baseurl={results}/{family}-{version}-$basearch/\n\
          type=rpm-md\n\
          skip_if_unavailable=True\n\
-         gpgcheck=0\n\
+         gpgcheck=1\n\
          gpgkey={results}/pubkey.gpg\n\
-         repo_gpgcheck=0\n\
+         repo_gpgcheck=1\n\
          enabled=1\n\
          enabled_metadata=1\n",
         host = hostname(app.public_url()),

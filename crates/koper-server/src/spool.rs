@@ -72,3 +72,11 @@ where
         sha256: hex::encode(hasher.finalize()),
     })
 }
+
+/// The SHA-256 of a file, hex (read in chunks).
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}

@@ -1,6 +1,7 @@
 //! The data directory's layout.
 
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use koper_types::{BuildId, ChrootName, OwnerName, PackageName, ProjectName};
@@ -16,6 +17,7 @@ use koper_types::{BuildId, ChrootName, OwnerName, PackageName, ProjectName};
 /// spool/            uploads still arriving
 /// staging/          builder uploads waiting to be published
 /// cache/repodata/   per-repo metadata caches
+/// keys/             project signing keys (secret; mode 0700, never served)
 /// builder/          the local builder's buildroot cache and scratch space
 /// server.url        the URL the running server answers on
 /// ```
@@ -44,7 +46,24 @@ impl DataDir {
         ] {
             std::fs::create_dir_all(dir)?;
         }
+        // Secret keys: only the server's own user may even list them.
+        let keys = self.keys_dir();
+        std::fs::create_dir_all(&keys)?;
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700))?;
         Ok(())
+    }
+
+    /// Project signing keys, outside the public tree and readable by the
+    /// server's user only.
+    pub fn keys_dir(&self) -> PathBuf {
+        self.root.join("keys")
+    }
+
+    /// The secret key file of one project.
+    pub fn project_key_file(&self, owner: &OwnerName, project: &ProjectName) -> PathBuf {
+        self.keys_dir()
+            .join(owner.as_str())
+            .join(format!("{project}.asc"))
     }
 
     /// The directory itself.

@@ -124,6 +124,13 @@ pub struct ServeArgs {
     /// Largest accepted upload in bytes [default: 1 GiB].
     #[arg(long, env = "KOPER_MAX_UPLOAD_BYTES")]
     pub max_upload_bytes: Option<u64>,
+    /// Algorithm of new project signing keys: rsa4096 (default) or ed25519.
+    #[arg(long, env = "KOPER_SIGNING_KEY_ALGORITHM")]
+    pub signing_key_algorithm: Option<String>,
+    /// Storage quota of owners without one of their own, bytes [default:
+    /// 1 GiB].
+    #[arg(long, env = "KOPER_DEFAULT_QUOTA_BYTES")]
+    pub default_quota_bytes: Option<u64>,
     /// The local builders' caches and scratch space; every ancestor must be
     /// traversable by the unprivileged build uids [default:
     /// /var/tmp/koper-builder-HASH, one per data directory].
@@ -212,6 +219,13 @@ pub struct CreateArgs {
     /// Free text shown with the project.
     #[arg(long, default_value = "")]
     pub description: String,
+    /// Older successful builds to keep per package and chroot besides the
+    /// newest, so users can downgrade [default: 0].
+    #[arg(long, default_value_t = 0)]
+    pub retain: u32,
+    /// Leave the project out of the project directory.
+    #[arg(long)]
+    pub unlisted: bool,
 }
 
 /// Options of `koper list`.

@@ -3,5 +3,6 @@
 
 mod harness;
 mod projects;
+mod storage;
 mod tasks;
 mod users;

@@ -20,6 +20,8 @@ async fn projects_are_unique_per_owner() {
             description: "greets",
             chroots: &chroots,
             build_timeout: 18000,
+            retain_older: 0,
+            listed: true,
         };
         let created = db.create_project(&new, 5).await.unwrap();
         assert_eq!(

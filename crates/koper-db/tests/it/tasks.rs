@@ -3,7 +3,7 @@ use koper_types::{BuildId, BuildState, ChrootName};
 
 use crate::harness::on_both;
 
-async fn project_with_build(db: &Database) -> (i64, BuildId) {
+pub async fn project_with_build(db: &Database) -> (i64, BuildId) {
     let chroots: Vec<ChrootName> = vec![
         "host-1-x86_64".parse().unwrap(),
         "host-1-aarch64".parse().unwrap(),
@@ -16,6 +16,8 @@ async fn project_with_build(db: &Database) -> (i64, BuildId) {
                 description: "",
                 chroots: &chroots,
                 build_timeout: 60,
+                retain_older: 0,
+                listed: true,
             },
             1,
         )
@@ -37,6 +39,8 @@ async fn project_with_build(db: &Database) -> (i64, BuildId) {
                 package_version: "1.0-1",
                 timeout: 60,
                 chroots: &with_arch,
+                srpm_bytes: 1000,
+                task_state: BuildState::Pending,
             },
             2,
         )

@@ -24,6 +24,8 @@ pub async fn create(args: CreateArgs) -> CommandResult {
             name: project.name,
             chroots,
             description: args.description,
+            retain_older: args.retain,
+            listed: !args.unlisted,
         })
         .await?;
     println!("{}", created.full_name);

@@ -33,9 +33,13 @@ pub async fn serve(args: ServeArgs) -> CommandResult {
         database_url: args.data.database_url.clone(),
         max_upload_bytes: args.max_upload_bytes,
         local_builders: args.builders,
+        signing_key_algorithm: args.signing_key_algorithm.clone(),
+        default_quota_bytes: args.default_quota_bytes,
         ..SettingsFile::default()
     });
-    let config = ServerConfig::new(data_dir.clone()).apply(settings);
+    let config = ServerConfig::new(data_dir.clone())
+        .apply(settings)
+        .map_err(|e| Failure::new(6, e))?;
     let local_builders = config.local_builders;
     if local_builders > 0 && !nix::unistd::geteuid().is_root() {
         return Err(Failure::local(

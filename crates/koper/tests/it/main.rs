@@ -8,3 +8,4 @@ mod common;
 mod createrepo;
 mod end_to_end;
 mod repos;
+mod signing;
