@@ -198,8 +198,16 @@ pub async fn run_renewal_loop(app: App) {
     let mut tick = tokio::time::interval(RENEWAL_SWEEP);
     loop {
         tick.tick().await;
-        if let Err(e) = renew_due_keys(&app).await {
-            tracing::error!(error = %e, "cannot check the signing keys");
+        match renew_due_keys(&app).await {
+            // Release packages carry the key: theirs are made again.
+            Ok(renewed) => {
+                for project in renewed {
+                    if let Err(e) = crate::release::refresh_all(&app, &project).await {
+                        tracing::error!(error = %e, "cannot remake a release package");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot check the signing keys"),
         }
     }
 }

@@ -17,6 +17,7 @@ mod keys;
 mod permissions;
 mod projects;
 mod publisher;
+mod release;
 mod repo_file;
 mod scheduler;
 mod spool;

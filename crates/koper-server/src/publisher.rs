@@ -21,7 +21,7 @@ use koper_types::{BuildState, ChrootName, now_epoch};
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::keys;
+use crate::{keys, release};
 
 /// One lock per repository directory, so that two tasks of one repo never
 /// publish at the same time in this process (the repodata crate also
@@ -80,6 +80,50 @@ pub async fn init_repos(app: &App, project: &ProjectRow) -> Result<()> {
     for chroot in &project.chroots {
         regenerate_repo(app, project, chroot).await?;
     }
+    release::refresh_all(app, project).await
+}
+
+/// Lists `package` as the chroot repo's only release package.
+pub async fn replace_release_package(
+    app: &App,
+    project: &ProjectRow,
+    chroot: &ChrootName,
+    package: RepoPackage,
+) -> Result<()> {
+    apply_changes(
+        app,
+        project,
+        chroot,
+        RepoChanges {
+            add: vec![package],
+            remove: vec![format!("{}/", release::RELEASE_DIR)],
+        },
+    )
+    .await
+}
+
+/// Applies `changes` to a chroot repo's metadata under the repo's lock,
+/// with the repo marked dirty until they are published.
+pub async fn apply_changes(
+    app: &App,
+    project: &ProjectRow,
+    chroot: &ChrootName,
+    changes: RepoChanges,
+) -> Result<()> {
+    let repo_dir = app
+        .data()
+        .results()
+        .repo_dir(&project.owner, &project.name, chroot);
+    let lock = app.repo_locks().for_repo(&repo_dir);
+    let _guard = lock.lock().await;
+    app.db().set_repo_dirty(project.id, chroot, true).await?;
+    let options = repodata_options(app, project, chroot).await?;
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        koper_repodata::publish(&repo_dir, &changes, &options).map_err(Error::internal)?;
+        Ok(())
+    })
+    .await??;
+    app.db().set_repo_dirty(project.id, chroot, false).await?;
     Ok(())
 }
 
@@ -98,7 +142,7 @@ pub async fn regenerate_repo(app: &App, project: &ProjectRow, chroot: &ChrootNam
     let dir = repo_dir.clone();
     tokio::task::spawn_blocking(move || -> Result<()> {
         std::fs::create_dir_all(&dir)?;
-        let mut packages = Vec::new();
+        let mut packages = packages_in(&dir, release::RELEASE_DIR)?;
         for result_dir in &result_dirs {
             packages.extend(packages_in(&dir, result_dir)?);
         }
@@ -146,6 +190,10 @@ pub async fn repair(app: &App) -> Result<()> {
                 "regenerating repo metadata");
             regenerate_repo(app, &project, &chroot).await?;
         }
+    }
+    // Projects made before keys and release packages existed get theirs.
+    for project in app.db().list_projects(None).await? {
+        release::refresh_all(app, &project).await?;
     }
     Ok(())
 }
@@ -232,27 +280,19 @@ async fn add_to_repo(
     repo_dir: &Path,
     result_dir: &str,
 ) -> Result<()> {
-    let lock = app.repo_locks().for_repo(repo_dir);
-    let _guard = lock.lock().await;
-    app.db()
-        .set_repo_dirty(project.id, &task.chroot, true)
-        .await?;
-    let options = repodata_options(app, project, &task.chroot).await?;
     let repo = repo_dir.to_owned();
-    let result_dir = result_dir.to_owned();
-    tokio::task::spawn_blocking(move || -> Result<()> {
-        let changes = RepoChanges {
-            add: packages_in(&repo, &result_dir)?,
+    let dir = result_dir.to_owned();
+    let add = tokio::task::spawn_blocking(move || packages_in(&repo, &dir)).await??;
+    apply_changes(
+        app,
+        project,
+        &task.chroot,
+        RepoChanges {
+            add,
             remove: Vec::new(),
-        };
-        koper_repodata::publish(&repo, &changes, &options).map_err(Error::internal)?;
-        Ok(())
-    })
-    .await??;
-    app.db()
-        .set_repo_dirty(project.id, &task.chroot, false)
-        .await?;
-    Ok(())
+        },
+    )
+    .await
 }
 
 /// Compresses the live log once the task has ended; the plain name then

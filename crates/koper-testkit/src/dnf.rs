@@ -66,12 +66,18 @@ impl DnfRoot {
     /// Runs `dnf ARGS` against this root with only the added repos, a
     /// fresh cache, and Debian's problem plugins off.
     pub fn dnf(&self, args: &[&str]) -> anyhow::Result<Output> {
+        self.dnf_with_reposdir(&self.dir.path().join("repos"), args)
+    }
+
+    /// Runs `dnf ARGS` with the `.repo` files of `reposdir` (e.g. the ones
+    /// a release package installed into the root).
+    pub fn dnf_with_reposdir(&self, reposdir: &Path, args: &[&str]) -> anyhow::Result<Output> {
         let dir = self.dir.path();
         Ok(Command::new("dnf")
             .env("HOME", dir.join("home"))
             .arg("-y")
             .arg(format!("--installroot={}", dir.join("root").display()))
-            .arg(format!("--setopt=reposdir={}", dir.join("repos").display()))
+            .arg(format!("--setopt=reposdir={}", reposdir.display()))
             .arg(format!("--setopt=cachedir={}", dir.join("cache").display()))
             .args([
                 "--disableplugin=local,show_leaves",

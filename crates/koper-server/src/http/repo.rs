@@ -4,13 +4,13 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use base64::Engine;
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::{projects, repo_file};
+use crate::{projects, release, repo_file};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -19,6 +19,22 @@ pub fn routes() -> Router<App> {
         .route(
             "/coprs/{owner}/{project}/repo/{chroot}/{file}",
             get(user_repo_file),
+        )
+        .route(
+            "/coprs/{owner}/{project}/release/{chroot}",
+            get(user_release),
+        )
+        .route(
+            "/coprs/{owner}/{project}/release/{chroot}/",
+            get(user_release),
+        )
+        .route(
+            "/coprs/g/{group}/{project}/release/{chroot}",
+            get(group_release),
+        )
+        .route(
+            "/coprs/g/{group}/{project}/release/{chroot}/",
+            get(group_release),
         )
         .route("/coprs/g/{group}/{project}/repo/{chroot}", get(group_repo))
         .route("/coprs/g/{group}/{project}/repo/{chroot}/", get(group_repo))
@@ -54,6 +70,38 @@ async fn group_repo_file(
     Path((group, project, chroot, _file)): Path<(String, String, String, String)>,
 ) -> Result<Response> {
     repo(&app, &format!("@{group}"), &project, &chroot).await
+}
+
+async fn user_release(
+    State(app): State<App>,
+    Path((owner, project, chroot)): Path<(String, String, String)>,
+) -> Result<Response> {
+    release(&app, &owner, &project, &chroot).await
+}
+
+async fn group_release(
+    State(app): State<App>,
+    Path((group, project, chroot)): Path<(String, String, String)>,
+) -> Result<Response> {
+    release(&app, &format!("@{group}"), &project, &chroot).await
+}
+
+/// A stable address of a chroot's release package: redirects to its
+/// current file.
+async fn release(app: &App, owner: &str, project: &str, name_release: &str) -> Result<Response> {
+    let project = projects::find_project(app, &owner.parse()?, &project.parse()?).await?;
+    let chroot = repo_file::select_chroot(&project, name_release).map_err(|available| {
+        Error::NotFound(format!(
+            "project {}/{} has no chroot matching {name_release}; it has {}",
+            project.owner,
+            project.name,
+            available.join(", ")
+        ))
+    })?;
+    let url = release::release_url(app, &project, chroot)
+        .await?
+        .ok_or_else(|| Error::NotFound("the release package is not made yet".into()))?;
+    Ok(Redirect::to(&url).into_response())
 }
 
 async fn repo(app: &App, owner: &str, project: &str, name_release: &str) -> Result<Response> {

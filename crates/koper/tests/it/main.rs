@@ -7,5 +7,6 @@ mod builds;
 mod common;
 mod createrepo;
 mod end_to_end;
+mod release;
 mod repos;
 mod signing;
