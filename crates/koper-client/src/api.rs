@@ -256,4 +256,126 @@ impl Client {
             complete,
         })
     }
+
+    /// Deletes a build; its space is freed at once.
+    pub async fn delete_build(&self, id: BuildId) -> Result<v1::DeletedBuild, ClientError> {
+        self.json(self.request(Method::DELETE, &format!("/builds/{id}")))
+            .await
+    }
+
+    /// An owner's storage quota and use.
+    pub async fn storage(&self, owner: &OwnerName) -> Result<v1::OwnerStorage, ClientError> {
+        self.json(self.request(Method::GET, &format!("/storage/{owner}")))
+            .await
+    }
+
+    /// Changes a project's settings.
+    pub async fn modify_project(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+        changes: &v1::ProjectChanges,
+    ) -> Result<v1::Project, ClientError> {
+        self.json(
+            self.request(Method::PATCH, &format!("/projects/{owner}/{name}"))
+                .json(changes),
+        )
+        .await
+    }
+
+    /// The project directory: listed projects matching `query`.
+    pub async fn search_projects(&self, query: &str) -> Result<Vec<v1::Project>, ClientError> {
+        self.json(
+            self.request(Method::GET, "/projects")
+                .query(&[("search", query)]),
+        )
+        .await
+    }
+
+    /// Uploads already-built RPMs (streamed from disk) into a project's
+    /// chroot repo.
+    pub async fn upload_rpms(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+        chroot: &ChrootName,
+        files: &[std::path::PathBuf],
+    ) -> Result<v1::Build, ClientError> {
+        let mut form = reqwest::multipart::Form::new();
+        for path in files {
+            let file = tokio::fs::File::open(path).await?;
+            let len = file.metadata().await?.len();
+            let file_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let part = reqwest::multipart::Part::stream_with_length(
+                reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file)),
+                len,
+            )
+            .file_name(file_name)
+            .mime_str("application/x-rpm")
+            .map_err(|source| self.transport(source))?;
+            form = form.part("pkgs", part);
+        }
+        self.json(
+            self.request(Method::POST, &format!("/projects/{owner}/{name}/rpms"))
+                .query(&[("chroot", chroot.as_str())])
+                .multipart(form),
+        )
+        .await
+    }
+
+    /// GETs any URL (a repository's files); `None` for a 404.
+    pub async fn fetch(&self, url: &str) -> Result<Option<Vec<u8>>, ClientError> {
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|source| self.transport(source))?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            return Err(ClientError::Api {
+                status: response.status(),
+                message: format!("{url} answered {}", response.status()),
+                hint: None,
+            });
+        }
+        Ok(Some(
+            response
+                .bytes()
+                .await
+                .map_err(|source| self.transport(source))?
+                .to_vec(),
+        ))
+    }
+
+    /// Streams any URL into a new file at `path`.
+    pub async fn download(&self, url: &str, path: &Path) -> Result<(), ClientError> {
+        use tokio::io::AsyncWriteExt;
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|source| self.transport(source))?;
+        if !response.status().is_success() {
+            return Err(ClientError::Api {
+                status: response.status(),
+                message: format!("{url} answered {}", response.status()),
+                hint: None,
+            });
+        }
+        let mut file = tokio::fs::File::create(path).await?;
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|source| self.transport(source))?;
+            file.write_all(&chunk).await?;
+        }
+        file.sync_all().await?;
+        Ok(())
+    }
 }

@@ -16,10 +16,11 @@ pub struct NewBuild<'a> {
     pub submitter_id: Option<i64>,
     /// `upload`, `link`, `scm`, ...
     pub source_type: &'a str,
-    /// The accepted source RPM, relative to the data directory.
-    pub srpm_path: &'a str,
+    /// The accepted source RPM, relative to the data directory (none for
+    /// uploaded binary packages).
+    pub srpm_path: Option<&'a str>,
     /// Its SHA-256.
-    pub srpm_sha256: &'a str,
+    pub srpm_sha256: Option<&'a str>,
     /// Its size in bytes (0 when there is none).
     pub srpm_bytes: i64,
     /// The package it builds.

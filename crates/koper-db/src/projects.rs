@@ -242,6 +242,26 @@ impl Database {
             .collect())
     }
 
+    /// Changes a project's description and whether it is listed (`None`
+    /// leaves a field as it is).
+    pub async fn update_project_text(
+        &self,
+        project_id: i64,
+        description: Option<&str>,
+        listed: Option<bool>,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE projects SET description = COALESCE($1, description),
+                 listed = COALESCE($2, listed) WHERE id = $3",
+        )
+        .bind(description)
+        .bind(listed.map(i64::from))
+        .bind(project_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Sets how many older successful builds a project keeps.
     pub async fn set_retention(&self, project_id: i64, retain_older: i64) -> Result<(), DbError> {
         sqlx::query("UPDATE projects SET retain_older = $1 WHERE id = $2")

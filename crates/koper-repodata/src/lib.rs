@@ -2,6 +2,7 @@
 
 mod fsutil;
 mod package;
+mod remote;
 mod repomd;
 mod state;
 mod update;
@@ -11,6 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use remote::{
+    ListedPackage, RemoteMetadata, RepomdEntry, decompress, merge, parse_repomd, primary_packages,
+    sha256_hex, unescape,
+};
 pub use update::{createrepo_dir, publish, regenerate};
 
 /// An RPM file to list in a repository.

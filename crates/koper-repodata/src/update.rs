@@ -316,7 +316,7 @@ fn scan(
     Ok(out)
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -573,7 +573,7 @@ fn read_range(file: &File, (offset, len): (u64, u64)) -> std::io::Result<Vec<u8>
 
 /// One gzip member or zstd frame. Clients read concatenated members and
 /// frames as one stream, which is what lets pieces be reused.
-fn compress(data: &[u8], compression: Compression) -> std::io::Result<Vec<u8>> {
+pub(crate) fn compress(data: &[u8], compression: Compression) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     compress_into(data, compression, &mut out)?;
     Ok(out)
@@ -676,7 +676,7 @@ fn parallel_map<T: Sync, R: Send>(
         .collect()
 }
 
-fn xml_head(kind: usize, count: usize) -> String {
+pub(crate) fn xml_head(kind: usize, count: usize) -> String {
     let root = match kind {
         0 => {
             "metadata xmlns=\"http://linux.duke.edu/metadata/common\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\""
@@ -687,7 +687,7 @@ fn xml_head(kind: usize, count: usize) -> String {
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} packages=\"{count}\">\n")
 }
 
-fn xml_foot(kind: usize) -> &'static str {
+pub(crate) fn xml_foot(kind: usize) -> &'static str {
     match kind {
         0 => "</metadata>\n",
         1 => "</filelists>\n",

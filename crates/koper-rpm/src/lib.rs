@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 
+mod deps;
 mod error;
 mod framing;
 mod inspect;
 
+pub use deps::{Capability, PackageDeps, read_deps, still_needed};
 pub use error::RpmError;
 pub use framing::{RpmHeaders, read_headers};
 pub use inspect::{PackageIdentity, SourceRpm, inspect_package, inspect_source_rpm};

@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::projects::check_chroots;
 use crate::publisher::LIVE_LOG;
-use crate::{keys, permissions, spool};
+use crate::{keys, permissions, publisher, quota, spool};
 use koper_sign::SigningKey;
 
 /// Where the caller wants a build to go.
@@ -92,6 +92,7 @@ where
     E: std::fmt::Display,
 {
     let chroots = check_target(app, caller, &target)?;
+    quota::check_room(app, target.project, announced_len.unwrap_or(0)).await?;
     let spool_path = app
         .data()
         .spool_dir()
@@ -103,6 +104,11 @@ where
         announced_len,
     )
     .await?;
+    let size = tokio::fs::metadata(&spooled.path).await?.len();
+    if let Err(e) = quota::check_room(app, target.project, size).await {
+        let _ = tokio::fs::remove_file(&spooled.path).await;
+        return Err(e);
+    }
     let key = keys::project_key(app, target.project).await?;
     let accepted = match accept_srpm(app, &spooled, &key).await {
         Ok(accepted) => accepted,
@@ -123,8 +129,8 @@ where
                 project_id: project.id,
                 submitter_id: Some(caller.id),
                 source_type: "upload",
-                srpm_path: &relative,
-                srpm_sha256: &sha256,
+                srpm_path: Some(&relative),
+                srpm_sha256: Some(&sha256),
                 package_name: &srpm.name,
                 package_version: &srpm.evr(),
                 timeout: project.build_timeout,
@@ -208,6 +214,90 @@ pub async fn cancel_build(app: &App, caller: &User, id: BuildId) -> Result<Build
     app.db().cancel_build(id, now_epoch()).await?;
     tracing::info!(build.id = %id, "build canceled");
     get_build(app, id).await
+}
+
+/// Deletes a build that has ended: its results leave the repos' metadata,
+/// its files are removed at once (freeing their space) and its record is
+/// gone.
+pub async fn delete_build(app: &App, caller: &User, id: BuildId) -> Result<v1::DeletedBuild> {
+    let build = get_build(app, id).await?;
+    let project = app
+        .db()
+        .project_by_id(build.project_id)
+        .await?
+        .ok_or_else(|| Error::internal("project vanished"))?;
+    if !permissions::can_build(caller, &project) {
+        return Err(Error::Forbidden(format!(
+            "{} may not delete builds of {}/{}",
+            caller.name, project.owner, project.name
+        )));
+    }
+    // A task with a reported outcome is still being published.
+    if build
+        .chroots
+        .iter()
+        .any(|t| !t.state.is_final() || (t.outcome.is_some() && t.lease_id.is_some()))
+    {
+        return Err(Error::Conflict(format!(
+            "build {id} has not ended yet; cancel it first (`koper cancel {id}`)"
+        )));
+    }
+    let before: i64 = app
+        .db()
+        .usage_of_owner(&project.owner)
+        .await?
+        .iter()
+        .map(|u| u.used_bytes)
+        .sum();
+    for task in &build.chroots {
+        let Some(result_dir) = &task.result_dir else {
+            continue;
+        };
+        if task.state == BuildState::Succeeded {
+            publisher::apply_changes(
+                app,
+                &project,
+                &task.chroot,
+                koper_repodata::RepoChanges {
+                    add: Vec::new(),
+                    remove: vec![format!("{result_dir}/")],
+                },
+            )
+            .await?;
+        }
+        let dir = app
+            .data()
+            .results()
+            .repo_dir(&project.owner, &project.name, &task.chroot)
+            .join(result_dir);
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(srpm) = &build.srpm_path {
+        let path = app.data().root().join(srpm);
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| d.starts_with(app.data().uploads_dir()))
+        {
+            let _ = tokio::fs::remove_dir_all(dir).await;
+        }
+    }
+    app.db().delete_build(id).await?;
+    let after: i64 = app
+        .db()
+        .usage_of_owner(&project.owner)
+        .await?
+        .iter()
+        .map(|u| u.used_bytes)
+        .sum();
+    tracing::info!(build.id = %id, freed = before - after, "build deleted");
+    Ok(v1::DeletedBuild {
+        id,
+        freed_bytes: before - after,
+    })
 }
 
 /// A build's state by Copr's aggregate rule.

@@ -39,6 +39,14 @@ pub enum Error {
     /// The upload is larger than allowed.
     #[error("{0}")]
     TooLarge(String),
+    /// Storing this would exceed a storage quota.
+    #[error("{message}")]
+    QuotaExceeded {
+        /// Usage and quota.
+        message: String,
+        /// How to free space or get more.
+        hint: String,
+    },
     /// Something broke on the server; the detail goes to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -74,7 +82,7 @@ impl Error {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge(_) | Self::QuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,6 +96,10 @@ impl Error {
                     hint: hint.clone(),
                 }
             }
+            Self::QuotaExceeded { message, hint } => ErrorBody {
+                error: message.clone(),
+                hint: Some(hint.clone()),
+            },
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "internal error");
                 ErrorBody {

@@ -17,10 +17,13 @@ mod keys;
 mod permissions;
 mod projects;
 mod publisher;
+pub mod quota;
 mod release;
 mod repo_file;
+mod retention;
 mod scheduler;
 mod spool;
+mod uploads;
 pub mod users;
 
 use std::net::SocketAddr;

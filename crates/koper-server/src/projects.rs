@@ -98,3 +98,40 @@ pub fn to_api(app: &App, project: &ProjectRow) -> v1::Project {
         key_fingerprint: None,
     }
 }
+
+/// Changes a project's settings (retention, description, listing).
+pub async fn modify_project(
+    app: &App,
+    caller: &User,
+    project: &ProjectRow,
+    changes: &v1::ProjectChanges,
+) -> Result<ProjectRow> {
+    if !permissions::can_admin(caller, project) {
+        return Err(Error::Forbidden(format!(
+            "{} may not change {}/{}",
+            caller.name, project.owner, project.name
+        )));
+    }
+    if let Some(retain) = changes.retain_older {
+        app.db()
+            .set_retention(project.id, i64::from(retain))
+            .await?;
+    }
+    if changes.description.is_some() || changes.listed.is_some() {
+        app.db()
+            .update_project_text(project.id, changes.description.as_deref(), changes.listed)
+            .await?;
+    }
+    let project = app
+        .db()
+        .project_by_id(project.id)
+        .await?
+        .ok_or_else(|| Error::internal("project vanished"))?;
+    // Fewer builds to keep: prune now rather than after the next build.
+    if changes.retain_older.is_some() {
+        for chroot in &project.chroots {
+            crate::retention::prune(app, &project, chroot).await?;
+        }
+    }
+    Ok(project)
+}

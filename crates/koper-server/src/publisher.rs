@@ -21,7 +21,7 @@ use koper_types::{BuildState, ChrootName, now_epoch};
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::{keys, release};
+use crate::{keys, quota, release, retention};
 
 /// One lock per repository directory, so that two tasks of one repo never
 /// publish at the same time in this process (the repodata crate also
@@ -180,6 +180,7 @@ fn packages_in(repo_dir: &Path, result_dir: &str) -> std::io::Result<Vec<RepoPac
 /// Publishes every task whose outcome is stored but not yet published, and
 /// regenerates repos left dirty; run at start.
 pub async fn repair(app: &App) -> Result<()> {
+    crate::uploads::repair(app).await?;
     for task in app.db().tasks_to_publish().await? {
         tracing::info!(task.id = task.id, "finishing a publish interrupted earlier");
         publish_task(app, task.id).await?;
@@ -217,7 +218,7 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
         .project_by_id(build.project_id)
         .await?
         .ok_or_else(|| Error::internal("project vanished"))?;
-    let outcome = match outcome.as_str() {
+    let mut outcome = match outcome.as_str() {
         "succeeded" => Outcome::Succeeded,
         "canceled" => Outcome::Canceled,
         _ => Outcome::Failed,
@@ -234,6 +235,21 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
     let chroot_arch = task.arch.clone();
     let build_dir = repo_dir.join(&result_dir);
 
+    // Packages that would take the owner over quota are not published; the
+    // build fails saying why (its logs are kept).
+    let mut quota_reason = None;
+    if outcome == Outcome::Succeeded {
+        let dir = staging.clone();
+        let staged = tokio::task::spawn_blocking(move || staged_package_bytes(&dir)).await??;
+        match quota::check_room(app, &project, staged).await {
+            Ok(()) => {}
+            Err(Error::QuotaExceeded { message, hint }) => {
+                outcome = Outcome::Failed;
+                quota_reason = Some(format!("{message}\nhint: {hint}"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let key = keys::project_key(app, &project).await?;
     let files = {
         let build_dir = build_dir.clone();
@@ -255,17 +271,43 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
         (Ok(_), Outcome::Succeeded) => (BuildState::Succeeded, None),
         (Err(reason), Outcome::Succeeded) => (BuildState::Failed, Some(reason.clone())),
         (_, Outcome::Canceled) => (BuildState::Canceled, None),
-        (_, Outcome::Failed) => (BuildState::Failed, None),
+        (_, Outcome::Failed) => (BuildState::Failed, quota_reason),
     };
     if state == BuildState::Succeeded {
         add_to_repo(app, &project, &task, &repo_dir, &result_dir).await?;
     }
     finish_live_log(&build_dir).await?;
+    let dir = build_dir.clone();
+    let bytes = tokio::task::spawn_blocking(move || quota::result_dir_bytes(&dir)).await??;
+    db.set_result_bytes(task.id, bytes).await?;
     db.end_task(task.id, state, reason.as_deref(), now_epoch())
         .await?;
     let _ = tokio::fs::remove_dir_all(app.data().staging_dir().join(task_id.to_string())).await;
     log_end(&build, &task, state);
+    if state == BuildState::Succeeded
+        && let Err(e) = retention::prune(app, &project, &task.chroot).await
+    {
+        // The build is published; pruning is tried again after the next.
+        tracing::error!(error = %e, "pruning old builds failed");
+    }
     Ok(())
+}
+
+/// Bytes of the packages a builder uploaded for a task.
+fn staged_package_bytes(staging: &Path) -> std::io::Result<u64> {
+    let entries = match std::fs::read_dir(staging) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut total = 0;
+    for entry in entries {
+        let entry = entry?;
+        if has_suffix(&entry.path(), ".rpm") {
+            total += entry.metadata()?.len();
+        }
+    }
+    Ok(total)
 }
 
 fn log_end(build: &BuildRow, task: &TaskRow, state: BuildState) {

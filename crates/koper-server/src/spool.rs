@@ -17,6 +17,8 @@ pub struct Spooled {
     pub path: PathBuf,
     /// Its SHA-256, hex.
     pub sha256: String,
+    /// The name the client gave it (for messages).
+    pub name: String,
 }
 
 fn too_large(limit: u64) -> Error {
@@ -70,6 +72,10 @@ where
     Ok(Spooled {
         path: path.to_owned(),
         sha256: hex::encode(hasher.finalize()),
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
     })
 }
 

@@ -5,6 +5,7 @@
 //! sees an unchecked string.
 
 mod names;
+mod size;
 mod state;
 
 use std::fmt;
@@ -13,6 +14,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use names::{ChrootName, NameError, OwnerName, PackageName, ProjectName, ProjectRef, UserName};
+pub use size::{format_bytes, parse_bytes};
 pub use state::{BuildState, UnknownState, aggregate_state};
 
 /// A build's number, unique on the instance.

@@ -80,6 +80,21 @@ pub enum Command {
     ListBuilds(ListBuildsArgs),
     /// Cancel a build.
     Cancel(BuildIdArgs),
+    /// Delete builds; their space is freed at once.
+    DeleteBuild(DeleteBuildArgs),
+    /// Show an owner's storage use and quota.
+    Quota(QuotaArgs),
+    /// Change a project's settings.
+    Modify(ModifyArgs),
+    /// Add already-built RPMs to a project, without a build.
+    UploadRpm(UploadRpmArgs),
+    /// Search the project directory (listed projects).
+    Search(SearchArgs),
+    /// Merge local RPMs into a remote repository's metadata and push the
+    /// result (a local directory or a koper project).
+    SyncToRepo(SyncToRepoArgs),
+    /// Copy a project's repositories, incrementally, checking signatures.
+    Mirror(MirrorArgs),
     /// Show who the configured token belongs to.
     Whoami(ClientOnly),
     /// Write rpm-md metadata (repodata/) for a directory of RPMs, like
@@ -197,6 +212,16 @@ pub enum AdminCommand {
         /// The builder's name.
         name: String,
     },
+    /// Set the storage quota of an owner, or of one project (which then
+    /// no longer counts against its owner's).
+    SetQuota {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// OWNER or OWNER/PROJECT.
+        target: String,
+        /// A size (`10GiB`, `500M`, bytes), or `default`.
+        size: String,
+    },
 }
 
 /// Commands that only need the client settings.
@@ -280,4 +305,106 @@ pub struct ListBuildsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+/// Options of `koper delete-build`.
+#[derive(Debug, Args)]
+pub struct DeleteBuildArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The builds' numbers.
+    #[arg(required = true)]
+    pub build_ids: Vec<String>,
+}
+
+/// Options of `koper quota`.
+#[derive(Debug, Args)]
+pub struct QuotaArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The owner [default: you].
+    pub owner: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// Options of `koper modify`.
+#[derive(Debug, Args)]
+pub struct ModifyArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// Older successful builds to keep per package and chroot besides the
+    /// newest.
+    #[arg(long)]
+    pub retain: Option<u32>,
+    /// Free text shown with the project.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Show the project in the project directory.
+    #[arg(long, conflicts_with = "unlisted")]
+    pub listed: bool,
+    /// Leave the project out of the project directory.
+    #[arg(long)]
+    pub unlisted: bool,
+}
+
+/// Options of `koper upload-rpm`.
+#[derive(Debug, Args)]
+pub struct UploadRpmArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// The chroot whose repo gets the packages.
+    #[arg(long, short = 'r')]
+    pub chroot: String,
+    /// Binary RPMs (for the chroot's arch or noarch), optionally with their
+    /// source RPM.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Options of `koper search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Text to look for in owners, names and descriptions [default: list
+    /// every listed project].
+    #[arg(default_value = "")]
+    pub query: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// Options of `koper sync-to-repo`.
+#[derive(Debug, Args)]
+pub struct SyncToRepoArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The directory holding the RPMs to add.
+    pub local_dir: PathBuf,
+    /// The URL of the repository whose metadata is merged (a directory
+    /// holding `repodata/`).
+    #[arg(long)]
+    pub read: String,
+    /// Where the result goes: a local directory, or `koper://OWNER/PROJECT/CHROOT`
+    /// for a koper project's chroot repo.
+    #[arg(long)]
+    pub write: String,
+}
+
+/// Options of `koper mirror`.
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT.
+    pub project: String,
+    /// The local directory to mirror into.
+    pub dest: PathBuf,
 }

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::builds::{self, BuildTarget};
 use crate::error::{Error, Result};
-use crate::projects;
+use crate::{projects, quota, spool, uploads};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -23,12 +23,20 @@ pub fn routes() -> Router<App> {
         .route("/me", get(me))
         .route("/chroots", get(list_chroots))
         .route("/projects", get(list_projects).post(create_project))
-        .route("/projects/{owner}/{project}", get(get_project))
+        .route(
+            "/projects/{owner}/{project}",
+            get(get_project).patch(modify_project),
+        )
+        .route(
+            "/projects/{owner}/{project}/rpms",
+            post(upload_rpms).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/storage/{owner}", get(storage))
         .route(
             "/projects/{owner}/{project}/builds",
             get(list_builds).post(submit_build),
         )
-        .route("/builds/{id}", get(get_build))
+        .route("/builds/{id}", get(get_build).delete(delete_build))
         .route("/builds/{id}/cancel", post(cancel_build))
         .route("/builds/{id}/log/{chroot}", get(build_log))
         .fallback(unknown_endpoint)
@@ -72,13 +80,18 @@ async fn list_chroots(State(app): State<App>) -> Json<Vec<v1::Chroot>> {
 #[derive(Deserialize)]
 struct OwnerFilter {
     owner: Option<OwnerName>,
+    /// The project directory: listed projects matching this text.
+    search: Option<String>,
 }
 
 async fn list_projects(
     State(app): State<App>,
     Query(filter): Query<OwnerFilter>,
 ) -> Result<Json<Vec<v1::Project>>> {
-    let projects = app.db().list_projects(filter.owner.as_ref()).await?;
+    let projects = match &filter.search {
+        Some(query) => app.db().search_projects(query).await?,
+        None => app.db().list_projects(filter.owner.as_ref()).await?,
+    };
     Ok(Json(
         projects.iter().map(|p| projects::to_api(&app, p)).collect(),
     ))
@@ -100,6 +113,86 @@ async fn get_project(
 ) -> Result<Json<v1::Project>> {
     let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
     Ok(Json(projects::to_api(&app, &project)))
+}
+
+async fn modify_project(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path((owner, project)): Path<(String, String)>,
+    body: std::result::Result<Json<v1::ProjectChanges>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<v1::Project>> {
+    let Json(changes) = body.map_err(|e| Error::bad_request(e.body_text()))?;
+    let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
+    let project = projects::modify_project(&app, &user, &project, &changes).await?;
+    Ok(Json(projects::to_api(&app, &project)))
+}
+
+async fn storage(
+    State(app): State<App>,
+    Path(owner): Path<String>,
+) -> Result<Json<v1::OwnerStorage>> {
+    Ok(Json(quota::owner_storage(&app, &owner.parse()?).await?))
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    chroot: ChrootName,
+}
+
+/// Prebuilt packages: a multipart body with one file part per RPM.
+async fn upload_rpms(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path((owner, project)): Path<(String, String)>,
+    Query(query): Query<UploadQuery>,
+    mut multipart: Multipart,
+) -> Result<(StatusCode, Json<v1::Build>)> {
+    let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
+    // Refused before any byte is stored when the caller may not build.
+    if !crate::permissions::can_build(&user, &project) {
+        return Err(Error::Forbidden(format!(
+            "{} may not add packages to {}/{}",
+            user.name, project.owner, project.name
+        )));
+    }
+    let mut files = Vec::new();
+    let received = async {
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| Error::bad_request(format!("bad multipart body: {e}")))?
+        {
+            let name = field.file_name().unwrap_or("upload.rpm").to_owned();
+            let path = app
+                .data()
+                .spool_dir()
+                .join(format!("{}.upload", koper_storage::random_suffix()));
+            let mut spooled =
+                spool::receive(field, &path, app.config().max_upload_bytes, None).await?;
+            spooled.name = name;
+            files.push(spooled);
+        }
+        Ok::<_, Error>(())
+    }
+    .await;
+    if let Err(e) = received {
+        for file in &files {
+            let _ = tokio::fs::remove_file(&file.path).await;
+        }
+        return Err(e);
+    }
+    let build = uploads::add_prebuilt(&app, &user, &project, &query.chroot, files).await?;
+    Ok((StatusCode::CREATED, Json(builds::to_api(&app, &build))))
+}
+
+async fn delete_build(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<v1::DeletedBuild>> {
+    Ok(Json(
+        builds::delete_build(&app, &user, id.parse::<BuildId>()?).await?,
+    ))
 }
 
 #[derive(Deserialize)]

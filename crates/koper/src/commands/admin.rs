@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use koper_server::users;
+use koper_server::{quota, users};
 use koper_storage::DataDir;
 use koper_types::UserName;
 
@@ -88,6 +88,41 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
             );
             println!("{token}");
         }
+        AdminCommand::SetQuota { data, target, size } => {
+            let target = quota_target(&target)?;
+            let bytes = if size == "default" {
+                None
+            } else {
+                Some(koper_types::parse_bytes(&size).map_err(|e| Failure::new(2, e))?)
+            };
+            let (_, db) = open(&data).await?;
+            quota::set_quota(&db, &target, bytes)
+                .await
+                .map_err(|e| Failure::new(1, e.to_string()))?;
+            let shown = bytes.map_or_else(|| "the default".to_owned(), koper_types::format_bytes);
+            match target {
+                quota::QuotaTarget::Owner(owner) => {
+                    eprintln!("the storage quota of {owner} is now {shown}");
+                }
+                quota::QuotaTarget::Project(owner, name) => eprintln!(
+                    "{owner}/{name} now has {}",
+                    bytes.map_or_else(
+                        || "no quota of its own (it counts against its owner's)".to_owned(),
+                        |_| format!("a quota of its own: {shown}")
+                    )
+                ),
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn quota_target(text: &str) -> Result<quota::QuotaTarget, Failure> {
+    let bad = |e: koper_types::NameError| Failure::new(2, e.to_string());
+    Ok(match text.split_once('/') {
+        Some((owner, project)) => {
+            quota::QuotaTarget::Project(owner.parse().map_err(bad)?, project.parse().map_err(bad)?)
+        }
+        None => quota::QuotaTarget::Owner(text.parse().map_err(bad)?),
+    })
 }

@@ -11,7 +11,9 @@ use koper_client::Client;
 use koper_types::{BuildId, BuildState, ChrootName};
 
 use super::{client, project_ref};
-use crate::cli::{BuildArgs, BuildIdArgs, ListBuildsArgs, OutputFormat};
+use crate::cli::{
+    BuildArgs, BuildIdArgs, DeleteBuildArgs, ListBuildsArgs, OutputFormat, UploadRpmArgs,
+};
 use crate::exit::{CommandResult, Failure};
 use crate::output;
 
@@ -292,5 +294,50 @@ pub async fn list(args: ListBuildsArgs) -> CommandResult {
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn delete(args: DeleteBuildArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let ids = args
+        .build_ids
+        .iter()
+        .map(|id| build_id(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    for id in ids {
+        let deleted = client.delete_build(id).await?;
+        println!("{}", deleted.id);
+        eprintln!(
+            "Build {} was deleted; {} freed.",
+            deleted.id,
+            koper_types::format_bytes(deleted.freed_bytes)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn upload_rpm(args: UploadRpmArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let project = project_ref(&client, &args.project)?;
+    let chroot: ChrootName = args
+        .chroot
+        .parse()
+        .map_err(|e: koper_types::NameError| Failure::new(2, e.to_string()))?;
+    for file in &args.files {
+        std::fs::metadata(file)
+            .map_err(|e| Failure::local(format!("cannot read {}: {e}", file.display())))?;
+    }
+    let build = client
+        .upload_rpms(&project.owner, &project.name, &chroot, &args.files)
+        .await?;
+    println!("{}", build.id);
+    eprintln!(
+        "Build {} added {} package(s) to {}/{} for {chroot}: {}",
+        build.id,
+        args.files.len(),
+        build.owner,
+        build.project,
+        output::state(build.state)
+    );
     Ok(ExitCode::SUCCESS)
 }

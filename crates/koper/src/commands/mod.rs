@@ -5,6 +5,7 @@ mod builder;
 mod builds;
 mod projects;
 mod repo;
+mod repos;
 mod serve;
 
 use koper_client::{Client, ClientConfig, ConfigOverrides};
@@ -28,6 +29,13 @@ pub async fn run(command: Command) -> CommandResult {
         Command::ListBuilds(args) => builds::list(args).await,
         Command::Cancel(args) => builds::cancel(args).await,
         Command::Createrepo(args) => repo::createrepo(args).await,
+        Command::DeleteBuild(args) => builds::delete(args).await,
+        Command::UploadRpm(args) => builds::upload_rpm(args).await,
+        Command::Quota(args) => projects::quota(args).await,
+        Command::Modify(args) => projects::modify(args).await,
+        Command::Search(args) => projects::search(args).await,
+        Command::SyncToRepo(args) => repos::sync_to_repo(args).await,
+        Command::Mirror(args) => repos::mirror(args).await,
     }
 }
 
