@@ -81,3 +81,42 @@ pub fn build_srpm(spec_name: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
         .context("rpmbuild did not say which file it wrote")?;
     Ok(PathBuf::from(written.trim()))
 }
+
+/// Builds the binary RPMs of `fixtures/<spec_name>.spec` into `out_dir`
+/// with `rpmbuild -bb` and returns their paths.
+pub fn build_rpms(spec_name: &str, out_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let fixtures = fixtures_dir();
+    let spec = fixtures.join(format!("{spec_name}.spec"));
+    let topdir = tempfile::tempdir()?;
+    std::fs::create_dir_all(out_dir)?;
+    let output = Command::new("rpmbuild")
+        .arg("-bb")
+        .arg("--nodeps")
+        .arg("--define")
+        .arg(format!("_topdir {}", topdir.path().display()))
+        .arg("--define")
+        .arg(format!("_sourcedir {}", fixtures.display()))
+        .arg("--define")
+        .arg(format!("_rpmdir {}", out_dir.display()))
+        .arg("--define")
+        .arg("_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm")
+        .arg("--define")
+        .arg("_dbpath /var/lib/rpm")
+        .arg("--define")
+        .arg("debug_package %{nil}")
+        .arg(&spec)
+        .output()
+        .context("running rpmbuild -bb")?;
+    if !output.status.success() {
+        bail!(
+            "rpmbuild -bb {} failed:\n{}",
+            spec.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_prefix("Wrote: "))
+        .map(|p| PathBuf::from(p.trim()))
+        .collect())
+}

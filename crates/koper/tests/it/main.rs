@@ -7,6 +7,8 @@ mod builds;
 mod common;
 mod createrepo;
 mod end_to_end;
+mod prebuilt;
 mod release;
 mod repos;
 mod signing;
+mod storage;
