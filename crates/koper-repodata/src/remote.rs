@@ -127,6 +127,30 @@ pub struct ListedPackage {
     pub base: Option<String>,
     /// The RPM file's size.
     pub size: u64,
+    /// Package name.
+    pub name: String,
+    /// Architecture (`src` for source packages).
+    pub arch: String,
+    /// Epoch (`0` when it has none).
+    pub epoch: String,
+    /// Version.
+    pub version: String,
+    /// Release.
+    pub release: String,
+    /// One-line summary.
+    pub summary: String,
+    /// Build time, Unix seconds.
+    pub build_time: i64,
+}
+
+/// The text of the first `<name>...</name>` element in `entry`, unescaped.
+fn element_text(entry: &str, name: &str) -> String {
+    let open = format!("<{name}>");
+    entry
+        .split_once(&open)
+        .and_then(|(_, rest)| rest.split_once(&format!("</{name}>")))
+        .map(|(text, _)| unescape(text))
+        .unwrap_or_default()
 }
 
 /// The package entries of a metadata file: (`<package ...>` ... `</package>`)
@@ -162,7 +186,18 @@ fn find_package_start(text: &str) -> Option<usize> {
 fn primary_entry(entry: &str) -> ListedPackage {
     let checksum = entry.split("<checksum").nth(1).unwrap_or_default();
     let location = entry.split("<location").nth(1).unwrap_or_default();
+    let version = entry.split("<version").nth(1).unwrap_or_default();
+    let time = entry.split("<time").nth(1).unwrap_or_default();
     ListedPackage {
+        name: element_text(entry, "name"),
+        arch: element_text(entry, "arch"),
+        epoch: attribute(version, "epoch").unwrap_or_default(),
+        version: unescape(&attribute(version, "ver").unwrap_or_default()),
+        release: unescape(&attribute(version, "rel").unwrap_or_default()),
+        summary: element_text(entry, "summary"),
+        build_time: attribute(time, "build")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0),
         pkgid: checksum
             .split_once('>')
             .and_then(|(_, rest)| rest.split_once('<'))
@@ -359,6 +394,7 @@ mod tests {
         assert_eq!(entries[1].checksum_type, "sha256");
 
         let primary = "<metadata packages=\"2\">\n<package type=\"rpm\">\n  <name>a&lt;/package&gt;</name>\n  \
+            <version epoch=\"0\" ver=\"1\" rel=\"2\"/><time file=\"5\" build=\"7\"/>\n  \
             <checksum type=\"sha256\" pkgid=\"YES\">111</checksum>\n  <size package=\"42\" installed=\"1\" archive=\"2\"/>\n  \
             <location href=\"00000001-a/a-1-1.noarch.rpm\"/>\n</package>\n<packages-not/>\n<package type=\"rpm\">\n  \
             <checksum type=\"sha256\" pkgid=\"YES\">222</checksum>\n  \
@@ -366,6 +402,9 @@ mod tests {
         let listed = primary_packages(primary);
         assert_eq!(listed.len(), 2);
         assert_eq!(listed[0].pkgid, "111");
+        assert_eq!(listed[0].name, "a</package>");
+        assert_eq!(listed[0].release, "2");
+        assert_eq!(listed[0].build_time, 7);
         assert_eq!(listed[0].size, 42);
         assert_eq!(listed[0].location, "00000001-a/a-1-1.noarch.rpm");
         assert_eq!(listed[0].base, None);

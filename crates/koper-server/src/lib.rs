@@ -25,6 +25,7 @@ mod scheduler;
 mod spool;
 mod uploads;
 pub mod users;
+mod views;
 
 use std::net::SocketAddr;
 

@@ -3,6 +3,7 @@
 
 mod api;
 mod builder_api;
+mod pages;
 mod repo;
 mod results;
 
@@ -20,6 +21,7 @@ pub fn router(app: App) -> Router {
         .nest("/builder-api/v1", builder_api::routes())
         .merge(results::routes())
         .merge(repo::routes())
+        .merge(pages::routes())
         .with_state(app)
 }
 
