@@ -162,10 +162,11 @@ async fn project_page(app: &App, project: ProjectRow) -> Result<Response> {
     body.push_str("</table>\n");
     if let Some(chroot) = project.chroots.first() {
         body.push_str(&format!(
-            "<p>For example: <code>sudo dnf install {}{path}/release/{}/</code>, then \
-             <code>sudo dnf install PACKAGE</code>.</p>\n",
+            "<p>For example: <code>sudo dnf install {}{path}/release/{}/{}.noarch.rpm</code>, \
+             then <code>sudo dnf install PACKAGE</code>.</p>\n",
             esc(app.public_url()),
-            chroot.name_release()
+            chroot.name_release(),
+            esc(&release::package_name(&project))
         ));
     }
     body.push_str(&format!(

@@ -36,6 +36,14 @@ pub fn routes() -> Router<App> {
             "/coprs/g/{group}/{project}/release/{chroot}/",
             get(group_release),
         )
+        .route(
+            "/coprs/{owner}/{project}/release/{chroot}/{file}",
+            get(user_release_file),
+        )
+        .route(
+            "/coprs/g/{group}/{project}/release/{chroot}/{file}",
+            get(group_release_file),
+        )
         .route("/coprs/g/{group}/{project}/repo/{chroot}", get(group_repo))
         .route("/coprs/g/{group}/{project}/repo/{chroot}/", get(group_repo))
         .route(
@@ -77,6 +85,21 @@ async fn user_release(
     Path((owner, project, chroot)): Path<(String, String, String)>,
 ) -> Result<Response> {
     release(&app, &owner, &project, &chroot).await
+}
+
+/// The same with a file name, so that `dnf install URL` sees an `.rpm`.
+async fn user_release_file(
+    State(app): State<App>,
+    Path((owner, project, chroot, _file)): Path<(String, String, String, String)>,
+) -> Result<Response> {
+    release(&app, &owner, &project, &chroot).await
+}
+
+async fn group_release_file(
+    State(app): State<App>,
+    Path((group, project, chroot, _file)): Path<(String, String, String, String)>,
+) -> Result<Response> {
+    release(&app, &format!("@{group}"), &project, &chroot).await
 }
 
 async fn group_release(

@@ -108,7 +108,11 @@ fn installing_the_release_package_enables_the_signed_repo() {
     // A system with nothing configured: install the release package, then
     // the project's packages with both signature checks on.
     let root = DnfRoot::new(&world.server.builder_dir()).unwrap();
-    let out = root.dnf(&["install", rpm.to_str().unwrap()]).unwrap();
+    let url = format!(
+        "{}/coprs/alice/hello/release/host-1/koper-alice-hello.noarch.rpm",
+        world.server.url
+    );
+    let out = root.dnf(&["install", &url]).unwrap();
     assert_success(&out);
     let installed = root.root().join("etc/yum.repos.d");
     let text = std::fs::read_to_string(installed.join("koper-alice-hello.repo")).unwrap();
