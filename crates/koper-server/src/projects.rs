@@ -81,7 +81,15 @@ pub fn repo_url(app: &App, project: &ProjectRow) -> String {
     format!("{}/{}/{}", app.results_url(), project.owner, project.name)
 }
 
-/// A project as the API shows it.
+/// A project as the API shows it, with the fingerprint of its key.
+pub async fn describe(app: &App, project: &ProjectRow) -> Result<v1::Project> {
+    let mut api = to_api(app, project);
+    api.key_fingerprint = Some(crate::keys::project_key(app, project).await?.fingerprint());
+    Ok(api)
+}
+
+/// A project as the API shows it (without its key's fingerprint, which
+/// `describe` adds).
 pub fn to_api(app: &App, project: &ProjectRow) -> v1::Project {
     v1::Project {
         id: project.id,

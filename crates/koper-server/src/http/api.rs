@@ -112,7 +112,7 @@ async fn get_project(
     Path((owner, project)): Path<(String, String)>,
 ) -> Result<Json<v1::Project>> {
     let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
-    Ok(Json(projects::to_api(&app, &project)))
+    Ok(Json(projects::describe(&app, &project).await?))
 }
 
 async fn modify_project(

@@ -11,7 +11,7 @@ use crate::common::*;
 fn build_dirs(world: &World) -> Vec<String> {
     tree(&world.results().join("alice/hello").join(host_chroot()))
         .into_iter()
-        .filter(|p| !p.starts_with("repodata"))
+        .filter(|p| !p.starts_with("repodata") && !p.starts_with("release"))
         .collect()
 }
 

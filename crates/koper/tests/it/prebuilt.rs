@@ -19,7 +19,7 @@ fn uploaded_packages_are_signed_mirrored_and_synced() {
     let chroot = host_chroot();
     let repo = world.results().join("alice/hello").join(&chroot);
     let local = world.server.scratch("local").unwrap();
-    let rpms = koper_testkit::build_rpms("hello-c", &local).unwrap();
+    let rpms = koper_testkit::build_rpms("dep2", &local).unwrap();
     assert_eq!(rpms.len(), 1, "{rpms:?}");
     assert!(!signed_by_project(&world, &rpms[0]));
 
@@ -36,13 +36,9 @@ fn uploaded_packages_are_signed_mirrored_and_synced() {
         .unwrap();
     assert_success(&out);
     assert_eq!(stdout(&out), "1\n");
-    let arch = std::env::consts::ARCH;
-    let published = repo.join(format!("00000001-hello-c/hello-c-2.1-3.{arch}.rpm"));
+    let published = repo.join("00000001-dep/dep-2-1.noarch.rpm");
     assert!(signed_by_project(&world, &published));
-    assert_eq!(
-        listed(&repo),
-        [format!("00000001-hello-c/hello-c-2.1-3.{arch}.rpm")]
-    );
+    assert_eq!(listed(&repo), ["00000001-dep/dep-2-1.noarch.rpm"]);
     let build: serde_json::Value =
         reqwest::blocking::get(format!("{}/api/v1/builds/1", world.server.url))
             .unwrap()
@@ -108,7 +104,7 @@ fn uploaded_packages_are_signed_mirrored_and_synced() {
         ),
     )
     .unwrap();
-    assert_success(&root.dnf(&["install", "hello-c"]).unwrap());
+    assert_success(&root.dnf(&["install", "dep"]).unwrap());
 
     // A new build: only its files (and the new metadata) are fetched.
     let out = world
@@ -181,9 +177,13 @@ fn uploaded_packages_are_signed_mirrored_and_synced() {
         ),
     )
     .unwrap();
-    let out = root.dnf(&["install", "dep", "hello", "hello-c"]).unwrap();
+    // dep 1 from the local directory, hello from the server.
+    let out = root.dnf(&["install", "dep-1", "hello"]).unwrap();
     assert_success(&out);
-    assert!(root.root().join("usr/share/dep/version").is_file());
+    assert_eq!(
+        std::fs::read_to_string(root.root().join("usr/share/dep/version")).unwrap(),
+        "1\n"
+    );
     assert!(root.root().join("usr/bin/hello").is_file());
 
     // sync-to-repo into the koper project: pushed through upload-rpm,

@@ -57,6 +57,20 @@ fn build_and_install_signed(world: &World) -> std::path::PathBuf {
     let pubkey = project.join("pubkey.gpg");
     let key_text = std::fs::read_to_string(&pubkey).unwrap();
     assert!(key_text.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----"));
+    let project: serde_json::Value =
+        reqwest::blocking::get(format!("{}/api/v1/projects/alice/hello", world.server.url))
+            .unwrap()
+            .json()
+            .unwrap();
+    assert_eq!(
+        project["key_fingerprint"].as_str(),
+        Some(
+            koper_sign::PublicKey::from_armored(&key_text)
+                .unwrap()
+                .fingerprint()
+                .as_str()
+        )
+    );
 
     // Every RPM (binary and source) carries the project's signature.
     let scratch = world.server.scratch("rpmcheck").unwrap();
