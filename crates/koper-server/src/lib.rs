@@ -5,7 +5,9 @@
 //!
 //! Handlers live in [`http`] and stay thin; the operations they call live
 //! in one module per concern (`projects`, `builds`, `scheduler`,
-//! `publisher`, `users`).
+//! `publisher`, `users`, `keys` for signing keys, `release` for release
+//! packages, `quota` and `retention` for storage, `uploads` for prebuilt
+//! packages, `views` for the browsable pages).
 
 mod app;
 mod auth;
