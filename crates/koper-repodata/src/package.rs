@@ -88,12 +88,28 @@ pub(crate) fn read_package(
         // Most packages are small: one read, headers parsed from memory, in
         // a buffer each thread reuses (fewer large allocations, less memory
         // held by the allocator).
-        FILE_BUF.with_borrow_mut(|bytes| {
-            bytes.clear();
-            file.read_to_end(bytes).map_err(io_err(path))?;
-            hasher.update(&bytes[..]);
-            let len = bytes.len() as u64;
-            koper_rpm::read_headers(&mut &bytes[..], len).map_err(bad)
+        FILE_BUF.with_borrow_mut(|buf| {
+            // Exactly the size just read from the open file, in one read
+            // call (read_to_end would ask for the size and position again,
+            // and read once more to see the end). The buffer only grows, so
+            // it is zeroed once per thread, not per package.
+            let len = stamp.size as usize;
+            if buf.len() < len {
+                buf.resize(len, 0);
+            }
+            let mut got = 0;
+            while got < len {
+                match file.read(&mut buf[got..len]) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(io_err(path)(e)),
+                }
+            }
+            // A file that shrank meanwhile is reported by check_length.
+            let bytes = &buf[..got];
+            hasher.update(bytes);
+            koper_rpm::read_headers(&mut &bytes[..], got as u64).map_err(bad)
         })?
     } else {
         let headers = koper_rpm::read_headers(&mut file, stamp.size).map_err(bad)?;

@@ -298,8 +298,15 @@ fn scan(
             if file_type.is_dir() {
                 stack.push((full, format!("{location}/")));
             } else if name.ends_with(".rpm") {
-                // One stat per file, following symbolic links.
-                let Ok(meta) = std::fs::metadata(&full) else {
+                // One stat per file: relative to the open directory for a
+                // plain file (no walk of the whole path), through the link
+                // for a symbolic link.
+                let meta = if file_type.is_symlink() {
+                    std::fs::metadata(&full)
+                } else {
+                    entry.metadata()
+                };
+                let Ok(meta) = meta else {
                     continue;
                 };
                 if !meta.is_file() {
@@ -793,7 +800,7 @@ fn reuse_if_identical(path: &Path, size: u64, checksum: &str) -> Option<File> {
 }
 
 /// Runs `f` on every item at once, one thread each (for blocking calls such
-/// as fsync, not for computing).
+/// as fsync, or a few unequal computations).
 fn parallel_all<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     std::thread::scope(|s| {
         let handles: Vec<_> = items.iter().map(|item| s.spawn(|| f(item))).collect();
@@ -935,7 +942,10 @@ fn apply(
     let now = now_secs();
     let revision = now.max(old.revision + 1);
     let kinds = [0usize, 1, 2];
-    let assembled = parallel_map(&kinds, 2, |&kind| {
+    // One thread per file, even on two cores: the files are unequal (other
+    // and primary are twice filelists), and with two threads one of them
+    // hashes two files while the other core idles at the end.
+    let assembled = parallel_all(&kinds, |&kind| {
         assemble(
             &repodata,
             cache_dir,

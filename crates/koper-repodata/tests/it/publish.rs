@@ -147,9 +147,18 @@ fn createrepo_dir_update_reads_only_changed_files() -> anyhow::Result<()> {
         }
     }
     std::fs::write(r.dir.join("broken.rpm"), "not an rpm")?;
+    // A real package cut short (a copy that did not finish): skipped, not
+    // an error that stops the run.
+    let some_rpm = build(&r, "hello", true)?
+        .into_iter()
+        .next()
+        .expect("hello was built");
+    let whole = std::fs::read(some_rpm)?;
+    std::fs::write(r.dir.join("cut.rpm"), &whole[..whole.len() - 100])?;
     let full = createrepo_dir(&r.dir, false, &r.options)?;
     assert_eq!((full.packages, full.read), (4, 4));
-    assert_eq!(full.skipped.len(), 1, "{:?}", full.skipped);
+    assert_eq!(full.skipped.len(), 2, "{:?}", full.skipped);
+    std::fs::remove_file(r.dir.join("cut.rpm"))?;
 
     let same = createrepo_dir(&r.dir, true, &r.options)?;
     assert!(!same.changed, "{same:?}");
