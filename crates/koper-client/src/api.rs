@@ -185,6 +185,11 @@ impl Client {
     ) -> Result<v1::Build, ClientError> {
         let file = tokio::fs::File::open(srpm).await?;
         let len = file.metadata().await?.len();
+        let chroots: Vec<&str> = chroots.iter().map(ChrootName::as_str).collect();
+        let chroots = chroots.join(",");
+        // Asked first so that a refusal arrives as the server's message,
+        // not as a connection it closed while the file was still going.
+        self.check_upload(owner, name, &chroots, (len, len)).await?;
         let mut sent = 0u64;
         let stream = tokio_util::io::ReaderStream::new(file).map(move |chunk| {
             if let Ok(bytes) = &chunk {
@@ -193,14 +198,59 @@ impl Client {
             }
             chunk
         });
-        let chroots: Vec<&str> = chroots.iter().map(ChrootName::as_str).collect();
         let request = self
             .request(Method::POST, &format!("/projects/{owner}/{name}/builds"))
-            .query(&[("chroots", chroots.join(","))])
+            .query(&[("chroots", chroots.as_str())])
             .header(reqwest::header::CONTENT_TYPE, "application/x-rpm")
             .header(reqwest::header::CONTENT_LENGTH, len)
             .body(reqwest::Body::wrap_stream(stream));
-        self.json(request).await
+        let sent = self.json(request).await;
+        self.explain_cut_upload(sent, owner, name, &chroots, (len, len))
+            .await
+    }
+
+    /// Whether the server would take an upload of `size` bytes, in files
+    /// of at most `largest` bytes, into the project's `chroots`
+    /// (comma-separated; empty for all of them).
+    async fn check_upload(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+        chroots: &str,
+        (size, largest): (u64, u64),
+    ) -> Result<(), ClientError> {
+        let request = self
+            .request(
+                Method::GET,
+                &format!("/projects/{owner}/{name}/builds/check"),
+            )
+            .query(&[
+                ("chroots", chroots),
+                ("size", &size.to_string()),
+                ("largest", &largest.to_string()),
+            ]);
+        self.send(request).await.map(drop)
+    }
+
+    /// When an upload was cut off, something changed since the check (a
+    /// token revoked, the quota filled): asking again says what.
+    async fn explain_cut_upload<T>(
+        &self,
+        sent: Result<T, ClientError>,
+        owner: &OwnerName,
+        name: &ProjectName,
+        chroots: &str,
+        sizes: (u64, u64),
+    ) -> Result<T, ClientError> {
+        match sent {
+            Err(cut @ ClientError::Transport { .. }) => {
+                match self.check_upload(owner, name, chroots, sizes).await {
+                    Err(refusal @ ClientError::Api { .. }) => Err(refusal),
+                    _ => Err(cut),
+                }
+            }
+            other => other,
+        }
     }
 
     /// One build.
@@ -301,6 +351,14 @@ impl Client {
         chroot: &ChrootName,
         files: &[std::path::PathBuf],
     ) -> Result<v1::Build, ClientError> {
+        let (mut total, mut largest) = (0u64, 0u64);
+        for path in files {
+            let len = tokio::fs::metadata(path).await?.len();
+            total += len;
+            largest = largest.max(len);
+        }
+        self.check_upload(owner, name, chroot.as_str(), (total, largest))
+            .await?;
         let mut form = reqwest::multipart::Form::new();
         for path in files {
             let file = tokio::fs::File::open(path).await?;
@@ -318,12 +376,15 @@ impl Client {
             .map_err(|source| self.transport(source))?;
             form = form.part("pkgs", part);
         }
-        self.json(
-            self.request(Method::POST, &format!("/projects/{owner}/{name}/rpms"))
-                .query(&[("chroot", chroot.as_str())])
-                .multipart(form),
-        )
-        .await
+        let sent = self
+            .json(
+                self.request(Method::POST, &format!("/projects/{owner}/{name}/rpms"))
+                    .query(&[("chroot", chroot.as_str())])
+                    .multipart(form),
+            )
+            .await;
+        self.explain_cut_upload(sent, owner, name, chroot.as_str(), (total, largest))
+            .await
     }
 
     /// GETs any URL (a repository's files); `None` for a 404.

@@ -77,6 +77,22 @@ fn check_target(
         .collect()
 }
 
+/// Answers, before any byte of an upload is sent, whether `caller` could
+/// submit `size` bytes in files of at most `largest` bytes to the target:
+/// permission, chroots, the upload limit and the storage quota. Clients ask first so that a refusal is a
+/// clear message instead of a connection cut mid-upload.
+pub async fn check_submission(
+    app: &App,
+    caller: &User,
+    target: BuildTarget<'_>,
+    size: u64,
+    largest: u64,
+) -> Result<()> {
+    check_target(app, caller, &target)?;
+    spool::check_announced(largest, app.config().max_upload_bytes)?;
+    quota::check_room(app, target.project, size).await
+}
+
 /// Accepts an uploaded source RPM: streams it to disk, checks that it is a
 /// complete source RPM, stores it and queues one task per chroot. Bad input
 /// leaves nothing behind.

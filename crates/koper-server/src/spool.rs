@@ -27,6 +27,14 @@ fn too_large(limit: u64) -> Error {
     ))
 }
 
+/// Refuses a declared size above the limit.
+pub fn check_announced(len: u64, limit: u64) -> Result<()> {
+    if len > limit {
+        return Err(too_large(limit));
+    }
+    Ok(())
+}
+
 /// Writes `body` to a new file at `path`, refusing more than `limit` bytes.
 /// On any error the partial file is removed.
 pub async fn receive<S, E>(
@@ -39,8 +47,8 @@ where
     S: Stream<Item = std::result::Result<Bytes, E>>,
     E: std::fmt::Display,
 {
-    if announced_len.is_some_and(|len| len > limit) {
-        return Err(too_large(limit));
+    if let Some(len) = announced_len {
+        check_announced(len, limit)?;
     }
     let result = write_body(body, path, limit).await;
     if result.is_err() {

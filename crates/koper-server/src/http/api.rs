@@ -36,6 +36,10 @@ pub fn routes() -> Router<App> {
             "/projects/{owner}/{project}/builds",
             get(list_builds).post(submit_build),
         )
+        .route(
+            "/projects/{owner}/{project}/builds/check",
+            get(check_submission),
+        )
         .route("/builds/{id}", get(get_build).delete(delete_build))
         .route("/builds/{id}/cancel", post(cancel_build))
         .route("/builds/{id}/log/{chroot}", get(build_log))
@@ -225,6 +229,55 @@ struct SubmitQuery {
     chroots: String,
 }
 
+#[derive(Deserialize)]
+struct CheckQuery {
+    #[serde(default)]
+    chroots: String,
+    /// Bytes the upload adds (counted against the quota).
+    #[serde(default)]
+    size: u64,
+    /// Its largest file (held to the upload limit); `size` when absent.
+    largest: Option<u64>,
+}
+
+/// Whether an upload of `size` bytes would be accepted; `204` if so, the
+/// refusal it would meet otherwise.
+async fn check_submission(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path((owner, project)): Path<(String, String)>,
+    Query(query): Query<CheckQuery>,
+) -> Result<StatusCode> {
+    let project = find_project(&app, &owner, &project).await?;
+    let chroots = parse_chroot_list(&query.chroots)?;
+    builds::check_submission(
+        &app,
+        &user,
+        BuildTarget {
+            project: &project,
+            chroots,
+        },
+        query.size,
+        query.largest.unwrap_or(query.size),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn find_project(app: &App, owner: &str, project: &str) -> Result<koper_db::ProjectRow> {
+    let owner: OwnerName = owner.parse()?;
+    let project: ProjectName = project.parse()?;
+    projects::find_project(app, &owner, &project).await
+}
+
+fn parse_chroot_list(list: &str) -> Result<Vec<ChrootName>> {
+    Ok(list
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::parse::<ChrootName>)
+        .collect::<std::result::Result<Vec<_>, _>>()?)
+}
+
 async fn submit_build(
     State(app): State<App>,
     Caller(user): Caller,
@@ -233,15 +286,8 @@ async fn submit_build(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<v1::Build>)> {
-    let owner: OwnerName = owner.parse()?;
-    let project: ProjectName = project.parse()?;
-    let chroots = query
-        .chroots
-        .split(',')
-        .filter(|c| !c.is_empty())
-        .map(str::parse::<ChrootName>)
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let project = projects::find_project(&app, &owner, &project).await?;
+    let chroots = parse_chroot_list(&query.chroots)?;
+    let project = find_project(&app, &owner, &project).await?;
     let announced_len = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
