@@ -9,7 +9,7 @@ use koper_types::BuildId;
 use serde::{Deserialize, Serialize};
 
 /// The protocol version, sent by builders in `Koper-Builder-Protocol`.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// What a builder asks for when it wants work.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -20,6 +20,18 @@ pub struct LeaseRequest {
     /// in seconds (long poll); 0 answers at once.
     #[serde(default)]
     pub wait_seconds: u64,
+    /// How many builds the builder runs at once (for queue estimates);
+    /// since version 2.
+    #[serde(default = "one_slot")]
+    pub slots: u32,
+    /// Capabilities the builder offers, matched against the `tags` chroots
+    /// need; since version 2.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+fn one_slot() -> u32 {
+    1
 }
 
 /// A task leased to a builder: one chroot of one build.

@@ -173,6 +173,52 @@ pub struct BuildChroot {
     /// Why it failed, when it did and the reason is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_reason: Option<String>,
+    /// While pending: why it waits and when it is likely to start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueInfo>,
+}
+
+/// Why a pending build chroot waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitReason {
+    /// Builders are busy; it starts when its turn in the fair share comes.
+    Queued,
+    /// Its batch waits for the builds of another batch to end.
+    Batch,
+    /// Its owner runs as many builds as the owner may at once.
+    OwnerLimit,
+    /// No builder for its architecture (and needs) is connected.
+    NoBuilder,
+    /// It lost its builder and waits a moment before it is retried.
+    Backoff,
+}
+
+/// Where a pending build chroot stands in the queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueueInfo {
+    /// The main reason it waits.
+    pub reason: WaitReason,
+    /// The explanation, for people.
+    pub message: String,
+    /// Its place in its owner's queue for its architecture (1 = next).
+    pub owner_position: u64,
+    /// How many of its owner's chroots wait for that architecture.
+    pub owner_queue: u64,
+    /// Chroots (of every owner) that start before it by the fair share.
+    pub ahead: u64,
+    /// Connected builders for its architecture.
+    pub builders: u32,
+    /// Their build slots.
+    pub slots: u32,
+    /// Builds that must end first (its batch waits for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_by: Vec<BuildId>,
+    /// Unix seconds it is expected to start at, when that can be told.
+    pub estimated_start: Option<i64>,
+    /// Seconds it is expected to take (recent builds of the package, or
+    /// of the architecture).
+    pub expected_seconds: Option<i64>,
 }
 
 /// A build.
@@ -198,6 +244,29 @@ pub struct Build {
     pub ended_on: Option<i64>,
     /// Per-chroot states.
     pub chroots: Vec<BuildChroot>,
+    /// Order within its owner's queue, higher first.
+    #[serde(default)]
+    pub priority: i64,
+    /// A background build: it waits for every other owner's normal builds.
+    #[serde(default)]
+    pub is_background: bool,
+}
+
+/// How a new build is queued (query parameters of the submit call).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BuildOptions {
+    /// Order within the owner's queue, -100..=100, higher first.
+    #[serde(default)]
+    pub priority: i64,
+    /// Let every other owner's normal builds go first.
+    #[serde(default)]
+    pub background: bool,
+    /// Start only after every build of this build's batch ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_build_id: Option<BuildId>,
+    /// Run in the same batch as this build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with_build_id: Option<BuildId>,
 }
 
 /// A page of a list.

@@ -114,6 +114,8 @@ impl Client {
     pub async fn lease(
         &self,
         arches: &[String],
+        tags: &[String],
+        slots: u32,
         wait: Duration,
     ) -> Result<Option<Task>, ProtocolError> {
         let response = self
@@ -122,6 +124,8 @@ impl Client {
             .json(&LeaseRequest {
                 arches: arches.to_vec(),
                 wait_seconds: wait.as_secs(),
+                slots,
+                tags: tags.to_vec(),
             })
             .send()
             .await?;

@@ -24,6 +24,8 @@ pub struct BuilderConfig {
     pub token: String,
     /// Architectures it builds for.
     pub arches: Vec<String>,
+    /// Capabilities it offers (matched against what chroots need).
+    pub tags: Vec<String>,
     /// How many builds it runs at once.
     pub slots: u32,
     /// Its own files: buildroot caches and per-build scratch space.
@@ -41,6 +43,7 @@ impl BuilderConfig {
             server_url: server_url.trim_end_matches('/').to_owned(),
             token,
             arches: vec![host_arch().to_owned()],
+            tags: Vec::new(),
             slots: 1,
             work_dir,
             sandbox_uid_base: 3_000_000,

@@ -62,7 +62,12 @@ impl Worker {
         let mut backoff = Duration::from_secs(1);
         while !*stop.borrow() {
             let lease = tokio::select! {
-                lease = self.client.lease(&self.config.arches, LEASE_WAIT) => lease,
+                lease = self.client.lease(
+                    &self.config.arches,
+                    &self.config.tags,
+                    self.config.slots,
+                    LEASE_WAIT,
+                ) => lease,
                 _ = stop.changed() => break,
             };
             match lease {

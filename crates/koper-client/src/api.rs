@@ -180,6 +180,7 @@ impl Client {
         owner: &OwnerName,
         name: &ProjectName,
         chroots: &[ChrootName],
+        options: &v1::BuildOptions,
         srpm: &Path,
         progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> Result<v1::Build, ClientError> {
@@ -189,7 +190,8 @@ impl Client {
         let chroots = chroots.join(",");
         // Asked first so that a refusal arrives as the server's message,
         // not as a connection it closed while the file was still going.
-        self.check_upload(owner, name, &chroots, (len, len)).await?;
+        self.check_upload(owner, name, &chroots, options, (len, len))
+            .await?;
         let mut sent = 0u64;
         let stream = tokio_util::io::ReaderStream::new(file).map(move |chunk| {
             if let Ok(bytes) = &chunk {
@@ -198,14 +200,16 @@ impl Client {
             }
             chunk
         });
+        let mut query = vec![("chroots", chroots.clone())];
+        query.extend(options_query(options));
         let request = self
             .request(Method::POST, &format!("/projects/{owner}/{name}/builds"))
-            .query(&[("chroots", chroots.as_str())])
+            .query(&query)
             .header(reqwest::header::CONTENT_TYPE, "application/x-rpm")
             .header(reqwest::header::CONTENT_LENGTH, len)
             .body(reqwest::Body::wrap_stream(stream));
         let sent = self.json(request).await;
-        self.explain_cut_upload(sent, owner, name, &chroots, (len, len))
+        self.explain_cut_upload(sent, owner, name, &chroots, options, (len, len))
             .await
     }
 
@@ -217,18 +221,21 @@ impl Client {
         owner: &OwnerName,
         name: &ProjectName,
         chroots: &str,
+        options: &v1::BuildOptions,
         (size, largest): (u64, u64),
     ) -> Result<(), ClientError> {
+        let mut query = vec![
+            ("chroots", chroots.to_owned()),
+            ("size", size.to_string()),
+            ("largest", largest.to_string()),
+        ];
+        query.extend(options_query(options));
         let request = self
             .request(
                 Method::GET,
                 &format!("/projects/{owner}/{name}/builds/check"),
             )
-            .query(&[
-                ("chroots", chroots),
-                ("size", &size.to_string()),
-                ("largest", &largest.to_string()),
-            ]);
+            .query(&query);
         self.send(request).await.map(drop)
     }
 
@@ -240,11 +247,15 @@ impl Client {
         owner: &OwnerName,
         name: &ProjectName,
         chroots: &str,
+        options: &v1::BuildOptions,
         sizes: (u64, u64),
     ) -> Result<T, ClientError> {
         match sent {
             Err(cut @ ClientError::Transport { .. }) => {
-                match self.check_upload(owner, name, chroots, sizes).await {
+                match self
+                    .check_upload(owner, name, chroots, options, sizes)
+                    .await
+                {
                     Err(refusal @ ClientError::Api { .. }) => Err(refusal),
                     _ => Err(cut),
                 }
@@ -357,7 +368,8 @@ impl Client {
             total += len;
             largest = largest.max(len);
         }
-        self.check_upload(owner, name, chroot.as_str(), (total, largest))
+        let options = v1::BuildOptions::default();
+        self.check_upload(owner, name, chroot.as_str(), &options, (total, largest))
             .await?;
         let mut form = reqwest::multipart::Form::new();
         for path in files {
@@ -383,8 +395,15 @@ impl Client {
                     .multipart(form),
             )
             .await;
-        self.explain_cut_upload(sent, owner, name, chroot.as_str(), (total, largest))
-            .await
+        self.explain_cut_upload(
+            sent,
+            owner,
+            name,
+            chroot.as_str(),
+            &options,
+            (total, largest),
+        )
+        .await
     }
 
     /// GETs any URL (a repository's files); `None` for a 404.
@@ -439,4 +458,22 @@ impl Client {
         file.sync_all().await?;
         Ok(())
     }
+}
+
+/// The query parameters saying how a new build is queued.
+fn options_query(options: &v1::BuildOptions) -> Vec<(&'static str, String)> {
+    let mut query = Vec::new();
+    if options.priority != 0 {
+        query.push(("priority", options.priority.to_string()));
+    }
+    if options.background {
+        query.push(("background", "true".to_owned()));
+    }
+    if let Some(id) = options.after_build_id {
+        query.push(("after_build_id", id.to_string()));
+    }
+    if let Some(id) = options.with_build_id {
+        query.push(("with_build_id", id.to_string()));
+    }
+    query
 }

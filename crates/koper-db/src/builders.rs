@@ -14,6 +14,23 @@ pub struct Builder {
     pub name: String,
     /// Unix seconds of its last call, if any.
     pub last_seen_on: Option<i64>,
+    /// Architectures it last asked work for.
+    pub arches: Vec<String>,
+    /// Capabilities it last announced.
+    pub tags: Vec<String>,
+    /// Builds it runs at once.
+    pub slots: i64,
+    /// Its token was revoked.
+    pub revoked: bool,
+}
+
+const BUILDER_COLUMNS: &str = "id, name, last_seen_on, arches, tags, slots, revoked_on";
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn builder_from_row(row: &AnyRow) -> Result<Builder, DbError> {
@@ -21,6 +38,10 @@ fn builder_from_row(row: &AnyRow) -> Result<Builder, DbError> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         last_seen_on: row.try_get("last_seen_on")?,
+        arches: split_list(&row.try_get::<String, _>("arches")?),
+        tags: split_list(&row.try_get::<String, _>("tags")?),
+        slots: row.try_get("slots")?,
+        revoked: row.try_get::<Option<i64>, _>("revoked_on")?.is_some(),
     })
 }
 
@@ -33,11 +54,11 @@ impl Database {
         token_hash: &str,
         now: i64,
     ) -> Result<Builder, DbError> {
-        let row = sqlx::query(
+        let row = sqlx::query(&format!(
             "INSERT INTO builders (name, token_hash, created_on) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET token_hash = excluded.token_hash, revoked_on = NULL
-             RETURNING id, name, last_seen_on",
-        )
+             RETURNING {BUILDER_COLUMNS}"
+        ))
         .bind(name)
         .bind(token_hash)
         .bind(now)
@@ -53,15 +74,43 @@ impl Database {
         token_hash: &str,
         now: i64,
     ) -> Result<Option<Builder>, DbError> {
-        let row = sqlx::query(
+        let row = sqlx::query(&format!(
             "UPDATE builders SET last_seen_on = $1
              WHERE token_hash = $2 AND revoked_on IS NULL
-             RETURNING id, name, last_seen_on",
-        )
+             RETURNING {BUILDER_COLUMNS}"
+        ))
         .bind(now)
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(builder_from_row).transpose()
+    }
+
+    /// Records what a builder can do, as it said when asking for work.
+    pub async fn record_builder_capabilities(
+        &self,
+        builder_id: i64,
+        arches: &[String],
+        tags: &[String],
+        slots: i64,
+    ) -> Result<(), DbError> {
+        sqlx::query("UPDATE builders SET arches = $1, tags = $2, slots = $3 WHERE id = $4")
+            .bind(arches.join(","))
+            .bind(tags.join(","))
+            .bind(slots)
+            .bind(builder_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every registered builder, by name.
+    pub async fn list_builders(&self) -> Result<Vec<Builder>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {BUILDER_COLUMNS} FROM builders ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(builder_from_row).collect()
     }
 }

@@ -34,6 +34,25 @@ pub struct NewBuild<'a> {
     /// The state new tasks start in: pending for builds, starting for
     /// uploaded packages that the server publishes itself.
     pub task_state: BuildState,
+    /// Order within the owner's queue, higher first; below 0 is a
+    /// background build.
+    pub priority: i64,
+    /// Which builds it waits for or runs with.
+    pub batch: BatchPlacement,
+}
+
+/// Where a new build goes among batches (Copr's batches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchPlacement {
+    /// No batch: it may start at once.
+    #[default]
+    Alone,
+    /// In the batch of this build (created if it has none): they run side
+    /// by side.
+    With(BuildId),
+    /// In a new batch that starts once every build of this build's batch
+    /// has ended.
+    After(BuildId),
 }
 
 /// A stored build with its chroots.
@@ -67,13 +86,18 @@ pub struct BuildRow {
     pub timeout: i64,
     /// Unix seconds.
     pub submitted_on: i64,
+    /// Order within the owner's queue; below 0 is a background build.
+    pub priority: i64,
+    /// Its batch, if it has one.
+    pub batch_id: Option<i64>,
     /// Its chroots, by name.
     pub chroots: Vec<TaskRow>,
 }
 
 const BUILD_COLUMNS: &str = "b.id, b.project_id, p.owner_name, p.name AS project_name,
     u.name AS submitter, b.source_type, b.source_state, b.srpm_path, b.srpm_sha256,
-    b.package_name, b.package_version, b.canceled, b.timeout, b.submitted_on";
+    b.package_name, b.package_version, b.canceled, b.timeout, b.submitted_on,
+    b.priority, b.batch_id";
 const BUILD_FROM: &str = "builds b JOIN projects p ON p.id = b.project_id
     LEFT JOIN users u ON u.id = b.submitter_id";
 
@@ -96,8 +120,35 @@ fn build_from_row(row: &AnyRow) -> Result<BuildRow, DbError> {
         canceled: row.try_get::<i64, _>("canceled")? != 0,
         timeout: row.try_get("timeout")?,
         submitted_on: row.try_get("submitted_on")?,
+        priority: row.try_get("priority")?,
+        batch_id: row.try_get("batch_id")?,
         chroots: Vec::new(),
     })
+}
+
+/// The batch of a build, made for it if it has none.
+async fn batch_of(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    build: BuildId,
+) -> Result<i64, DbError> {
+    let row = sqlx::query("SELECT batch_id FROM builds WHERE id = $1")
+        .bind(build.0)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(DbError::NotFound)?;
+    if let Some(batch) = row.try_get::<Option<i64>, _>("batch_id")? {
+        return Ok(batch);
+    }
+    let batch: i64 = sqlx::query("INSERT INTO batches (after_batch_id) VALUES (NULL) RETURNING id")
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("id")?;
+    sqlx::query("UPDATE builds SET batch_id = $1 WHERE id = $2")
+        .bind(batch)
+        .bind(build.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(batch)
 }
 
 impl Database {
@@ -105,10 +156,24 @@ impl Database {
     /// task per chroot.
     pub async fn create_build(&self, new: &NewBuild<'_>, now: i64) -> Result<BuildId, DbError> {
         let mut tx = self.pool.begin().await?;
+        let batch_id = match new.batch {
+            BatchPlacement::Alone => None,
+            BatchPlacement::With(other) => Some(batch_of(&mut tx, other).await?),
+            BatchPlacement::After(other) => {
+                let blocking = batch_of(&mut tx, other).await?;
+                let row =
+                    sqlx::query("INSERT INTO batches (after_batch_id) VALUES ($1) RETURNING id")
+                        .bind(blocking)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                Some(row.try_get::<i64, _>("id")?)
+            }
+        };
         let row = sqlx::query(
             "INSERT INTO builds (project_id, submitter_id, source_type, source_state, srpm_path,
-                 srpm_sha256, package_name, package_version, timeout, submitted_on, srpm_bytes)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                 srpm_sha256, package_name, package_version, timeout, submitted_on, srpm_bytes,
+                 priority, batch_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(new.project_id)
         .bind(new.submitter_id)
@@ -121,6 +186,8 @@ impl Database {
         .bind(new.timeout)
         .bind(now)
         .bind(new.srpm_bytes)
+        .bind(new.priority)
+        .bind(batch_id)
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;

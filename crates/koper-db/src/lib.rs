@@ -4,11 +4,13 @@
 //! All SQL lives in this crate, one module per table, each function named
 //! for what it does. Queries are portable (`$N` placeholders, `RETURNING`);
 //! times are Unix seconds, flags 0/1 integers. The only dialect switch is
-//! row locking when leasing tasks ([`Database::kind`]).
+//! row locking when leasing tasks ([`Database::kind`]). The queue's order
+//! (fair share between owners) is in [`fair_order`].
 
 mod builders;
 mod builds;
 mod projects;
+mod queue;
 mod releases;
 mod storage;
 mod tasks;
@@ -20,8 +22,12 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub use builders::Builder;
-pub use builds::{BuildRow, NewBuild};
+pub use builds::{BatchPlacement, BuildRow, NewBuild};
 pub use projects::{NewProject, ProjectRow};
+pub use queue::{
+    FinishedTask, LeaseFilter, OwnerShare, QueuedTask, RECENT_WINDOW_SECONDS, RunningTask,
+    fair_order,
+};
 pub use releases::ReleaseRow;
 pub use storage::ProjectUsage;
 pub use tasks::{PublishedBuild, TaskRow};
@@ -55,6 +61,9 @@ pub enum DbError {
     /// A row that must be unique already exists.
     #[error("already exists")]
     Conflict,
+    /// A row the operation refers to does not exist.
+    #[error("not found")]
+    NotFound,
 }
 
 impl DbError {

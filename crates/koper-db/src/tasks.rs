@@ -5,7 +5,7 @@ use koper_types::{BuildId, BuildState, ChrootName};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Database, DbError, DbKind, parse_column};
+use crate::{Database, DbError, parse_column};
 
 /// One chroot of a build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,14 +75,6 @@ pub struct PublishedBuild {
     pub result_dir: String,
 }
 
-/// `$first, $first+1, ...` for an `IN (...)` list of `count` values.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl Database {
     /// The chroots of a build, by name.
     pub async fn tasks_of_build(&self, build_id: BuildId) -> Result<Vec<TaskRow>, DbError> {
@@ -103,50 +95,6 @@ impl Database {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(task_from_row).transpose()
-    }
-
-    /// Leases the oldest pending task of an uncanceled build for one of
-    /// `arches` to a builder. Safe with several servers on one PostgreSQL
-    /// (rows being leased elsewhere are skipped, not waited for).
-    pub async fn lease_next_task(
-        &self,
-        builder_id: i64,
-        arches: &[String],
-        lease_id: &str,
-        lease_expires_on: i64,
-        now: i64,
-    ) -> Result<Option<TaskRow>, DbError> {
-        if arches.is_empty() {
-            return Ok(None);
-        }
-        let lock = match self.kind {
-            DbKind::Postgres => "FOR UPDATE OF bc SKIP LOCKED",
-            // SQLite has one writer at a time; the UPDATE re-checks state.
-            DbKind::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE build_chroots
-             SET state = $1, builder_id = $2, lease_id = $3, lease_expires_on = $4,
-                 started_on = $5, attempts = attempts + 1
-             WHERE state = $6 AND id = (
-                 SELECT bc.id FROM build_chroots bc JOIN builds b ON b.id = bc.build_id
-                 WHERE bc.state = $6 AND b.canceled = 0 AND bc.arch IN ({})
-                 ORDER BY bc.id LIMIT 1 {lock})
-             RETURNING {TASK_COLUMNS}",
-            placeholders(7, arches.len())
-        );
-        let mut query = sqlx::query(&sql)
-            .bind(BuildState::Starting.as_str())
-            .bind(builder_id)
-            .bind(lease_id)
-            .bind(lease_expires_on)
-            .bind(now)
-            .bind(BuildState::Pending.as_str());
-        for arch in arches {
-            query = query.bind(arch.as_str());
-        }
-        let row = query.fetch_optional(&self.pool).await?;
         row.as_ref().map(task_from_row).transpose()
     }
 

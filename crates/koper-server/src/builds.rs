@@ -7,13 +7,14 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use futures::Stream;
 use koper_api::v1;
-use koper_db::{BuildRow, NewBuild, ProjectRow, User};
+use koper_db::{BatchPlacement, BuildRow, NewBuild, ProjectRow, User};
 use koper_types::{BuildId, BuildState, ChrootName, aggregate_state, now_epoch};
 
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::projects::check_chroots;
 use crate::publisher::LIVE_LOG;
+use crate::queue::QueueView;
 use crate::{keys, permissions, publisher, quota, spool};
 use koper_sign::SigningKey;
 
@@ -23,6 +24,71 @@ pub struct BuildTarget<'a> {
     pub project: &'a ProjectRow,
     /// Chroots to build for; empty means all of the project's.
     pub chroots: Vec<ChrootName>,
+    /// Where it goes in the queue.
+    pub options: v1::BuildOptions,
+}
+
+/// What background builds add to their priority: every background build
+/// sorts below every normal one, and `priority < 0` marks them in the
+/// queue.
+const BACKGROUND_OFFSET: i64 = 1000;
+/// The priorities users may give.
+const PRIORITIES: std::ops::RangeInclusive<i64> = 0..=100;
+
+/// Checks the queueing options of a new build: the stored priority and the
+/// batch it joins.
+async fn queueing(
+    app: &App,
+    caller: &User,
+    options: &v1::BuildOptions,
+) -> Result<(i64, BatchPlacement)> {
+    if !PRIORITIES.contains(&options.priority) {
+        return Err(Error::bad_request(format!(
+            "priority {} is out of range: use {}..={} (higher builds first among your builds)",
+            options.priority,
+            PRIORITIES.start(),
+            PRIORITIES.end()
+        )));
+    }
+    let priority = if options.background {
+        options.priority - BACKGROUND_OFFSET
+    } else {
+        options.priority
+    };
+    let (other, placement) = match (options.after_build_id, options.with_build_id) {
+        (Some(_), Some(_)) => {
+            return Err(Error::bad_request(
+                "--after-build-id and --with-build-id cannot be used together",
+            ));
+        }
+        (Some(id), None) => (id, BatchPlacement::After(id)),
+        (None, Some(id)) => (id, BatchPlacement::With(id)),
+        (None, None) => return Ok((priority, BatchPlacement::Alone)),
+    };
+    let build = app.db().build_by_id(other).await?.ok_or_else(|| {
+        Error::bad_request(format!(
+            "build {other} does not exist, so nothing can wait for it"
+        ))
+    })?;
+    let project = app
+        .db()
+        .project_by_id(build.project_id)
+        .await?
+        .ok_or_else(|| Error::internal("project vanished"))?;
+    if !permissions::can_build(caller, &project) {
+        return Err(Error::Forbidden(format!(
+            "{} may not build in {}/{}, where build {other} is",
+            caller.name, project.owner, project.name
+        )));
+    }
+    let state = state_of(&build);
+    if state.is_ended() {
+        return Err(Error::bad_request_hint(
+            format!("build {other} has already ended ({state}); a batch needs an unfinished build"),
+            "submit the build without --after-build-id or --with-build-id",
+        ));
+    }
+    Ok((priority, placement))
 }
 
 /// Checks that `caller` may build into the target and that its chroots
@@ -89,6 +155,7 @@ pub async fn check_submission(
     largest: u64,
 ) -> Result<()> {
     check_target(app, caller, &target)?;
+    queueing(app, caller, &target.options).await?;
     spool::check_announced(largest, app.config().max_upload_bytes)?;
     quota::check_room(app, target.project, size).await
 }
@@ -108,6 +175,7 @@ where
     E: std::fmt::Display,
 {
     let chroots = check_target(app, caller, &target)?;
+    let (priority, batch) = queueing(app, caller, &target.options).await?;
     quota::check_room(app, target.project, announced_len.unwrap_or(0)).await?;
     let spool_path = app
         .data()
@@ -153,6 +221,8 @@ where
                 chroots: &chroots,
                 srpm_bytes: i64::try_from(srpm_bytes).unwrap_or(i64::MAX),
                 task_state: BuildState::Pending,
+                priority,
+                batch,
             },
             now_epoch(),
         )
@@ -341,6 +411,7 @@ pub fn to_api(app: &App, build: &BuildRow) -> v1::Build {
                 .as_ref()
                 .map(|dir| format!("{repo_base}/{}/{dir}/", task.chroot)),
             fail_reason: task.fail_reason.clone(),
+            queue: None,
         })
         .collect();
     let all_ended = build.chroots.iter().all(|c| c.state.is_final());
@@ -362,7 +433,43 @@ pub fn to_api(app: &App, build: &BuildRow) -> v1::Build {
             None
         },
         chroots,
+        priority: if build.priority < 0 {
+            build.priority + BACKGROUND_OFFSET
+        } else {
+            build.priority
+        },
+        is_background: build.priority < 0,
     }
+}
+
+/// A build as the API shows it, with why its pending chroots wait.
+pub async fn to_api_explained(app: &App, build: &BuildRow) -> Result<v1::Build> {
+    let mut shown = to_api(app, build);
+    if build.chroots.iter().any(|c| c.state == BuildState::Pending) {
+        let view = QueueView::load(app).await?;
+        explain(app, &view, build, &mut shown).await?;
+    }
+    Ok(shown)
+}
+
+/// Fills in the queue information of a build's pending chroots.
+async fn explain(
+    app: &App,
+    view: &QueueView,
+    build: &BuildRow,
+    shown: &mut v1::Build,
+) -> Result<()> {
+    let mut blocked_by = None;
+    for (task, chroot) in build.chroots.iter().zip(shown.chroots.iter_mut()) {
+        if task.state != BuildState::Pending {
+            continue;
+        }
+        if blocked_by.is_none() {
+            blocked_by = Some(app.db().builds_blocking(build.id).await?);
+        }
+        chroot.queue = view.explain(task.id, blocked_by.as_deref().unwrap_or_default());
+    }
+    Ok(())
 }
 
 /// A project's builds, newest first.
@@ -376,10 +483,17 @@ pub async fn list_builds(
     let offset = offset.max(0);
     let rows = app.db().list_builds(project.id, limit, offset).await?;
     let next_offset = (rows.len() as i64 == limit).then_some(offset + limit);
-    Ok(v1::Page {
-        items: rows.iter().map(|build| to_api(app, build)).collect(),
-        next_offset,
-    })
+    let mut items: Vec<v1::Build> = rows.iter().map(|build| to_api(app, build)).collect();
+    if rows
+        .iter()
+        .any(|b| b.chroots.iter().any(|c| c.state == BuildState::Pending))
+    {
+        let view = QueueView::load(app).await?;
+        for (build, shown) in rows.iter().zip(items.iter_mut()) {
+            explain(app, &view, build, shown).await?;
+        }
+    }
+    Ok(v1::Page { items, next_offset })
 }
 
 /// A piece of a build chroot's live log.

@@ -40,6 +40,9 @@ pub struct SettingsFile {
     pub signing_key_renew_days: Option<u64>,
     /// Storage quota of an owner without one of its own, bytes.
     pub default_quota_bytes: Option<u64>,
+    /// Most builds an owner without a limit of its own runs at once; 0 for
+    /// no limit.
+    pub max_running_per_owner: Option<u64>,
 }
 
 impl SettingsFile {
@@ -69,6 +72,7 @@ impl SettingsFile {
                 .signing_key_renew_days
                 .or(self.signing_key_renew_days),
             default_quota_bytes: higher.default_quota_bytes.or(self.default_quota_bytes),
+            max_running_per_owner: higher.max_running_per_owner.or(self.max_running_per_owner),
         }
     }
 }
@@ -103,13 +107,15 @@ pub struct ServerConfig {
     pub key_renew_before: Duration,
     /// Storage quota of an owner that has none of its own.
     pub default_quota_bytes: u64,
+    /// Most builds an owner without a limit of its own runs at once.
+    pub max_running_per_owner: Option<i64>,
 }
 
 impl ServerConfig {
     /// Defaults for a data directory: 127.0.0.1:5050, 1 GiB uploads, 5 h
     /// builds, 100 MiB logs, 2-minute leases, one local builder, RSA 4096
     /// keys valid 5 years and extended a year before they lapse, 1 GiB of
-    /// storage per owner.
+    /// storage per owner, no limit on builds running at once per owner.
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
@@ -125,6 +131,7 @@ impl ServerConfig {
             key_lifetime: Duration::from_secs(5 * 365 * DAY),
             key_renew_before: Duration::from_secs(365 * DAY),
             default_quota_bytes: 1 << 30,
+            max_running_per_owner: None,
         }
     }
 
@@ -163,6 +170,9 @@ impl ServerConfig {
         }
         if let Some(bytes) = settings.default_quota_bytes {
             self.default_quota_bytes = bytes;
+        }
+        if let Some(max) = settings.max_running_per_owner {
+            self.max_running_per_owner = (max > 0).then(|| i64::try_from(max).unwrap_or(i64::MAX));
         }
         Ok(self)
     }

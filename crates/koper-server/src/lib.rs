@@ -6,7 +6,7 @@
 //! Handlers live in [`http`] and stay thin; the operations they call live
 //! in one module per concern (`projects`, `builds`, `scheduler`,
 //! `publisher`, `users`, `keys` for signing keys, `release` for release
-//! packages, `quota` and `retention` for storage, `uploads` for prebuilt
+//! packages, `quota` and `retention` for storage, `queue` for why builds wait, `uploads` for prebuilt
 //! packages, `views` for the browsable pages).
 
 mod app;
@@ -19,6 +19,7 @@ mod keys;
 mod permissions;
 mod projects;
 mod publisher;
+mod queue;
 pub mod quota;
 mod release;
 mod repo_file;

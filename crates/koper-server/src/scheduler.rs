@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use futures::Stream;
-use koper_api::builder::{FinishRequest, LeaseStatus, Outcome, Task};
+use koper_api::builder::{FinishRequest, LeaseRequest, LeaseStatus, Outcome, Task};
 use koper_chroots::RepoDefinition;
-use koper_db::{Builder, TaskRow};
+use koper_db::{Builder, LeaseFilter, TaskRow};
 use koper_types::{BuildState, now_epoch};
 use tokio::io::AsyncWriteExt;
 
@@ -35,12 +35,17 @@ fn lease_seconds(app: &App) -> u64 {
 
 /// Leases the next task for one of `arches`, waiting up to `wait` for one
 /// to appear (a long poll, so builds start the moment they are submitted).
-pub async fn lease(
-    app: &App,
-    builder: &Builder,
-    arches: &[String],
-    wait: Duration,
-) -> Result<Option<Task>> {
+pub async fn lease(app: &App, builder: &Builder, request: &LeaseRequest) -> Result<Option<Task>> {
+    let wait = Duration::from_secs(request.wait_seconds);
+    let arches = &request.arches;
+    app.db()
+        .record_builder_capabilities(
+            builder.id,
+            arches,
+            &request.tags,
+            i64::from(request.slots.max(1)),
+        )
+        .await?;
     let deadline = tokio::time::Instant::now() + wait.min(Duration::from_secs(60));
     loop {
         // Register interest before looking, so a build submitted between
@@ -59,9 +64,20 @@ async fn try_lease(app: &App, builder: &Builder, arches: &[String]) -> Result<Op
     let lease_id = new_lease_id()?;
     let now = now_epoch();
     let expires = now + lease_seconds(app) as i64;
+    let filter = LeaseFilter {
+        arches,
+        excluded_chroots: &[],
+        now,
+    };
     let Some(task) = app
         .db()
-        .lease_next_task(builder.id, arches, &lease_id, expires, now)
+        .lease_next_task(
+            builder.id,
+            &filter,
+            &lease_id,
+            expires,
+            app.config().max_running_per_owner,
+        )
         .await?
     else {
         return Ok(None);

@@ -132,6 +132,8 @@ async fn add(
                 chroots: &[(chroot.clone(), arch)],
                 // Never pending: no builder is involved.
                 task_state: BuildState::Starting,
+                priority: 0,
+                batch: koper_db::BatchPlacement::Alone,
             },
             now_epoch(),
         )

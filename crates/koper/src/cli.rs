@@ -146,6 +146,10 @@ pub struct ServeArgs {
     /// 1 GiB].
     #[arg(long, env = "KOPER_DEFAULT_QUOTA_BYTES")]
     pub default_quota_bytes: Option<u64>,
+    /// Most builds an owner runs at once unless `koper admin set-limit`
+    /// gave it a limit of its own [default: 0, no limit].
+    #[arg(long, env = "KOPER_MAX_RUNNING_PER_OWNER")]
+    pub max_running_per_owner: Option<u64>,
     /// The local builders' caches and scratch space; every ancestor must be
     /// traversable by the unprivileged build uids [default:
     /// /var/tmp/koper-builder-HASH, one per data directory].
@@ -211,6 +215,16 @@ pub enum AdminCommand {
         data: DataDirArgs,
         /// The builder's name.
         name: String,
+    },
+    /// Set how many builds an owner may run at once (`default`: the
+    /// instance's max_running_per_owner).
+    SetLimit {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// The owner (a user, or @group).
+        owner: String,
+        /// A number of builds, or `default`.
+        max_running: String,
     },
     /// Set the storage quota of an owner, or of one project (which then
     /// no longer counts against its owner's).
@@ -284,6 +298,18 @@ pub struct BuildArgs {
     /// Print the build id and return at once.
     #[arg(long)]
     pub nowait: bool,
+    /// Order among your own waiting builds, 0..=100 (higher first).
+    #[arg(long, default_value_t = 0)]
+    pub priority: i64,
+    /// Let everyone else's normal builds go first (for mass rebuilds).
+    #[arg(long)]
+    pub background: bool,
+    /// Start only after every build of this build's batch has ended.
+    #[arg(long, value_name = "BUILD_ID", conflicts_with = "with_build_id")]
+    pub after_build_id: Option<String>,
+    /// Build in the same batch as this build (side by side with it).
+    #[arg(long, value_name = "BUILD_ID")]
+    pub with_build_id: Option<String>,
 }
 
 /// A build id argument.

@@ -35,3 +35,25 @@ pub fn state(state: koper_types::BuildState) -> String {
     };
     paint(code, state.as_str())
 }
+
+/// A moment as UTC time with how far from now it is:
+/// `2026-05-04 10:20:00 UTC (in 3 min)`.
+pub fn when(unix: i64) -> String {
+    let now = koper_types::now_epoch();
+    let stamp = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
+    let text = humantime::format_rfc3339_seconds(stamp)
+        .to_string()
+        .replace('T', " ")
+        .replace('Z', " UTC");
+    let delta = unix - now;
+    let relative = if delta <= 0 {
+        "now".to_owned()
+    } else if delta < 90 {
+        format!("in {delta} s")
+    } else if delta < 3600 {
+        format!("in {} min", (delta + 30) / 60)
+    } else {
+        format!("in {} h {} min", delta / 3600, (delta % 3600) / 60)
+    };
+    format!("{text} ({relative})")
+}

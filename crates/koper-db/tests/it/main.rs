@@ -3,6 +3,7 @@
 
 mod harness;
 mod projects;
+mod queue;
 mod storage;
 mod tasks;
 mod users;

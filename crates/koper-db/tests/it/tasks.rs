@@ -1,4 +1,4 @@
-use koper_db::{Database, NewBuild, NewProject};
+use koper_db::{BatchPlacement, Database, LeaseFilter, NewBuild, NewProject, TaskRow};
 use koper_types::{BuildId, BuildState, ChrootName};
 
 use crate::harness::on_both;
@@ -41,12 +41,33 @@ pub async fn project_with_build(db: &Database) -> (i64, BuildId) {
                 chroots: &with_arch,
                 srpm_bytes: 1000,
                 task_state: BuildState::Pending,
+                priority: 0,
+                batch: BatchPlacement::Alone,
             },
             2,
         )
         .await
         .unwrap();
     (project.id, build)
+}
+
+/// Leases the next task for `arches` with no limits.
+pub async fn lease(
+    db: &Database,
+    builder_id: i64,
+    arches: &[String],
+    lease_id: &str,
+    expires: i64,
+    now: i64,
+) -> Option<TaskRow> {
+    let filter = LeaseFilter {
+        arches,
+        excluded_chroots: &[],
+        now,
+    };
+    db.lease_next_task(builder_id, &filter, lease_id, expires, None)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -57,19 +78,16 @@ async fn a_task_is_leased_once_renewed_and_published() {
         let builder = db.upsert_builder("b", "tok", 1).await.unwrap();
         let x86 = vec!["x86_64".to_owned()];
 
-        let task = db
-            .lease_next_task(builder.id, &x86, "lease-1", 100, 10)
+        let task = lease(db, builder.id, &x86, "lease-1", 100, 10)
             .await
-            .unwrap()
             .unwrap();
         assert_eq!(task.chroot.as_str(), "host-1-x86_64", "{}", t.name);
         assert_eq!(task.state, BuildState::Starting);
         assert_eq!(task.attempts, 1);
         // Nothing else for x86_64.
         assert!(
-            db.lease_next_task(builder.id, &x86, "lease-2", 100, 10)
+            lease(db, builder.id, &x86, "lease-2", 100, 10)
                 .await
-                .unwrap()
                 .is_none()
         );
 
@@ -119,11 +137,7 @@ async fn expired_leases_go_back_to_the_queue() {
         let (_, _) = project_with_build(db).await;
         let builder = db.upsert_builder("b", "tok", 1).await.unwrap();
         let arm = vec!["aarch64".to_owned()];
-        let task = db
-            .lease_next_task(builder.id, &arm, "l1", 50, 10)
-            .await
-            .unwrap()
-            .unwrap();
+        let task = lease(db, builder.id, &arm, "l1", 50, 10).await.unwrap();
         assert_eq!(
             db.requeue_expired_leases(49).await.unwrap(),
             Vec::<i64>::new(),
@@ -133,11 +147,7 @@ async fn expired_leases_go_back_to_the_queue() {
         assert_eq!(db.requeue_expired_leases(51).await.unwrap(), vec![task.id]);
         // The old lease is dead; a new lease gets the task again.
         assert!(!db.renew_lease(task.id, "l1", 500).await.unwrap());
-        let again = db
-            .lease_next_task(builder.id, &arm, "l2", 500, 60)
-            .await
-            .unwrap()
-            .unwrap();
+        let again = lease(db, builder.id, &arm, "l2", 500, 60).await.unwrap();
         assert_eq!(again.id, task.id);
         assert_eq!(again.attempts, 2);
         assert!(
@@ -158,12 +168,7 @@ async fn canceling_stops_pending_chroots_and_leasing() {
         assert!(!db.cancel_build(build_id, 9).await.unwrap());
         let builder = db.upsert_builder("b", "tok", 1).await.unwrap();
         let all = vec!["x86_64".to_owned(), "aarch64".to_owned()];
-        assert!(
-            db.lease_next_task(builder.id, &all, "l", 50, 10)
-                .await
-                .unwrap()
-                .is_none()
-        );
+        assert!(lease(db, builder.id, &all, "l", 50, 10).await.is_none());
         let build = db.build_by_id(build_id).await.unwrap().unwrap();
         assert!(build.canceled);
         assert!(

@@ -227,6 +227,16 @@ struct SubmitQuery {
     /// Comma-separated chroot names; absent means all of the project's.
     #[serde(default)]
     chroots: String,
+    /// Order among the caller's builds, 0..=100.
+    #[serde(default)]
+    priority: i64,
+    /// Let other owners' normal builds go first.
+    #[serde(default)]
+    background: bool,
+    /// Start after this build's batch ended.
+    after_build_id: Option<String>,
+    /// Join this build's batch.
+    with_build_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -238,6 +248,28 @@ struct CheckQuery {
     size: u64,
     /// Its largest file (held to the upload limit); `size` when absent.
     largest: Option<u64>,
+    /// How the build would be queued (as for submitting).
+    #[serde(default)]
+    priority: i64,
+    #[serde(default)]
+    background: bool,
+    after_build_id: Option<String>,
+    with_build_id: Option<String>,
+}
+
+/// How a new build is queued, from the query parameters.
+fn build_options(
+    priority: i64,
+    background: bool,
+    after_build_id: Option<&str>,
+    with_build_id: Option<&str>,
+) -> Result<v1::BuildOptions> {
+    Ok(v1::BuildOptions {
+        priority,
+        background,
+        after_build_id: after_build_id.map(str::parse::<BuildId>).transpose()?,
+        with_build_id: with_build_id.map(str::parse::<BuildId>).transpose()?,
+    })
 }
 
 /// Whether an upload of `size` bytes would be accepted; `204` if so, the
@@ -256,6 +288,12 @@ async fn check_submission(
         BuildTarget {
             project: &project,
             chroots,
+            options: build_options(
+                query.priority,
+                query.background,
+                query.after_build_id.as_deref(),
+                query.with_build_id.as_deref(),
+            )?,
         },
         query.size,
         query.largest.unwrap_or(query.size),
@@ -298,17 +336,26 @@ async fn submit_build(
         BuildTarget {
             project: &project,
             chroots,
+            options: build_options(
+                query.priority,
+                query.background,
+                query.after_build_id.as_deref(),
+                query.with_build_id.as_deref(),
+            )?,
         },
         body.into_data_stream(),
         announced_len,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(builds::to_api(&app, &build))))
+    Ok((
+        StatusCode::CREATED,
+        Json(builds::to_api_explained(&app, &build).await?),
+    ))
 }
 
 async fn get_build(State(app): State<App>, Path(id): Path<String>) -> Result<Json<v1::Build>> {
     let build = builds::get_build(&app, id.parse::<BuildId>()?).await?;
-    Ok(Json(builds::to_api(&app, &build)))
+    Ok(Json(builds::to_api_explained(&app, &build).await?))
 }
 
 async fn cancel_build(

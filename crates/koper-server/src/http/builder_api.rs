@@ -2,8 +2,6 @@
 //! `docs/builder-api.md`). Every call carries the builder's token; calls
 //! about a task also carry the lease in the `Koper-Lease` header.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -54,13 +52,10 @@ async fn lease(
     BuilderCaller(builder): BuilderCaller,
     Json(request): Json<LeaseRequest>,
 ) -> Result<Response> {
-    let wait = Duration::from_secs(request.wait_seconds);
-    Ok(
-        match scheduler::lease(&app, &builder, &request.arches, wait).await? {
-            Some(task) => Json(task).into_response(),
-            None => StatusCode::NO_CONTENT.into_response(),
-        },
-    )
+    Ok(match scheduler::lease(&app, &builder, &request).await? {
+        Some(task) => Json(task).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 async fn srpm(

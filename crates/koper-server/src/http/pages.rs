@@ -36,6 +36,8 @@ pub fn routes() -> Router<App> {
             "/coprs/{owner}/{project}/packages/{chroot}/{name}/",
             get(user_package),
         )
+        .route("/coprs/{owner}/{project}/build/{id}/", get(user_build))
+        .route("/coprs/g/{group}/{project}/build/{id}/", get(group_build))
         .route(
             "/coprs/g/{group}/{project}/packages/{chroot}/{name}/",
             get(group_package),
@@ -196,7 +198,8 @@ async fn project_page(app: &App, project: ProjectRow) -> Result<Response> {
     );
     for build in app.db().list_builds(project.id, 20, 0).await? {
         body.push_str(&format!(
-            "<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td><a href=\"{path}/build/{0}/\">{0}</a></td><td>{1} {2}</td>\
+             <td>{3}</td><td>{4}</td></tr>\n",
             build.id,
             esc(build.package_name.as_ref().map_or("", |n| n.as_str())),
             esc(build.package_version.as_deref().unwrap_or_default()),
@@ -206,6 +209,88 @@ async fn project_page(app: &App, project: ProjectRow) -> Result<Response> {
     }
     body.push_str("</table>\n");
     Ok(page(&full, &body))
+}
+
+async fn user_build(
+    State(app): State<App>,
+    Path((owner, project, id)): Path<(String, String, String)>,
+) -> Result<Response> {
+    build_page(&app, find(&app, &owner, &project).await?, &id).await
+}
+
+async fn group_build(
+    State(app): State<App>,
+    Path((group, project, id)): Path<(String, String, String)>,
+) -> Result<Response> {
+    build_page(&app, find(&app, &format!("@{group}"), &project).await?, &id).await
+}
+
+/// One build: its chroots, their results, and for the pending ones why
+/// they wait and when they are likely to start.
+async fn build_page(app: &App, project: ProjectRow, id: &str) -> Result<Response> {
+    let build = builds::get_build(app, id.parse()?).await?;
+    if build.project_id != project.id {
+        return Err(crate::error::Error::NotFound(format!(
+            "build {id} is not in {}/{}",
+            project.owner, project.name
+        )));
+    }
+    let shown = builds::to_api_explained(app, &build).await?;
+    let title = format!("Build {} of {}/{}", build.id, project.owner, project.name);
+    let mut body = format!(
+        "<h1>{}</h1>\n<p>{} {} · <b>{}</b> · submitted {}{}{}</p>\n",
+        esc(&title),
+        esc(build.package_name.as_ref().map_or("", |n| n.as_str())),
+        esc(build.package_version.as_deref().unwrap_or_default()),
+        shown.state,
+        views::rfc3339(build.submitted_on),
+        build
+            .submitter
+            .as_ref()
+            .map(|s| format!(" by {}", esc(s)))
+            .unwrap_or_default(),
+        if shown.is_background {
+            " · background"
+        } else {
+            ""
+        }
+    );
+    body.push_str(
+        "<table>\n<tr><th>chroot</th><th>state</th><th>started</th><th>ended</th>\
+         <th>results</th></tr>\n",
+    );
+    for chroot in &shown.chroots {
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            chroot.name,
+            chroot.state,
+            chroot.started_on.map(views::rfc3339).unwrap_or_default(),
+            chroot.ended_on.map(views::rfc3339).unwrap_or_default(),
+            chroot
+                .result_url
+                .as_ref()
+                .map(|u| format!("<a href=\"{}\">files and logs</a>", esc(u)))
+                .unwrap_or_default()
+        ));
+        if let Some(reason) = &chroot.fail_reason {
+            body.push_str(&format!(
+                "<tr><td></td><td colspan=\"4\" class=\"muted\">{}</td></tr>\n",
+                esc(reason)
+            ));
+        }
+        if let Some(queue) = &chroot.queue {
+            body.push_str(&format!(
+                "<tr><td></td><td colspan=\"4\">Waiting: {}{}</td></tr>\n",
+                esc(&queue.message),
+                queue
+                    .estimated_start
+                    .map(|t| format!(" (estimated start {})", views::rfc3339(t)))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    body.push_str("</table>\n");
+    Ok(page(&title, &body))
 }
 
 async fn user_feed(

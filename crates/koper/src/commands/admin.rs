@@ -88,6 +88,37 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
             );
             println!("{token}");
         }
+        AdminCommand::SetLimit {
+            data,
+            owner,
+            max_running,
+        } => {
+            let owner: koper_types::OwnerName = owner
+                .parse()
+                .map_err(|e: koper_types::NameError| Failure::new(2, e.to_string()))?;
+            let limit = if max_running == "default" {
+                None
+            } else {
+                match max_running.parse::<i64>() {
+                    Ok(n) if n >= 1 => Some(n),
+                    _ => {
+                        return Err(Failure::new(
+                            2,
+                            format!("{max_running:?} is not a number of builds (1 or more)"),
+                        )
+                        .hint("give a positive number, or `default` for the instance's setting"));
+                    }
+                }
+            };
+            let (_, db) = open(&data).await?;
+            db.set_owner_limit(owner.as_str(), limit)
+                .await
+                .map_err(|e| Failure::new(1, e.to_string()))?;
+            match limit {
+                Some(n) => eprintln!("{owner} may now run {n} build(s) at once"),
+                None => eprintln!("{owner} now has the instance's limit (max_running_per_owner)"),
+            }
+        }
         AdminCommand::SetQuota { data, target, size } => {
             let target = quota_target(&target)?;
             let bytes = if size == "default" {

@@ -61,12 +61,19 @@ pub async fn build(args: BuildArgs) -> CommandResult {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let options = v1::BuildOptions {
+        priority: args.priority,
+        background: args.background,
+        after_build_id: args.after_build_id.as_deref().map(build_id).transpose()?,
+        with_build_id: args.with_build_id.as_deref().map(build_id).transpose()?,
+    };
     let progress = bar.clone();
     let submitted = client
         .submit_srpm(
             &project.owner,
             &project.name,
             &chroots,
+            &options,
             &args.srpm,
             move |sent| progress.set_position(sent),
         )
@@ -250,6 +257,12 @@ pub async fn status(args: BuildIdArgs) -> CommandResult {
                 .map(|u| format!("  {u}"))
                 .unwrap_or_default()
         );
+        if let Some(queue) = &chroot.queue {
+            println!("    waiting: {}", queue.message);
+            if let Some(start) = queue.estimated_start {
+                println!("    estimated start: {}", output::when(start));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -35,6 +35,7 @@ pub async fn serve(args: ServeArgs) -> CommandResult {
         local_builders: args.builders,
         signing_key_algorithm: args.signing_key_algorithm.clone(),
         default_quota_bytes: args.default_quota_bytes,
+        max_running_per_owner: args.max_running_per_owner,
         ..SettingsFile::default()
     });
     let config = ServerConfig::new(data_dir.clone())

@@ -9,6 +9,7 @@ mod createrepo;
 mod end_to_end;
 mod pages;
 mod prebuilt;
+mod queue;
 mod release;
 mod repos;
 mod signing;
