@@ -173,6 +173,10 @@ pub struct BuildChroot {
     /// Why it failed, when it did and the reason is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_reason: Option<String>,
+    /// How many times a builder took it (more than 1: its builders
+    /// vanished and it was retried).
+    #[serde(default)]
+    pub attempts: i64,
     /// While pending: why it waits and when it is likely to start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,

@@ -30,7 +30,7 @@ pub use queue::{
 };
 pub use releases::ReleaseRow;
 pub use storage::ProjectUsage;
-pub use tasks::{PublishedBuild, TaskRow};
+pub use tasks::{ExpiredLease, PublishedBuild, TaskRow};
 pub use users::{TokenMatch, User};
 
 /// Which database server is behind a [`Database`].

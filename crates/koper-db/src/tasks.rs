@@ -62,6 +62,17 @@ pub(crate) fn task_from_row(row: &AnyRow) -> Result<TaskRow, DbError> {
     })
 }
 
+/// A lease that lapsed without its task's outcome being reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredLease {
+    /// The task.
+    pub task_id: i64,
+    /// The lapsed lease.
+    pub lease_id: String,
+    /// How many times the task was leased, this lease included.
+    pub attempts: i64,
+}
+
 /// A successful build chroot whose results are published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedBuild {
@@ -193,23 +204,58 @@ impl Database {
         Ok(())
     }
 
-    /// Puts tasks whose lease lapsed (their builder died or lost contact)
-    /// back in the queue; returns their ids.
-    pub async fn requeue_expired_leases(&self, now: i64) -> Result<Vec<i64>, DbError> {
+    /// Leases that lapsed (their builder died or lost contact) on tasks
+    /// whose outcome was never reported.
+    pub async fn expired_leases(&self, now: i64) -> Result<Vec<ExpiredLease>, DbError> {
         let rows = sqlx::query(
-            "UPDATE build_chroots
-             SET state = $1, builder_id = NULL, lease_id = NULL, lease_expires_on = NULL,
-                 started_on = NULL
-             WHERE state IN ($2, $3) AND outcome IS NULL AND lease_expires_on < $4
-             RETURNING id",
+            "SELECT id, lease_id, attempts FROM build_chroots
+             WHERE state IN ($1, $2) AND outcome IS NULL AND lease_id IS NOT NULL
+                 AND lease_expires_on < $3
+             ORDER BY id",
         )
-        .bind(BuildState::Pending.as_str())
         .bind(BuildState::Starting.as_str())
         .bind(BuildState::Running.as_str())
         .bind(now)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+        rows.iter()
+            .map(|row| {
+                Ok(ExpiredLease {
+                    task_id: row.try_get("id")?,
+                    lease_id: row.try_get("lease_id")?,
+                    attempts: row.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Puts a task whose lease lapsed back in the queue, to be leased again
+    /// no sooner than `not_before` (its attempt count stays). False when
+    /// the lease was renewed, reported on or requeued meanwhile.
+    pub async fn requeue_task(
+        &self,
+        lapsed: &ExpiredLease,
+        now: i64,
+        not_before: i64,
+    ) -> Result<bool, DbError> {
+        let updated = sqlx::query(
+            "UPDATE build_chroots
+             SET state = $1, builder_id = NULL, lease_id = NULL, lease_expires_on = NULL,
+                 started_on = NULL, not_before = $2
+             WHERE id = $3 AND lease_id = $4 AND state IN ($5, $6) AND outcome IS NULL
+                 AND lease_expires_on < $7",
+        )
+        .bind(BuildState::Pending.as_str())
+        .bind(not_before)
+        .bind(lapsed.task_id)
+        .bind(&lapsed.lease_id)
+        .bind(BuildState::Starting.as_str())
+        .bind(BuildState::Running.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated > 0)
     }
 
     /// Published results of a project's chroot: the result directories of

@@ -411,6 +411,7 @@ pub fn to_api(app: &App, build: &BuildRow) -> v1::Build {
                 .as_ref()
                 .map(|dir| format!("{repo_base}/{}/{dir}/", task.chroot)),
             fail_reason: task.fail_reason.clone(),
+            attempts: task.attempts,
             queue: None,
         })
         .collect();

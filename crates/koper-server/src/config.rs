@@ -30,6 +30,12 @@ pub struct SettingsFile {
     pub max_log_bytes: Option<u64>,
     /// How long a builder's lease lasts without a heartbeat, seconds.
     pub lease_seconds: Option<u64>,
+    /// How many times a task is leased before it fails for good when its
+    /// builders keep vanishing.
+    pub max_attempts: Option<u32>,
+    /// How long a task whose lease lapsed waits before it is leased again,
+    /// seconds; doubled after each further lapse.
+    pub retry_backoff_seconds: Option<u64>,
     /// Builders run by `koper serve` itself.
     pub local_builders: Option<u32>,
     /// Algorithm of new project keys: `rsa4096` or `ed25519`.
@@ -65,6 +71,8 @@ impl SettingsFile {
             default_build_timeout: higher.default_build_timeout.or(self.default_build_timeout),
             max_log_bytes: higher.max_log_bytes.or(self.max_log_bytes),
             lease_seconds: higher.lease_seconds.or(self.lease_seconds),
+            max_attempts: higher.max_attempts.or(self.max_attempts),
+            retry_backoff_seconds: higher.retry_backoff_seconds.or(self.retry_backoff_seconds),
             local_builders: higher.local_builders.or(self.local_builders),
             signing_key_algorithm: higher.signing_key_algorithm.or(self.signing_key_algorithm),
             signing_key_days: higher.signing_key_days.or(self.signing_key_days),
@@ -97,6 +105,11 @@ pub struct ServerConfig {
     pub max_log_bytes: u64,
     /// How long a lease lasts without a heartbeat.
     pub lease_duration: Duration,
+    /// Leases of one task before it fails for good.
+    pub max_attempts: u32,
+    /// Wait before a task whose lease lapsed is leased again (doubled per
+    /// further lapse, at most 16 times this).
+    pub retry_backoff: Duration,
     /// Builders run in-process by `koper serve`.
     pub local_builders: u32,
     /// Algorithm of new project keys.
@@ -113,7 +126,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// Defaults for a data directory: 127.0.0.1:5050, 1 GiB uploads, 5 h
-    /// builds, 100 MiB logs, 2-minute leases, one local builder, RSA 4096
+    /// builds, 100 MiB logs, 2-minute leases, 3 attempts 30 s apart at first, one local builder, RSA 4096
     /// keys valid 5 years and extended a year before they lapse, 1 GiB of
     /// storage per owner, no limit on builds running at once per owner.
     pub fn new(data_dir: PathBuf) -> Self {
@@ -126,6 +139,8 @@ impl ServerConfig {
             default_build_timeout: Duration::from_secs(5 * 3600),
             max_log_bytes: 100 << 20,
             lease_duration: Duration::from_secs(120),
+            max_attempts: 3,
+            retry_backoff: Duration::from_secs(30),
             local_builders: 1,
             key_algorithm: KeyAlgorithm::Rsa4096,
             key_lifetime: Duration::from_secs(5 * 365 * DAY),
@@ -155,6 +170,12 @@ impl ServerConfig {
         }
         if let Some(secs) = settings.lease_seconds {
             self.lease_duration = Duration::from_secs(secs.max(5));
+        }
+        if let Some(attempts) = settings.max_attempts {
+            self.max_attempts = attempts.max(1);
+        }
+        if let Some(secs) = settings.retry_backoff_seconds {
+            self.retry_backoff = Duration::from_secs(secs);
         }
         if let Some(count) = settings.local_builders {
             self.local_builders = count;

@@ -320,15 +320,81 @@ pub async fn run_expiry_loop(app: App) {
     let mut tick = tokio::time::interval(EXPIRY_SWEEP);
     loop {
         tick.tick().await;
-        match app.db().requeue_expired_leases(now_epoch()).await {
-            Ok(ids) if !ids.is_empty() => {
-                tracing::warn!(tasks = ?ids, "leases expired; tasks queued again");
-                app.work_available().notify_waiters();
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "cannot sweep expired leases"),
+        if let Err(e) = take_back_lapsed_leases(&app).await {
+            tracing::error!(error = %e, "cannot sweep expired leases");
         }
     }
+}
+
+/// How long a task waits before its next lease after `attempts` lapsed
+/// ones: the configured backoff, doubled per further lapse, at most 16
+/// times it.
+pub fn retry_backoff(base: Duration, attempts: i64) -> Duration {
+    let doublings = u32::try_from((attempts - 1).clamp(0, 4)).unwrap_or(4);
+    base * 2u32.pow(doublings)
+}
+
+/// One sweep: a lapsed task goes back to the queue after a backoff, fails
+/// once it has used up its attempts, and ends canceled if its build was
+/// canceled meanwhile. The lapsed lease is dead either way, so its
+/// builder can no longer upload or report anything.
+async fn take_back_lapsed_leases(app: &App) -> Result<()> {
+    let now = now_epoch();
+    let mut requeued = Vec::new();
+    for lapsed in app.db().expired_leases(now).await? {
+        let task = app.db().task_by_id(lapsed.task_id).await?;
+        let canceled = match &task {
+            Some(task) => get_build(app, task.build_id).await?.canceled,
+            None => continue,
+        };
+        let max = i64::from(app.config().max_attempts);
+        let ending = if canceled {
+            Some(("canceled", None))
+        } else if lapsed.attempts >= max {
+            Some((
+                "failed",
+                Some(format!(
+                    "its builder stopped answering {} time(s) (the lease lapsed);                      given up after {max} attempt(s)",
+                    lapsed.attempts
+                )),
+            ))
+        } else {
+            None
+        };
+        if let Some((outcome, reason)) = ending {
+            if app
+                .db()
+                .record_outcome(lapsed.task_id, &lapsed.lease_id, outcome, reason.as_deref())
+                .await?
+            {
+                tracing::warn!(
+                    task.id = lapsed.task_id,
+                    outcome,
+                    "lease lapsed; task ended"
+                );
+                publisher::publish_task(app, lapsed.task_id).await?;
+            }
+            continue;
+        }
+        let wait = retry_backoff(app.config().retry_backoff, lapsed.attempts);
+        if app
+            .db()
+            .requeue_task(&lapsed, now, now + wait.as_secs() as i64)
+            .await?
+        {
+            requeued.push(lapsed.task_id);
+            let app = app.clone();
+            // Wake waiting builders when the backoff is over.
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                app.work_available().notify_waiters();
+            });
+        }
+    }
+    if !requeued.is_empty() {
+        tracing::warn!(tasks = ?requeued, "leases expired; tasks queued again after a backoff");
+    }
+    Ok(())
 }
 
 /// The source RPM of a leased task, for the builder to download.
@@ -343,7 +409,17 @@ pub async fn srpm_path(app: &App, task_id: i64, lease_id: &str) -> Result<PathBu
 
 #[cfg(test)]
 mod tests {
-    use super::valid_result_name;
+    use super::{retry_backoff, valid_result_name};
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_per_lapse_up_to_sixteen_times() {
+        let base = Duration::from_secs(30);
+        let waits: Vec<u64> = (1..=7)
+            .map(|attempts| retry_backoff(base, attempts).as_secs())
+            .collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 480, 480]);
+    }
 
     #[test]
     fn result_names_cannot_be_paths() {

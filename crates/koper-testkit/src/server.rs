@@ -39,7 +39,18 @@ impl TestServer {
 
     /// Starts `koper serve` with extra arguments.
     pub fn start_with(koper: &Path, extra_args: &[&str]) -> anyhow::Result<Self> {
+        Self::start_configured(koper, extra_args, "")
+    }
+
+    /// Starts `koper serve` with extra arguments and a `koper.toml`.
+    pub fn start_configured(
+        koper: &Path,
+        extra_args: &[&str],
+        settings: &str,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("koper-test-").tempdir()?;
+        std::fs::create_dir_all(dir.path().join("var"))?;
+        std::fs::write(dir.path().join("var/koper.toml"), settings)?;
         // The sandbox's unprivileged build users must traverse the builder
         // directory's ancestors.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;

@@ -110,7 +110,7 @@ async fn a_task_is_leased_once_renewed_and_published() {
                 .unwrap()
         );
         // A reported outcome is not requeued even if the lease lapses.
-        assert!(db.requeue_expired_leases(10_000).await.unwrap().is_empty());
+        assert!(db.expired_leases(10_000).await.unwrap().is_empty());
         let to_publish = db.tasks_to_publish().await.unwrap();
         assert_eq!(to_publish.len(), 1);
         db.end_task(task.id, BuildState::Succeeded, None, 300)
@@ -138,13 +138,29 @@ async fn expired_leases_go_back_to_the_queue() {
         let builder = db.upsert_builder("b", "tok", 1).await.unwrap();
         let arm = vec!["aarch64".to_owned()];
         let task = lease(db, builder.id, &arm, "l1", 50, 10).await.unwrap();
-        assert_eq!(
-            db.requeue_expired_leases(49).await.unwrap(),
-            Vec::<i64>::new(),
+        assert!(
+            db.expired_leases(49).await.unwrap().is_empty(),
             "{}",
             t.name
         );
-        assert_eq!(db.requeue_expired_leases(51).await.unwrap(), vec![task.id]);
+        let lapsed = db.expired_leases(51).await.unwrap();
+        assert_eq!(lapsed.len(), 1);
+        assert_eq!(
+            (
+                lapsed[0].task_id,
+                lapsed[0].lease_id.as_str(),
+                lapsed[0].attempts
+            ),
+            (task.id, "l1", 1)
+        );
+        // Requeued with a backoff: not leased again before it ends.
+        assert!(db.requeue_task(&lapsed[0], 51, 60).await.unwrap());
+        assert!(!db.requeue_task(&lapsed[0], 51, 60).await.unwrap());
+        assert!(
+            lease(db, builder.id, &arm, "early", 500, 59)
+                .await
+                .is_none()
+        );
         // The old lease is dead; a new lease gets the task again.
         assert!(!db.renew_lease(task.id, "l1", 500).await.unwrap());
         let again = lease(db, builder.id, &arm, "l2", 500, 60).await.unwrap();

@@ -28,7 +28,13 @@ impl World {
     }
 
     pub fn with_args(args: &[&str]) -> Self {
-        let server = TestServer::start_with(koper_bin(), args).expect("server starts");
+        Self::configured(args, "")
+    }
+
+    /// A world whose server has these `koper.toml` settings.
+    pub fn configured(args: &[&str], settings: &str) -> Self {
+        let server =
+            TestServer::start_configured(koper_bin(), args, settings).expect("server starts");
         let alice = server.add_user("alice").expect("add alice");
         let out = alice
             .run(&["create", "alice/hello", "--chroot", &host_chroot()])
@@ -41,6 +47,25 @@ impl World {
     pub fn srpm(&self, spec: &str) -> PathBuf {
         let dir = self.server.scratch("srpms").unwrap();
         koper_testkit::build_srpm(spec, &dir).expect("rpmbuild -bs")
+    }
+
+    /// Registers a builder with `koper admin add-builder`; its token.
+    pub fn add_builder(&self, name: &str) -> String {
+        let out = std::process::Command::new(koper_bin())
+            .args(["admin", "add-builder", name, "--data-dir"])
+            .arg(self.server.data_dir())
+            .output()
+            .unwrap();
+        assert_success(&out);
+        stdout(&out).trim().to_owned()
+    }
+
+    /// The API's view of a build.
+    pub fn build_json(&self, id: u32) -> serde_json::Value {
+        reqwest::blocking::get(format!("{}/api/v1/builds/{id}", self.server.url))
+            .unwrap()
+            .json()
+            .unwrap()
     }
 
     /// The results tree on disk.

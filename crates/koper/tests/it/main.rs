@@ -7,6 +7,7 @@ mod builds;
 mod common;
 mod createrepo;
 mod end_to_end;
+mod leases;
 mod pages;
 mod prebuilt;
 mod queue;

@@ -7,18 +7,11 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-fn build_json(world: &World, id: u32) -> serde_json::Value {
-    reqwest::blocking::get(format!("{}/api/v1/builds/{id}", world.server.url))
-        .unwrap()
-        .json()
-        .unwrap()
-}
-
 /// Waits until every build in `ids` has ended; their JSON.
 fn wait_ended(world: &World, ids: &[u32], timeout: Duration) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + timeout;
     loop {
-        let builds: Vec<serde_json::Value> = ids.iter().map(|id| build_json(world, *id)).collect();
+        let builds: Vec<serde_json::Value> = ids.iter().map(|id| world.build_json(*id)).collect();
         if builds.iter().all(|b| b["chroots"][0]["ended_on"].is_i64()) {
             return builds;
         }
@@ -68,7 +61,7 @@ fn pending_builds_say_why_they_wait_and_batches_hold_builds_back() {
         "{}",
         stdout(&out)
     );
-    let shown = build_json(&world, after);
+    let shown = world.build_json(after);
     assert_eq!(shown["is_background"], true);
     assert_eq!(shown["chroots"][0]["queue"]["reason"], "batch");
     assert_eq!(shown["chroots"][0]["queue"]["blocked_by"][0], first);

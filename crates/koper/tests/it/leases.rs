@@ -1,0 +1,230 @@
+//! Leases through the real server and builders: a builder that vanishes
+//! loses its task (retried after a backoff, up to a maximum of attempts)
+//! and can publish nothing afterwards; a builder told to stop (SIGTERM)
+//! finishes its build and takes no new one.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// A builder speaking the protocol by hand, so that it can vanish.
+struct RawBuilder {
+    http: Client,
+    url: String,
+    token: String,
+}
+
+impl RawBuilder {
+    fn lease(&self, wait: u64) -> Option<Value> {
+        let response = self
+            .http
+            .post(format!("{}/builder-api/v1/lease", self.url))
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(wait + 30))
+            .json(&json!({"arches": [std::env::consts::ARCH], "wait_seconds": wait}))
+            .send()
+            .unwrap();
+        match response.status() {
+            StatusCode::OK => Some(response.json().unwrap()),
+            StatusCode::NO_CONTENT => None,
+            other => panic!("lease answered {other}"),
+        }
+    }
+
+    fn task_call(&self, task: &Value, lease: &str, call: &str) -> StatusCode {
+        let id = &task["task_id"];
+        let base = format!("{}/builder-api/v1/tasks/{id}", self.url);
+        let request = match call {
+            "heartbeat" => self.http.post(format!("{base}/heartbeat")),
+            "upload" => self
+                .http
+                .put(format!("{base}/files/build.log"))
+                .header(
+                    "koper-sha256",
+                    "a591a6d40bf420404a011733cfb7b190d62c65bf0bcda32b57b277d9ad9f146e",
+                )
+                .body("Hello World"),
+            "finish" => self.http.post(format!("{base}/finish")).json(&json!({
+                "lease_id": lease, "outcome": "succeeded"
+            })),
+            other => panic!("unknown call {other}"),
+        };
+        request
+            .bearer_auth(&self.token)
+            .header("koper-lease", lease)
+            .send()
+            .unwrap()
+            .status()
+    }
+}
+
+/// Polls build `id` until `done` holds for it.
+fn wait_for(world: &World, id: u32, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let build = world.build_json(id);
+        if done(&build) {
+            return build;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up waiting: {build:#}\n{}",
+            world.server.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_builder_that_lost_its_lease_cannot_publish_and_the_task_is_retried_then_failed() {
+    let world = World::configured(
+        &["--builders", "0"],
+        "lease_seconds = 5\nretry_backoff_seconds = 6\nmax_attempts = 2\n",
+    );
+    let builder = RawBuilder {
+        http: Client::new(),
+        url: world.server.url.clone(),
+        token: world.add_builder("flaky"),
+    };
+    let out = world
+        .alice
+        .run(&[
+            "build",
+            "--nowait",
+            "alice/hello",
+            world.srpm("hello").to_str().unwrap(),
+        ])
+        .unwrap();
+    assert_success(&out);
+
+    let first = builder.lease(5).expect("a task");
+    let first_lease = first["lease_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        builder.task_call(&first, &first_lease, "heartbeat"),
+        StatusCode::OK
+    );
+    let shown = world.build_json(1);
+    assert_eq!(shown["chroots"][0]["state"], "running");
+    assert_eq!(shown["chroots"][0]["attempts"], 1);
+
+    // The builder goes silent: its lease lapses and the task waits out
+    // the backoff, saying so.
+    let shown = wait_for(&world, 1, Duration::from_secs(30), |b| {
+        b["chroots"][0]["state"] == "pending"
+    });
+    let queue = &shown["chroots"][0]["queue"];
+    assert_eq!(queue["reason"], "backoff", "{shown:#}");
+    let out = world.alice.run(&["status", "1"]).unwrap();
+    assert!(
+        stdout(&out).contains("its builder stopped answering (attempt 1)"),
+        "{}",
+        stdout(&out)
+    );
+    // Back from the dead, it can neither renew, upload nor publish.
+    for call in ["heartbeat", "upload", "finish"] {
+        assert_eq!(
+            builder.task_call(&first, &first_lease, call),
+            StatusCode::CONFLICT,
+            "{call} with a lapsed lease"
+        );
+    }
+
+    // After the backoff the task is leased again, as a second attempt.
+    let second = builder.lease(30).expect("the task again");
+    assert_eq!(second["task_id"], first["task_id"]);
+    let second_lease = second["lease_id"].as_str().unwrap().to_owned();
+    assert_ne!(second_lease, first_lease);
+    assert_eq!(world.build_json(1)["chroots"][0]["attempts"], 2);
+    assert_eq!(
+        builder.task_call(&first, &first_lease, "finish"),
+        StatusCode::CONFLICT
+    );
+
+    // That lease lapses too: two attempts were all it had.
+    let shown = wait_for(&world, 1, Duration::from_secs(30), |b| {
+        b["state"] == "failed"
+    });
+    let reason = shown["chroots"][0]["fail_reason"].as_str().unwrap();
+    assert!(reason.contains("given up after 2 attempt(s)"), "{reason}");
+    assert_eq!(
+        builder.task_call(&second, &second_lease, "finish"),
+        StatusCode::CONFLICT
+    );
+    let build_dir = world
+        .results()
+        .join("alice/hello")
+        .join(host_chroot())
+        .join("00000001-hello");
+    assert!(
+        tree(&build_dir).iter().all(|f| !f.ends_with(".rpm")),
+        "nothing was published: {:?}",
+        tree(&build_dir)
+    );
+    let log = world.server.log();
+    assert!(log.contains("lease lapsed; task ended"), "{log}");
+}
+
+#[test]
+fn sigterm_lets_a_builder_finish_its_build_and_take_no_new_one() {
+    let world = World::with_args(&["--builders", "0"]);
+    let token = world.add_builder("draining");
+    let work = world.server.scratch("remote-builder").unwrap();
+    let mut builder = Command::new(koper_bin())
+        .args(["builder", "--server", &world.server.url, "--token", &token])
+        .arg("--work-dir")
+        .arg(&work)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for spec in ["slow", "hello"] {
+        let out = world
+            .alice
+            .run(&[
+                "build",
+                "--nowait",
+                "alice/hello",
+                world.srpm(spec).to_str().unwrap(),
+            ])
+            .unwrap();
+        assert_success(&out);
+    }
+    let log_url = format!("{}/api/v1/builds/1/log/{}", world.server.url, host_chroot());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !reqwest::blocking::get(&log_url)
+        .unwrap()
+        .text()
+        .unwrap()
+        .contains("slow build started")
+    {
+        assert!(Instant::now() < deadline, "the slow build never started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &builder.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let exit = loop {
+        if let Some(exit) = builder.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "the builder did not stop");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(exit.success(), "{exit:?}");
+    let first = wait_for(&world, 1, Duration::from_secs(30), |b| {
+        b["state"] == "succeeded"
+    });
+    assert_eq!(first["chroots"][0]["attempts"], 1);
+    let second = world.build_json(2);
+    assert_eq!(second["state"], "pending", "{second:#}");
+    assert_eq!(second["chroots"][0]["attempts"], 0);
+}
