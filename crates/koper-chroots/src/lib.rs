@@ -69,6 +69,18 @@ pub struct ChrootDefinition {
     /// rpm macros defined for every build (`dist = ".fc42"`).
     #[serde(default)]
     pub macros: BTreeMap<String, String>,
+    /// Capabilities a builder must offer (`koper builder --tag`) to build
+    /// for this chroot, such as `kvm` or `big-memory`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+impl ChrootDefinition {
+    /// Whether a builder offering `offered` has every capability this
+    /// chroot needs.
+    pub fn served_by(&self, offered: &[String]) -> bool {
+        self.tags.iter().all(|needed| offered.contains(needed))
+    }
 }
 
 /// Why the chroot definitions could not be loaded.
@@ -196,6 +208,23 @@ mod tests {
             catalog.get(&fedora).unwrap().base_root,
             BaseRoot::Dnf { .. }
         ));
+    }
+
+    #[test]
+    fn tags_name_what_a_builder_must_offer() {
+        let def = ChrootDefinition::parse(
+            "name = \"big-1-x86_64\"\narch = \"x86_64\"\ntags = [\"kvm\", \"big-memory\"]\n\
+             [base_root]\nkind = \"directory\"\npath = \"/\"\n",
+            Path::new("big.toml"),
+        )
+        .unwrap();
+        let offer = |tags: &[&str]| tags.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        assert!(def.served_by(&offer(&["big-memory", "kvm", "gpu"])));
+        assert!(!def.served_by(&offer(&["kvm"])));
+        assert!(!def.served_by(&[]));
+        let host = ChrootCatalog::load(None).unwrap();
+        let host = host.get(&"host-1-x86_64".parse().unwrap()).unwrap();
+        assert!(host.served_by(&[]), "chroots without tags need nothing");
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct QueueView {
     loads: HashMap<String, (i64, i64)>,
     limits: HashMap<String, i64>,
     default_limit: Option<i64>,
+    /// Capabilities each chroot needs from its builders (chroots needing
+    /// none are left out).
+    needs: HashMap<String, Vec<String>>,
 }
 
 impl QueueView {
@@ -54,6 +57,13 @@ impl QueueView {
             loads,
             db.owner_limits().await?,
             app.config().max_running_per_owner,
+        )
+        .with_needs(
+            app.chroots()
+                .iter()
+                .filter(|def| !def.tags.is_empty())
+                .map(|def| (def.name.to_string(), def.tags.clone()))
+                .collect(),
         );
         Ok(view)
     }
@@ -82,7 +92,14 @@ impl QueueView {
             loads,
             limits,
             default_limit,
+            needs: HashMap::new(),
         }
+    }
+
+    /// The capabilities chroots need from their builders.
+    pub fn with_needs(mut self, needs: HashMap<String, Vec<String>>) -> Self {
+        self.needs = needs;
+        self
     }
 
     fn limit_of(&self, owner: &str) -> Option<i64> {
@@ -93,8 +110,8 @@ impl QueueView {
             .filter(|l| *l > 0)
     }
 
-    /// Builders connected now that build for `arch`.
-    fn builders_for(&self, arch: &str) -> Vec<&Builder> {
+    /// Builders connected now that build for `arch` and offer `needs`.
+    fn builders_for(&self, arch: &str, needs: &[String]) -> Vec<&Builder> {
         self.builders
             .iter()
             .filter(|b| {
@@ -102,6 +119,7 @@ impl QueueView {
                     && b.last_seen_on
                         .is_some_and(|seen| seen >= self.now - CONNECTED_SECONDS)
                     && b.arches.iter().any(|a| a == arch)
+                    && needs.iter().all(|tag| b.tags.contains(tag))
             })
             .collect()
     }
@@ -128,7 +146,8 @@ impl QueueView {
     pub fn explain(&self, task_id: i64, blocked_by: &[BuildId]) -> Option<QueueInfo> {
         let task = self.tasks.get(&task_id)?;
         let arch = task.arch.as_str();
-        let builders = self.builders_for(arch);
+        let needs = self.needs.get(&task.chroot).cloned().unwrap_or_default();
+        let builders = self.builders_for(arch, &needs);
         let slots: i64 = builders.iter().map(|b| b.slots.max(1)).sum();
         let busy = self.running.iter().filter(|r| r.arch == arch).count() as i64;
         let (owner_position, owner_queue) =
@@ -183,8 +202,14 @@ impl QueueView {
         }
         if builders.is_empty() {
             info.reason = WaitReason::NoBuilder;
-            info.message =
-                format!("no builder for {arch} is connected; it starts when one is ({place})");
+            let with_tags = if needs.is_empty() {
+                String::new()
+            } else {
+                format!(" offering {}", needs.join(", "))
+            };
+            info.message = format!(
+                "no builder for {arch}{with_tags} is connected; it starts when one is ({place})"
+            );
             return Some(info);
         }
         // Free slots take the first tasks at once; after that a slot frees
@@ -483,6 +508,31 @@ mod tests {
             info.message
         );
         assert!(view.explain(99, &[]).is_none());
+    }
+
+    #[test]
+    fn builders_without_a_needed_tag_do_not_count() {
+        let view = QueueView::new(
+            NOW,
+            vec![queued(1, "alice", 0)],
+            Vec::new(),
+            vec![builder(4, NOW)],
+            Vec::new(),
+            HashMap::new(),
+            HashMap::new(),
+            None,
+        )
+        .with_needs(HashMap::from([(
+            "fedora-42-x86_64".to_owned(),
+            vec!["kvm".to_owned()],
+        )]));
+        let info = view.explain(1, &[]).unwrap();
+        assert_eq!(info.reason, WaitReason::NoBuilder);
+        assert!(
+            info.message.contains("no builder for x86_64 offering kvm"),
+            "{}",
+            info.message
+        );
     }
 
     #[test]

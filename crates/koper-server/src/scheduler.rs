@@ -51,7 +51,7 @@ pub async fn lease(app: &App, builder: &Builder, request: &LeaseRequest) -> Resu
         // Register interest before looking, so a build submitted between
         // the look and the wait still wakes this request.
         let notified = app.work_available().notified();
-        if let Some(task) = try_lease(app, builder, arches).await? {
+        if let Some(task) = try_lease(app, builder, arches, &request.tags).await? {
             return Ok(Some(task));
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -60,13 +60,25 @@ pub async fn lease(app: &App, builder: &Builder, request: &LeaseRequest) -> Resu
     }
 }
 
-async fn try_lease(app: &App, builder: &Builder, arches: &[String]) -> Result<Option<Task>> {
+async fn try_lease(
+    app: &App,
+    builder: &Builder,
+    arches: &[String],
+    tags: &[String],
+) -> Result<Option<Task>> {
     let lease_id = new_lease_id()?;
     let now = now_epoch();
     let expires = now + lease_seconds(app) as i64;
+    // Chroots needing a capability this builder lacks are not offered.
+    let excluded: Vec<String> = app
+        .chroots()
+        .iter()
+        .filter(|def| !def.served_by(tags))
+        .map(|def| def.name.to_string())
+        .collect();
     let filter = LeaseFilter {
         arches,
-        excluded_chroots: &[],
+        excluded_chroots: &excluded,
         now,
     };
     let Some(task) = app

@@ -172,6 +172,10 @@ pub struct BuilderArgs {
     /// Builds to run at once.
     #[arg(long, default_value_t = 1)]
     pub slots: u32,
+    /// A capability this builder offers (repeat for several); chroots
+    /// whose definition lists `tags` go only to builders offering them all.
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
     /// Buildroot caches and scratch space; every ancestor must be
     /// traversable by the unprivileged build uids.
     #[arg(

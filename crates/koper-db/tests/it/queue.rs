@@ -231,6 +231,43 @@ async fn owners_at_their_limit_wait_while_others_build() {
 }
 
 #[tokio::test]
+async fn chroots_a_builder_cannot_serve_are_not_leased_to_it() {
+    on_both(|t| async move {
+        let db = &t.db;
+        let a = project(db, "alice").await;
+        submit(db, a, 0, BatchPlacement::Alone).await;
+        let builder = db.upsert_builder("b", "tok", 1).await.unwrap().id;
+        let arches = x86();
+        let lacking = ["host-1-x86_64".to_owned()];
+        let filter = LeaseFilter {
+            arches: &arches,
+            excluded_chroots: &lacking,
+            now: NOW,
+        };
+        assert!(
+            db.lease_next_task(builder, &filter, "l1", NOW + 100, None)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            t.name
+        );
+        let other = ["fedora-42-x86_64".to_owned()];
+        let filter = LeaseFilter {
+            excluded_chroots: &other,
+            ..filter
+        };
+        assert!(
+            db.lease_next_task(builder, &filter, "l2", NOW + 100, None)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn builders_record_what_they_can_do() {
     on_both(|t| async move {
         let db = &t.db;

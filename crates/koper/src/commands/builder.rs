@@ -20,8 +20,9 @@ pub async fn builder(args: BuilderArgs) -> CommandResult {
         config.arches = args.arches;
     }
     config.slots = args.slots.max(1);
+    config.tags = args.tags;
     tracing::info!(server = %config.server_url, arches = ?config.arches, slots = config.slots,
-        "builder starting");
+        tags = ?config.tags, "builder starting");
     let (stop_tx, stop) = watch::channel(false);
     let running = tokio::spawn(koper_builder::run(config, stop));
     shutdown_signal().await;
