@@ -53,8 +53,14 @@ pub struct Task {
     /// What to build on.
     pub chroot: ChrootDefinition,
     /// Repos for BuildRequires besides the chroot's own: the project's repo
-    /// and the repos it builds against.
+    /// and the repos it builds against (dependency projects, transitively,
+    /// and external repos), with priorities and, for koper projects, the
+    /// URL of the key their packages are signed with.
     pub repos: Vec<RepoDefinition>,
+    /// Packages installed into the buildroot before the BuildRequires (the
+    /// project chroot's extra buildroot packages).
+    #[serde(default)]
+    pub extra_packages: Vec<String>,
     /// rpm macros for the build (vendor, packager, ...).
     pub macros: BTreeMap<String, String>,
     /// Build timeout in seconds.

@@ -53,6 +53,19 @@ pub struct NewProject {
     /// Whether the project shows in the project directory.
     #[serde(default = "listed_by_default")]
     pub listed: bool,
+    /// Repos builds take BuildRequires from besides the project's own:
+    /// `copr://owner/project` (that project's repo for the same chroot,
+    /// and what it depends on in turn) or an http(s) URL (`$releasever`
+    /// and `$basearch` are expanded per chroot).
+    #[serde(default)]
+    pub additional_repos: Vec<String>,
+    /// Whether builds may use the network.
+    #[serde(default)]
+    pub enable_net: bool,
+    /// dnf priority of this project's repos in buildroots (lower wins);
+    /// absent: dnf's default, 99.
+    #[serde(default)]
+    pub repo_priority: Option<u32>,
 }
 
 fn listed_by_default() -> bool {
@@ -89,6 +102,15 @@ pub struct Project {
     /// Fingerprint of the key that signs its packages and metadata.
     #[serde(default)]
     pub key_fingerprint: Option<String>,
+    /// Repos builds take BuildRequires from besides the project's own.
+    #[serde(default)]
+    pub additional_repos: Vec<String>,
+    /// Whether builds may use the network.
+    #[serde(default)]
+    pub enable_net: bool,
+    /// dnf priority of this project's repos in buildroots.
+    #[serde(default)]
+    pub repo_priority: Option<u32>,
 }
 
 /// What `PATCH /api/v1/projects/{owner}/{project}` changes; absent fields
@@ -104,6 +126,26 @@ pub struct ProjectChanges {
     /// Shown in the project directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listed: Option<bool>,
+    /// Replaces the additional repos (an empty list removes them all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_repos: Option<Vec<String>>,
+    /// Whether builds may use the network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_net: Option<bool>,
+    /// dnf priority of this project's repos in buildroots; 0 goes back to
+    /// dnf's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo_priority: Option<u32>,
+}
+
+/// A project chroot's settings (`GET`/`PUT
+/// /api/v1/projects/{owner}/{project}/chroots/{chroot}`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChrootSettings {
+    /// Packages installed into every buildroot of this chroot, before the
+    /// BuildRequires.
+    #[serde(default)]
+    pub additional_packages: Vec<String>,
 }
 
 /// Storage used and allowed.

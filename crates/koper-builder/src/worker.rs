@@ -151,6 +151,7 @@ impl Worker {
             chroot: task.chroot.clone(),
             srpm,
             extra_repos: task.repos.clone(),
+            extra_packages: task.extra_packages.clone(),
             macros: task.macros.clone(),
             timeout: Duration::from_secs(task.timeout_seconds),
             max_log_bytes: task.max_log_bytes,

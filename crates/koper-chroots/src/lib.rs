@@ -49,6 +49,11 @@ pub struct RepoDefinition {
     /// dnf's repo priority (lower wins); `None` keeps dnf's default, 99.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<u32>,
+    /// The URL of the key the repo's packages and metadata are signed
+    /// with. When set, dnf checks both signatures against it (a koper
+    /// project's repo); when not, nothing is checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpgkey: Option<String>,
 }
 
 /// One chroot: a distribution release on one architecture.

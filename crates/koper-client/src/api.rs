@@ -344,6 +344,38 @@ impl Client {
         .await
     }
 
+    /// A project chroot's settings.
+    pub async fn chroot_settings(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+        chroot: &ChrootName,
+    ) -> Result<v1::ChrootSettings, ClientError> {
+        self.json(self.request(
+            Method::GET,
+            &format!("/projects/{owner}/{name}/chroots/{chroot}"),
+        ))
+        .await
+    }
+
+    /// Replaces a project chroot's settings.
+    pub async fn set_chroot_settings(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+        chroot: &ChrootName,
+        settings: &v1::ChrootSettings,
+    ) -> Result<v1::ChrootSettings, ClientError> {
+        self.json(
+            self.request(
+                Method::PUT,
+                &format!("/projects/{owner}/{name}/chroots/{chroot}"),
+            )
+            .json(settings),
+        )
+        .await
+    }
+
     /// The project directory: listed projects matching `query`.
     pub async fn search_projects(&self, query: &str) -> Result<Vec<v1::Project>, ClientError> {
         self.json(

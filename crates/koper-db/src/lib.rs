@@ -23,7 +23,7 @@ use sqlx::any::AnyPoolOptions;
 
 pub use builders::Builder;
 pub use builds::{BatchPlacement, BuildRow, NewBuild};
-pub use projects::{NewProject, ProjectRow};
+pub use projects::{BuildrootSettings, NewProject, ProjectRow};
 pub use queue::{
     FinishedTask, LeaseFilter, OwnerShare, QueuedTask, RECENT_WINDOW_SECONDS, RunningTask,
     fair_order,

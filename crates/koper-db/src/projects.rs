@@ -25,6 +25,20 @@ pub struct NewProject<'a> {
     pub retain_older: i64,
     /// Shown in the project directory.
     pub listed: bool,
+    /// What builds take BuildRequires from besides the project's repo.
+    pub buildroot: &'a BuildrootSettings,
+}
+
+/// A project's buildroot settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildrootSettings {
+    /// `copr://owner/project` references and http(s) repo URLs, in order.
+    pub additional_repos: Vec<String>,
+    /// Whether builds may use the network.
+    pub enable_net: bool,
+    /// dnf priority of the project's repos in buildroots; `None`: dnf's
+    /// default.
+    pub repo_priority: Option<i64>,
 }
 
 /// A stored project.
@@ -50,12 +64,14 @@ pub struct ProjectRow {
     pub quota_bytes: Option<i64>,
     /// Shown in the project directory.
     pub listed: bool,
+    /// What builds take BuildRequires from besides the project's repo.
+    pub buildroot: BuildrootSettings,
     /// Selected chroots, sorted.
     pub chroots: Vec<ChrootName>,
 }
 
 const PROJECT_COLUMNS: &str = "id, owner_name, name, description, build_timeout, created_on,
-    retain_older, quota_bytes, listed";
+    retain_older, quota_bytes, listed, additional_repos, enable_net, repo_priority";
 
 fn project_from_row(row: &AnyRow) -> Result<ProjectRow, DbError> {
     Ok(ProjectRow {
@@ -68,8 +84,21 @@ fn project_from_row(row: &AnyRow) -> Result<ProjectRow, DbError> {
         retain_older: row.try_get("retain_older")?,
         quota_bytes: row.try_get("quota_bytes")?,
         listed: row.try_get::<i64, _>("listed")? != 0,
+        buildroot: BuildrootSettings {
+            additional_repos: lines(&row.try_get::<String, _>("additional_repos")?),
+            enable_net: row.try_get::<i64, _>("enable_net")? != 0,
+            repo_priority: row.try_get("repo_priority")?,
+        },
         chroots: Vec::new(),
     })
+}
+
+/// The non-empty lines of a list column.
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 impl Database {
@@ -83,8 +112,8 @@ impl Database {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(&format!(
             "INSERT INTO projects (owner_name, name, description, build_timeout, created_on,
-                 retain_older, listed)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {PROJECT_COLUMNS}"
+                 retain_older, listed, additional_repos, enable_net, repo_priority)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {PROJECT_COLUMNS}"
         ))
         .bind(new.owner.as_str())
         .bind(new.name.as_str())
@@ -93,6 +122,9 @@ impl Database {
         .bind(now)
         .bind(new.retain_older)
         .bind(i64::from(new.listed))
+        .bind(new.buildroot.additional_repos.join("\n"))
+        .bind(i64::from(new.buildroot.enable_net))
+        .bind(new.buildroot.repo_priority)
         .fetch_one(&mut *tx)
         .await
         .map_err(DbError::from_insert)?;
@@ -260,6 +292,62 @@ impl Database {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Replaces a project's buildroot settings.
+    pub async fn set_buildroot_settings(
+        &self,
+        project_id: i64,
+        settings: &BuildrootSettings,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE projects SET additional_repos = $1, enable_net = $2, repo_priority = $3
+             WHERE id = $4",
+        )
+        .bind(settings.additional_repos.join("\n"))
+        .bind(i64::from(settings.enable_net))
+        .bind(settings.repo_priority)
+        .bind(project_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The packages installed into every buildroot of a project chroot;
+    /// `None` when the project has no such chroot.
+    pub async fn chroot_buildroot_packages(
+        &self,
+        project_id: i64,
+        chroot: &ChrootName,
+    ) -> Result<Option<Vec<String>>, DbError> {
+        let row = sqlx::query(
+            "SELECT buildroot_pkgs FROM project_chroots WHERE project_id = $1 AND chroot = $2",
+        )
+        .bind(project_id)
+        .bind(chroot.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok(lines(&row.try_get::<String, _>("buildroot_pkgs")?)))
+            .transpose()
+    }
+
+    /// Sets the packages installed into every buildroot of a project
+    /// chroot; false when the project has no such chroot.
+    pub async fn set_chroot_buildroot_packages(
+        &self,
+        project_id: i64,
+        chroot: &ChrootName,
+        packages: &[String],
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE project_chroots SET buildroot_pkgs = $1 WHERE project_id = $2 AND chroot = $3",
+        )
+        .bind(packages.join("\n"))
+        .bind(project_id)
+        .bind(chroot.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Sets how many older successful builds a project keeps.

@@ -386,9 +386,15 @@ fn dnf_fingerprint(chroot: &ChrootDefinition, releasever: &str, packages: &[Stri
         baseurl,
         metalink,
         priority,
+        gpgkey,
     } in &chroot.repos
     {
-        text.push_str(&format!("{id} {baseurl:?} {metalink:?} {priority:?}\n"));
+        text.push_str(&format!("{id} {baseurl:?} {metalink:?} {priority:?}"));
+        // Only when set, so that cached roots of unsigned repos stay valid.
+        if let Some(key) = gpgkey {
+            text.push_str(&format!(" {key:?}"));
+        }
+        text.push('\n');
     }
     hex_sha256(text.as_bytes())[..16].to_owned()
 }

@@ -201,6 +201,7 @@ fn check_request(request: &BuildRequest) -> Result<Input, SandboxError> {
     }
     // Checked here, before anything is mounted; written again later.
     dnf::files(&all_repos(request))?;
+    dnf::install_extra_args("1", &request.extra_packages, false)?;
     Ok(Input { srpm_name, macros })
 }
 
@@ -529,6 +530,35 @@ impl Job<'_> {
                 self.request.chroot.name.release().to_owned()
             }
         };
+        if !self.request.extra_packages.is_empty() {
+            let mut command = vec![OsString::from("dnf")];
+            command.extend(dnf::install_extra_args(
+                &releasever,
+                &self.request.extra_packages,
+                self.base.runs_scriptlets(),
+            )?);
+            logs.note(
+                Channel::Root,
+                &format!(
+                    "installing the project's extra buildroot packages: {}",
+                    self.request.extra_packages.join(" ")
+                ),
+            );
+            let done = process::run(
+                self.command(cgroup, bwrap::dnf_sandbox(&view, &command), false),
+                &mut logs.channel(Channel::Root),
+                &self.limits(),
+            )?;
+            if !done.success() {
+                return Ok(Some(self.failed(
+                    logs,
+                    Channel::Root,
+                    &done,
+                    "installing the extra buildroot packages",
+                    cgroup,
+                )));
+            }
+        }
         let mut command = vec![OsString::from("dnf")];
         command.extend(dnf::builddep_args(
             &releasever,

@@ -70,6 +70,12 @@ pub(crate) fn files(repos: &[&RepoDefinition]) -> Result<DnfFiles, SandboxError>
         if let Some(priority) = repo.priority {
             let _ = writeln!(config, "priority={priority}");
         }
+        // A signed repo (a koper project's): dnf imports its key into the
+        // build's own rpmdb and refuses unsigned or tampered packages and
+        // metadata, so a build cannot be fed what the project never made.
+        if let Some(key) = &repo.gpgkey {
+            let _ = writeln!(config, "gpgcheck=1\nrepo_gpgcheck=1\ngpgkey={key}");
+        }
     }
     Ok(DnfFiles {
         config,
@@ -97,7 +103,12 @@ fn check_repo(repo: &RepoDefinition) -> Result<(), SandboxError> {
             repo.id
         )));
     }
-    for url in repo.baseurl.iter().chain(&repo.metalink) {
+    for url in repo
+        .baseurl
+        .iter()
+        .chain(&repo.metalink)
+        .chain(&repo.gpgkey)
+    {
         if url.is_empty() || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(SandboxError::InvalidRequest(format!(
                 "repo {} has an invalid URL {url:?}",
@@ -153,15 +164,47 @@ pub(crate) fn install_args(
     args.extend(common(releasever));
     args.push("--noplugins".into());
     args.push("--".into());
-    for package in packages {
-        if package.is_empty() || package.starts_with('-') || package.contains(char::is_whitespace) {
-            return Err(SandboxError::InvalidRequest(format!(
-                "{package:?} is not a package name"
-            )));
-        }
-        args.push(package.into());
-    }
+    args.extend(package_args(packages)?);
     Ok(args)
+}
+
+/// `dnf install` of a project chroot's extra buildroot packages into a
+/// build's buildroot (before its BuildRequires), with the same plugins and
+/// scriptlet rule as [`builddep_args`].
+pub(crate) fn install_extra_args(
+    releasever: &str,
+    packages: &[String],
+    scripts: bool,
+) -> Result<Vec<OsString>, SandboxError> {
+    let mut args = vec![OsString::from("install")];
+    args.extend(common(releasever));
+    args.push("--disableplugin=*".into());
+    if !scripts {
+        args.push("--setopt=tsflags=noscripts".into());
+    }
+    args.push("--".into());
+    args.extend(package_args(packages)?);
+    Ok(args)
+}
+
+/// Package names or specs for a dnf command line; nothing that dnf could
+/// read as an option or that could carry a second word.
+fn package_args(packages: &[String]) -> Result<Vec<OsString>, SandboxError> {
+    packages
+        .iter()
+        .map(|package| {
+            if package.is_empty()
+                || package.starts_with('-')
+                || package.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                Err(SandboxError::InvalidRequest(format!(
+                    "{package:?} is not a package name"
+                )))
+            } else {
+                Ok(package.into())
+            }
+        })
+        .collect()
 }
 
 /// `dnf builddep` of an SRPM (a file name in [`INPUT_DIR`]). Only the
@@ -191,6 +234,7 @@ mod tests {
             baseurl: baseurl.map(Into::into),
             metalink: metalink.map(Into::into),
             priority: None,
+            gpgkey: None,
         }
     }
 
@@ -217,6 +261,30 @@ mod tests {
             "\n[copr-alice-tools]\nname=copr-alice-tools\nenabled=1\nbaseurl=http://127.0.0.1:8080/r/\npriority=10\n"
         ));
         assert_eq!(files.rpmmacros, "%_dbpath /var/lib/rpm\n");
+        assert!(!files.config.contains("gpgcheck=1"));
+    }
+
+    #[test]
+    fn signed_repos_are_checked_against_their_key() {
+        let mut project = repo("koper-alice-x", Some("http://127.0.0.1:1/r/"), None);
+        project.gpgkey = Some("http://127.0.0.1:1/alice/x/pubkey.gpg".into());
+        let written = files(&[&project]).unwrap();
+        assert!(written.config.contains(
+            "baseurl=http://127.0.0.1:1/r/\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=http://127.0.0.1:1/alice/x/pubkey.gpg\n"
+        ));
+        project.gpgkey = Some("http://a/key\ngpgcheck=0".into());
+        assert!(files(&[&project]).is_err());
+    }
+
+    #[test]
+    fn extra_packages_install_without_options_smuggled_in() {
+        let args = install_extra_args("1", &["libfoo-devel".into(), "make".into()], false).unwrap();
+        let args = strings(&args);
+        assert_eq!(args[0], "install");
+        assert!(args.contains(&"--setopt=tsflags=noscripts"));
+        assert!(args.ends_with(&["--", "libfoo-devel", "make"]));
+        assert!(install_extra_args("1", &["--nogpgcheck".into()], true).is_err());
+        assert!(install_extra_args("1", &["a b".into()], true).is_err());
     }
 
     #[test]

@@ -74,6 +74,9 @@ pub struct BuildRequest {
     /// project's repo, its dependency projects (`file://` or `http://`).
     /// Ids must be unique among these and the chroot's repos.
     pub extra_repos: Vec<RepoDefinition>,
+    /// Packages installed into the buildroot before the BuildRequires (a
+    /// project chroot's extra buildroot packages), from the same repos.
+    pub extra_packages: Vec<String>,
     /// rpm macros defined for this build (`vendor`, `packager`, `bugurl`);
     /// they override the chroot's macros of the same name.
     pub macros: BTreeMap<String, String>,

@@ -4,20 +4,25 @@
 //! repositories.
 //!
 //! Handlers live in [`http`] and stay thin; the operations they call live
-//! in one module per concern (`projects`, `builds`, `scheduler`,
+//! in one module per concern (`projects`, `builds`, `buildroot` for what
+//! buildroots are made of, `provenance` for the macros naming a build's
+//! origin, `scheduler`,
 //! `publisher`, `users`, `keys` for signing keys, `release` for release
 //! packages, `quota` and `retention` for storage, `queue` for why builds wait, `uploads` for prebuilt
 //! packages, `views` for the browsable pages).
 
 mod app;
 mod auth;
+mod buildroot;
 mod builds;
+
 pub mod config;
 mod error;
 mod http;
 mod keys;
 mod permissions;
 mod projects;
+mod provenance;
 mod publisher;
 mod queue;
 pub mod quota;

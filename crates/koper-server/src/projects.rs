@@ -1,12 +1,12 @@
 //! Projects: creating, finding and describing them.
 
 use koper_api::v1;
-use koper_db::{DbError, NewProject, ProjectRow, User};
+use koper_db::{BuildrootSettings, DbError, NewProject, ProjectRow, User};
 use koper_types::{ChrootName, OwnerName, ProjectName, now_epoch};
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::{permissions, publisher};
+use crate::{buildroot, permissions, publisher, release};
 
 /// Checks that every requested chroot exists on this instance.
 pub fn check_chroots(app: &App, chroots: &[ChrootName]) -> Result<()> {
@@ -37,6 +37,12 @@ pub async fn create_project(app: &App, caller: &User, new: &v1::NewProject) -> R
         )));
     }
     check_chroots(app, &new.chroots)?;
+    buildroot::check_additional_repos(app, &new.additional_repos).await?;
+    let settings = BuildrootSettings {
+        additional_repos: new.additional_repos.clone(),
+        enable_net: new.enable_net,
+        repo_priority: new.repo_priority.filter(|p| *p > 0).map(i64::from),
+    };
     let timeout = i64::try_from(app.config().default_build_timeout.as_secs()).unwrap_or(i64::MAX);
     let project = match app
         .db()
@@ -49,6 +55,7 @@ pub async fn create_project(app: &App, caller: &User, new: &v1::NewProject) -> R
                 build_timeout: timeout,
                 retain_older: i64::from(new.retain_older),
                 listed: new.listed,
+                buildroot: &settings,
             },
             now_epoch(),
         )
@@ -104,10 +111,17 @@ pub fn to_api(app: &App, project: &ProjectRow) -> v1::Project {
         retain_older: project.retain_older,
         listed: project.listed,
         key_fingerprint: None,
+        additional_repos: project.buildroot.additional_repos.clone(),
+        enable_net: project.buildroot.enable_net,
+        repo_priority: project
+            .buildroot
+            .repo_priority
+            .and_then(|p| u32::try_from(p).ok()),
     }
 }
 
-/// Changes a project's settings (retention, description, listing).
+/// Changes a project's settings (retention, description, listing,
+/// buildroot).
 pub async fn modify_project(
     app: &App,
     caller: &User,
@@ -119,6 +133,25 @@ pub async fn modify_project(
             "{} may not change {}/{}",
             caller.name, project.owner, project.name
         )));
+    }
+    let buildroot_changed = changes.additional_repos.is_some()
+        || changes.enable_net.is_some()
+        || changes.repo_priority.is_some();
+    if buildroot_changed {
+        let mut settings = project.buildroot.clone();
+        if let Some(repos) = &changes.additional_repos {
+            buildroot::check_additional_repos(app, repos).await?;
+            settings.additional_repos = repos.clone();
+        }
+        if let Some(enable_net) = changes.enable_net {
+            settings.enable_net = enable_net;
+        }
+        if let Some(priority) = changes.repo_priority {
+            settings.repo_priority = Some(i64::from(priority)).filter(|p| *p > 0);
+        }
+        app.db()
+            .set_buildroot_settings(project.id, &settings)
+            .await?;
     }
     if let Some(retain) = changes.retain_older {
         app.db()
@@ -135,6 +168,10 @@ pub async fn modify_project(
         .project_by_id(project.id)
         .await?
         .ok_or_else(|| Error::internal("project vanished"))?;
+    // The release packages carry the dependencies' .repo files.
+    if changes.additional_repos.is_some() {
+        release::refresh_all(app, &project).await?;
+    }
     // Fewer builds to keep: prune now rather than after the next build.
     if changes.retain_older.is_some() {
         for chroot in &project.chroots {
@@ -142,4 +179,52 @@ pub async fn modify_project(
         }
     }
     Ok(project)
+}
+
+/// A project chroot's settings.
+pub async fn chroot_settings(
+    app: &App,
+    project: &ProjectRow,
+    chroot: &ChrootName,
+) -> Result<v1::ChrootSettings> {
+    let packages = app
+        .db()
+        .chroot_buildroot_packages(project.id, chroot)
+        .await?
+        .ok_or_else(|| no_chroot(project, chroot))?;
+    Ok(v1::ChrootSettings {
+        additional_packages: packages,
+    })
+}
+
+/// Replaces a project chroot's settings.
+pub async fn set_chroot_settings(
+    app: &App,
+    caller: &User,
+    project: &ProjectRow,
+    chroot: &ChrootName,
+    settings: &v1::ChrootSettings,
+) -> Result<v1::ChrootSettings> {
+    if !permissions::can_admin(caller, project) {
+        return Err(Error::Forbidden(format!(
+            "{} may not change {}/{}",
+            caller.name, project.owner, project.name
+        )));
+    }
+    buildroot::check_packages(&settings.additional_packages)?;
+    if !app
+        .db()
+        .set_chroot_buildroot_packages(project.id, chroot, &settings.additional_packages)
+        .await?
+    {
+        return Err(no_chroot(project, chroot));
+    }
+    chroot_settings(app, project, chroot).await
+}
+
+fn no_chroot(project: &ProjectRow, chroot: &ChrootName) -> Error {
+    Error::NotFound(format!(
+        "project {}/{} has no chroot {chroot}",
+        project.owner, project.name
+    ))
 }

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::{keys, publisher, repo_file};
+use crate::{buildroot, keys, publisher, repo_file};
 
 /// The directory of a chroot repo holding its release package.
 pub const RELEASE_DIR: &str = "release";
@@ -66,16 +66,53 @@ pub fn key_file_name(app: &App, project: &ProjectRow) -> String {
 }
 
 /// The repos of the projects and external repos `project` depends on, for
-/// `chroot`. Projects have no dependencies yet; when they do, each
+/// `chroot` (followed transitively, as builds see them): each
 /// `copr://owner/project` dependency contributes its own `.repo` section
-/// (`repo_file::render` of that project, with a `coprdep:` id) and its
-/// key, and each external URL a section without a key.
+/// with a `coprdep:` id and its key, each external URL a section without
+/// a key.
 pub async fn dependency_repos(
-    _app: &App,
-    _project: &ProjectRow,
-    _chroot: &ChrootName,
+    app: &App,
+    project: &ProjectRow,
+    chroot: &ChrootName,
 ) -> Result<Vec<ReleaseRepo>> {
-    Ok(Vec::new())
+    let Some(definition) = app.chroots().get(chroot).cloned() else {
+        return Ok(Vec::new());
+    };
+    let found = buildroot::dependencies(app, project, &definition).await?;
+    let mut repos = Vec::new();
+    for dependency in &found.projects {
+        let section = repo_file::render(app, dependency, chroot)?;
+        let section = match section.strip_prefix("[copr:") {
+            Some(rest) => format!("[coprdep:{rest}"),
+            None => section,
+        };
+        let key = keys::project_key(app, dependency).await?;
+        repos.push(ReleaseRepo {
+            section,
+            key: Some(ReleaseKey {
+                file_name: key_file_name(app, dependency),
+                armored: key
+                    .public_key()
+                    .map_err(Error::internal)?
+                    .armored()
+                    .to_owned(),
+            }),
+        });
+    }
+    for (index, url) in found.urls.iter().enumerate() {
+        repos.push(ReleaseRepo {
+            section: format!(
+                "[{id}-extra-{n}]\nname=Repo {n} that {owner}/{name} builds against\n\
+                 baseurl={url}\ntype=rpm-md\nskip_if_unavailable=True\nenabled=1\n",
+                id = package_name(project),
+                n = index + 1,
+                owner = project.owner,
+                name = project.name,
+            ),
+            key: None,
+        });
+    }
+    Ok(repos)
 }
 
 /// The files of a release package (path → content), from the project's

@@ -2,14 +2,12 @@
 //! renewing leases, receiving logs and result files, and taking back tasks
 //! whose builder went silent. See `docs/builder-api.md`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use futures::Stream;
 use koper_api::builder::{FinishRequest, LeaseRequest, LeaseStatus, Outcome, Task};
-use koper_chroots::RepoDefinition;
 use koper_db::{Builder, LeaseFilter, TaskRow};
 use koper_types::{BuildState, now_epoch};
 use tokio::io::AsyncWriteExt;
@@ -18,7 +16,7 @@ use crate::app::App;
 use crate::builds::get_build;
 use crate::error::{Error, Result};
 use crate::publisher::{self, LIVE_LOG};
-use crate::spool;
+use crate::{buildroot, provenance, spool};
 
 /// How often lapsed leases are looked for.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(5);
@@ -140,22 +138,9 @@ async fn prepare_task(app: &App, task: &TaskRow, lease_id: &str) -> Result<Task>
     tokio::fs::write(build_dir.join(LIVE_LOG), b"").await?;
     app.db().set_result_dir(task.id, &result_dir).await?;
 
-    let project_repo = RepoDefinition {
-        id: format!(
-            "koper-{}-{}",
-            build.owner.as_str().replace('@', "group_"),
-            build.project
-        ),
-        baseurl: Some(format!(
-            "{}/{}/{}/{}/",
-            app.results_url(),
-            build.owner,
-            build.project,
-            task.chroot
-        )),
-        metalink: None,
-        priority: None,
-    };
+    let project = crate::projects::find_project(app, &build.owner, &build.project).await?;
+    let repos = buildroot::build_repos(app, &project, &chroot).await?;
+    let extra_packages = buildroot::extra_packages(app, &project, &task.chroot).await?;
     Ok(Task {
         task_id: task.id,
         lease_id: lease_id.to_owned(),
@@ -164,11 +149,12 @@ async fn prepare_task(app: &App, task: &TaskRow, lease_id: &str) -> Result<Task>
         srpm_path: format!("/builder-api/v1/tasks/{}/srpm", task.id),
         srpm_sha256: build.srpm_sha256.clone().unwrap_or_default(),
         chroot,
-        repos: vec![project_repo],
-        macros: BTreeMap::new(),
+        repos,
+        extra_packages,
+        macros: provenance::macros(app, &project),
         timeout_seconds: u64::try_from(build.timeout).unwrap_or(0),
         max_log_bytes: app.config().max_log_bytes,
-        enable_net: false,
+        enable_net: project.buildroot.enable_net,
     })
 }
 

@@ -86,6 +86,10 @@ pub enum Command {
     Quota(QuotaArgs),
     /// Change a project's settings.
     Modify(ModifyArgs),
+    /// Change a project chroot's settings (extra buildroot packages).
+    EditChroot(EditChrootArgs),
+    /// Show a project chroot's settings.
+    GetChroot(GetChrootArgs),
     /// Add already-built RPMs to a project, without a build.
     UploadRpm(UploadRpmArgs),
     /// Search the project directory (listed projects).
@@ -269,6 +273,66 @@ pub struct CreateArgs {
     /// Leave the project out of the project directory.
     #[arg(long)]
     pub unlisted: bool,
+    #[command(flatten)]
+    pub buildroot: BuildrootArgs,
+}
+
+/// `on` or `off`, as copr-cli spells switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+impl OnOff {
+    /// Whether this is `on`.
+    pub fn is_on(self) -> bool {
+        self == Self::On
+    }
+}
+
+/// What a project's builds take their BuildRequires from.
+#[derive(Debug, Args)]
+pub struct BuildrootArgs {
+    /// A repo builds take BuildRequires from: copr://OWNER/PROJECT (and
+    /// what that project depends on) or an http(s) URL, where $releasever
+    /// and $basearch are expanded per chroot (repeat for several).
+    #[arg(long = "repo", value_name = "REPO")]
+    pub repos: Vec<String>,
+    /// Whether builds may use the network.
+    #[arg(long, value_enum, value_name = "on|off")]
+    pub enable_net: Option<OnOff>,
+    /// dnf priority of this project's repos in buildroots (lower wins; 0:
+    /// dnf's default).
+    #[arg(long, value_name = "N")]
+    pub repo_priority: Option<u32>,
+}
+
+/// Options of `koper edit-chroot`.
+#[derive(Debug, Args)]
+pub struct EditChrootArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT/CHROOT, or PROJECT/CHROOT for one of your own.
+    pub chroot: String,
+    /// Packages installed into every buildroot of this chroot, separated
+    /// by spaces ("" for none).
+    #[arg(long)]
+    pub packages: Option<String>,
+}
+
+/// Options of `koper get-chroot`.
+#[derive(Debug, Args)]
+pub struct GetChrootArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT/CHROOT, or PROJECT/CHROOT for one of your own.
+    pub chroot: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
 }
 
 /// Options of `koper list`.
@@ -379,6 +443,12 @@ pub struct ModifyArgs {
     /// Leave the project out of the project directory.
     #[arg(long)]
     pub unlisted: bool,
+    /// Replaces the project's repos with the `--repo` options given.
+    #[command(flatten)]
+    pub buildroot: BuildrootArgs,
+    /// Remove all of the project's additional repos.
+    #[arg(long, conflicts_with = "repos")]
+    pub no_repos: bool,
 }
 
 /// Options of `koper upload-rpm`.

@@ -1,4 +1,4 @@
-use koper_db::{DbError, NewProject};
+use koper_db::{BuildrootSettings, DbError, NewProject};
 use koper_types::ChrootName;
 
 use crate::harness::on_both;
@@ -22,6 +22,7 @@ async fn projects_are_unique_per_owner() {
             build_timeout: 18000,
             retain_older: 0,
             listed: true,
+            buildroot: &Default::default(),
         };
         let created = db.create_project(&new, 5).await.unwrap();
         assert_eq!(
@@ -60,6 +61,78 @@ async fn projects_are_unique_per_owner() {
             db.set_repo_dirty(created.id, chroot, false).await.unwrap();
         }
         assert_eq!(db.dirty_repos().await.unwrap().len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn buildroot_settings_are_kept_per_project_and_chroot() {
+    on_both(|t| async move {
+        let db = &t.db;
+        let chroots: Vec<ChrootName> = vec!["host-1-x86_64".parse().unwrap()];
+        let settings = BuildrootSettings {
+            additional_repos: vec![
+                "copr://alice/stable".into(),
+                "https://example.org/$releasever/$basearch/".into(),
+            ],
+            enable_net: true,
+            repo_priority: Some(5),
+        };
+        let created = db
+            .create_project(
+                &NewProject {
+                    owner: &"alice".parse().unwrap(),
+                    name: &"testing".parse().unwrap(),
+                    description: "",
+                    chroots: &chroots,
+                    build_timeout: 60,
+                    retain_older: 0,
+                    listed: true,
+                    buildroot: &settings,
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(created.buildroot, settings, "{}", t.name);
+        let cleared = BuildrootSettings::default();
+        db.set_buildroot_settings(created.id, &cleared)
+            .await
+            .unwrap();
+        let found = db.project_by_id(created.id).await.unwrap().unwrap();
+        assert_eq!(found.buildroot, cleared);
+
+        let chroot = &chroots[0];
+        assert_eq!(
+            db.chroot_buildroot_packages(created.id, chroot)
+                .await
+                .unwrap(),
+            Some(vec![])
+        );
+        let packages = vec!["make".to_owned(), "libfoo-devel".to_owned()];
+        assert!(
+            db.set_chroot_buildroot_packages(created.id, chroot, &packages)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            db.chroot_buildroot_packages(created.id, chroot)
+                .await
+                .unwrap(),
+            Some(packages.clone())
+        );
+        let other: ChrootName = "fedora-42-x86_64".parse().unwrap();
+        assert!(
+            !db.set_chroot_buildroot_packages(created.id, &other, &packages)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            db.chroot_buildroot_packages(created.id, &other)
+                .await
+                .unwrap(),
+            None
+        );
     })
     .await;
 }

@@ -23,6 +23,7 @@ async fn project(db: &Database, owner: &str) -> i64 {
             build_timeout: 60,
             retain_older: 0,
             listed: true,
+            buildroot: &Default::default(),
         },
         1,
     )

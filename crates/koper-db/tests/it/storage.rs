@@ -138,6 +138,7 @@ async fn the_directory_lists_and_searches_listed_projects() {
                     build_timeout: 60,
                     retain_older: 0,
                     listed,
+                    buildroot: &Default::default(),
                 },
                 1,
             )

@@ -18,6 +18,7 @@ pub async fn project_with_build(db: &Database) -> (i64, BuildId) {
                 build_timeout: 60,
                 retain_older: 0,
                 listed: true,
+                buildroot: &Default::default(),
             },
             1,
         )

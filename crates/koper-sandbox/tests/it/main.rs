@@ -126,6 +126,7 @@ impl Build {
                 chroot: env.host_chroot.clone(),
                 srpm,
                 extra_repos: Vec::new(),
+                extra_packages: Vec::new(),
                 macros: BTreeMap::new(),
                 timeout: Duration::from_secs(300),
                 max_log_bytes: 10 << 20,
@@ -293,6 +294,7 @@ fn make_repo(id: &str, specs: &[&str], dir: &Path) -> anyhow::Result<RepoDefinit
         baseurl: Some(format!("file://{}", dir.display())),
         metalink: None,
         priority: None,
+        gpgkey: None,
     })
 }
 

@@ -31,6 +31,10 @@ pub fn routes() -> Router<App> {
             "/projects/{owner}/{project}/rpms",
             post(upload_rpms).layer(DefaultBodyLimit::disable()),
         )
+        .route(
+            "/projects/{owner}/{project}/chroots/{chroot}",
+            get(get_chroot_settings).put(set_chroot_settings),
+        )
         .route("/storage/{owner}", get(storage))
         .route(
             "/projects/{owner}/{project}/builds",
@@ -129,6 +133,29 @@ async fn modify_project(
     let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
     let project = projects::modify_project(&app, &user, &project, &changes).await?;
     Ok(Json(projects::to_api(&app, &project)))
+}
+
+async fn get_chroot_settings(
+    State(app): State<App>,
+    Path((owner, project, chroot)): Path<(String, String, String)>,
+) -> Result<Json<v1::ChrootSettings>> {
+    let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
+    Ok(Json(
+        projects::chroot_settings(&app, &project, &chroot.parse()?).await?,
+    ))
+}
+
+async fn set_chroot_settings(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path((owner, project, chroot)): Path<(String, String, String)>,
+    body: std::result::Result<Json<v1::ChrootSettings>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<v1::ChrootSettings>> {
+    let Json(settings) = body.map_err(|e| Error::bad_request(e.body_text()))?;
+    let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
+    Ok(Json(
+        projects::set_chroot_settings(&app, &user, &project, &chroot.parse()?, &settings).await?,
+    ))
 }
 
 async fn storage(

@@ -33,6 +33,8 @@ pub async fn run(command: Command) -> CommandResult {
         Command::UploadRpm(args) => builds::upload_rpm(args).await,
         Command::Quota(args) => projects::quota(args).await,
         Command::Modify(args) => projects::modify(args).await,
+        Command::EditChroot(args) => projects::edit_chroot(args).await,
+        Command::GetChroot(args) => projects::get_chroot(args).await,
         Command::Search(args) => projects::search(args).await,
         Command::SyncToRepo(args) => repos::sync_to_repo(args).await,
         Command::Mirror(args) => repos::mirror(args).await,

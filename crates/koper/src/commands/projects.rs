@@ -7,7 +7,8 @@ use koper_types::{ChrootName, OwnerName, format_bytes};
 
 use super::{client, project_ref};
 use crate::cli::{
-    ClientOnly, CreateArgs, ListArgs, ModifyArgs, OutputFormat, QuotaArgs, SearchArgs,
+    ClientOnly, CreateArgs, EditChrootArgs, GetChrootArgs, ListArgs, ModifyArgs, OutputFormat,
+    QuotaArgs, SearchArgs,
 };
 use crate::exit::{CommandResult, Failure};
 
@@ -28,6 +29,9 @@ pub async fn create(args: CreateArgs) -> CommandResult {
             description: args.description,
             retain_older: args.retain,
             listed: !args.unlisted,
+            additional_repos: args.buildroot.repos,
+            enable_net: args.buildroot.enable_net.is_some_and(|v| v.is_on()),
+            repo_priority: args.buildroot.repo_priority,
         })
         .await?;
     println!("{}", created.full_name);
@@ -98,6 +102,15 @@ fn print_projects(projects: &[v1::Project]) {
         }
         println!("  chroots:     {}", chroots.join(" "));
         println!("  repos:       {}/", project.repo_url);
+        if !project.additional_repos.is_empty() {
+            println!("  builds with: {}", project.additional_repos.join(" "));
+        }
+        if project.enable_net {
+            println!("  network:     enabled in builds");
+        }
+        if let Some(priority) = project.repo_priority {
+            println!("  priority:    {priority}");
+        }
         if project.retain_older > 0 {
             println!(
                 "  keeps:       {} older build(s) per package",
@@ -174,6 +187,15 @@ pub async fn modify(args: ModifyArgs) -> CommandResult {
         } else {
             None
         },
+        additional_repos: if args.no_repos {
+            Some(Vec::new())
+        } else if args.buildroot.repos.is_empty() {
+            None
+        } else {
+            Some(args.buildroot.repos)
+        },
+        enable_net: args.buildroot.enable_net.map(|v| v.is_on()),
+        repo_priority: args.buildroot.repo_priority,
     };
     let modified = client
         .modify_project(&project.owner, &project.name, &changes)
@@ -197,6 +219,64 @@ pub async fn search(args: SearchArgs) -> CommandResult {
             }
             print_projects(&projects);
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `OWNER/PROJECT/CHROOT` or `PROJECT/CHROOT`.
+fn chroot_ref(
+    client: &koper_client::Client,
+    text: &str,
+) -> Result<(koper_types::ProjectRef, ChrootName), Failure> {
+    let (project, chroot) = text.rsplit_once('/').ok_or_else(|| {
+        Failure::new(2, format!("{text:?} names no chroot"))
+            .hint("write OWNER/PROJECT/CHROOT, or PROJECT/CHROOT for one of your own")
+    })?;
+    let chroot = chroot
+        .parse::<ChrootName>()
+        .map_err(|e| Failure::new(2, e.to_string()).hint("see `koper list-chroots`"))?;
+    Ok((project_ref(client, project)?, chroot))
+}
+
+fn print_chroot_settings(settings: &v1::ChrootSettings) {
+    println!(
+        "additional_packages: {}",
+        settings.additional_packages.join(" ")
+    );
+}
+
+pub async fn edit_chroot(args: EditChrootArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let (project, chroot) = chroot_ref(&client, &args.chroot)?;
+    let mut settings = client
+        .chroot_settings(&project.owner, &project.name, &chroot)
+        .await?;
+    if let Some(packages) = &args.packages {
+        settings.additional_packages = packages.split_whitespace().map(str::to_owned).collect();
+    }
+    let settings = client
+        .set_chroot_settings(&project.owner, &project.name, &chroot, &settings)
+        .await?;
+    eprintln!(
+        "Chroot {chroot} of {}/{} was changed.",
+        project.owner, project.name
+    );
+    print_chroot_settings(&settings);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn get_chroot(args: GetChrootArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let (project, chroot) = chroot_ref(&client, &args.chroot)?;
+    let settings = client
+        .chroot_settings(&project.owner, &project.name, &chroot)
+        .await?;
+    match args.output {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&settings).map_err(Failure::local)?
+        ),
+        OutputFormat::Text => print_chroot_settings(&settings),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 //! `koper` CLI, with the results installed by real dnf.
 
 mod bad_input;
+mod buildroots;
 mod builds;
 mod common;
 mod createrepo;
