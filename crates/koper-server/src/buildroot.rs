@@ -335,6 +335,7 @@ mod tests {
             },
             repos: vec![],
             macros: Default::default(),
+            tags: Default::default(),
         };
         assert_eq!(
             expand_url("http://x/$releasever/${basearch}/os/$basearch", &chroot),
