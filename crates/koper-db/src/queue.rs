@@ -107,8 +107,23 @@ pub struct FinishedTask {
     pub package: Option<String>,
     /// Its architecture.
     pub arch: String,
+    /// How it ended.
+    pub state: BuildState,
     /// Seconds from lease to end.
     pub seconds: i64,
+    /// Seconds from the builder's report to the end (publishing).
+    pub publish_seconds: Option<i64>,
+}
+
+/// How many tasks are in one state for one architecture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskCount {
+    /// The state.
+    pub state: BuildState,
+    /// The architecture.
+    pub arch: String,
+    /// Tasks.
+    pub count: i64,
 }
 
 /// A task leased right now.
@@ -388,7 +403,8 @@ impl Database {
     /// The most recently ended tasks that ran on a builder, newest first.
     pub async fn recent_finished_tasks(&self, limit: i64) -> Result<Vec<FinishedTask>, DbError> {
         let rows = sqlx::query(
-            "SELECT b.package_name, bc.arch, bc.ended_on - bc.started_on AS seconds
+            "SELECT b.package_name, bc.arch, bc.state, bc.ended_on - bc.started_on AS seconds,
+                 bc.ended_on - bc.reported_on AS publish_seconds
              FROM build_chroots bc JOIN builds b ON b.id = bc.build_id
              WHERE bc.state IN ($1, $2) AND bc.started_on IS NOT NULL
                  AND bc.ended_on IS NOT NULL AND bc.attempts > 0
@@ -404,7 +420,32 @@ impl Database {
                 Ok(FinishedTask {
                     package: row.try_get("package_name")?,
                     arch: row.try_get("arch")?,
+                    state: crate::parse_column(&row.try_get::<String, _>("state")?, "state")?,
                     seconds: row.try_get("seconds")?,
+                    publish_seconds: row.try_get("publish_seconds")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Tasks not ended yet, by state and architecture.
+    pub async fn unended_task_counts(&self) -> Result<Vec<TaskCount>, DbError> {
+        let rows = sqlx::query(
+            "SELECT state, arch, COUNT(*) AS n FROM build_chroots
+             WHERE state IN ($1, $2, $3, $4) GROUP BY state, arch ORDER BY state, arch",
+        )
+        .bind(UNENDED[0].as_str())
+        .bind(UNENDED[1].as_str())
+        .bind(UNENDED[2].as_str())
+        .bind(UNENDED[3].as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TaskCount {
+                    state: crate::parse_column(&row.try_get::<String, _>("state")?, "state")?,
+                    arch: row.try_get("arch")?,
+                    count: row.try_get("n")?,
                 })
             })
             .collect()

@@ -151,9 +151,10 @@ impl Database {
         lease_id: &str,
         outcome: &str,
         reason: Option<&str>,
+        now: i64,
     ) -> Result<bool, DbError> {
         let updated = sqlx::query(
-            "UPDATE build_chroots SET outcome = $1, fail_reason = $2
+            "UPDATE build_chroots SET outcome = $1, fail_reason = $2, reported_on = $7
              WHERE id = $3 AND lease_id = $4 AND outcome IS NULL AND state IN ($5, $6)",
         )
         .bind(outcome)
@@ -162,6 +163,7 @@ impl Database {
         .bind(lease_id)
         .bind(BuildState::Starting.as_str())
         .bind(BuildState::Running.as_str())
+        .bind(now)
         .execute(&self.pool)
         .await?
         .rows_affected();

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 
 use crate::config::ServerConfig;
 use crate::keys::KeyStore;
+use crate::metrics::Metrics;
 use crate::publisher::RepoLocks;
 
 /// Everything a handler may need; cheap to clone.
@@ -26,6 +27,7 @@ struct Inner {
     work_available: Notify,
     repo_locks: RepoLocks,
     keys: KeyStore,
+    metrics: Metrics,
 }
 
 impl App {
@@ -47,6 +49,7 @@ impl App {
                 work_available: Notify::new(),
                 repo_locks: RepoLocks::default(),
                 keys: KeyStore::default(),
+                metrics: Metrics::default(),
             }),
         }
     }
@@ -95,5 +98,10 @@ impl App {
     /// Loaded project signing keys.
     pub fn keys(&self) -> &KeyStore {
         &self.inner.keys
+    }
+
+    /// This process's counters and histograms.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 }

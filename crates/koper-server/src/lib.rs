@@ -8,7 +8,7 @@
 //! buildroots are made of, `provenance` for the macros naming a build's
 //! origin, `scheduler`,
 //! `publisher`, `users`, `keys` for signing keys, `release` for release
-//! packages, `quota` and `retention` for storage, `queue` for why builds wait, `uploads` for prebuilt
+//! packages, `quota` and `retention` for storage, `queue` for why builds wait, `metrics` for `/metrics` and the admin status, `uploads` for prebuilt
 //! packages, `views` for the browsable pages).
 
 mod app;
@@ -20,6 +20,7 @@ pub mod config;
 mod error;
 mod http;
 mod keys;
+pub mod metrics;
 mod permissions;
 mod projects;
 mod provenance;

@@ -202,6 +202,7 @@ pub async fn repair(app: &App) -> Result<()> {
 /// Publishes a task whose builder reported its outcome: checks and moves
 /// its files into the results tree, updates the repo and ends the task.
 pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
+    let publish_started = std::time::Instant::now();
     let db = app.db();
     let task = db
         .task_by_id(task_id)
@@ -280,8 +281,16 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
     let dir = build_dir.clone();
     let bytes = tokio::task::spawn_blocking(move || quota::result_dir_bytes(&dir)).await??;
     db.set_result_bytes(task.id, bytes).await?;
-    db.end_task(task.id, state, reason.as_deref(), now_epoch())
+    let ended_on = now_epoch();
+    db.end_task(task.id, state, reason.as_deref(), ended_on)
         .await?;
+    app.metrics().task_published(
+        &task.arch,
+        state,
+        task.started_on
+            .map(|started| std::time::Duration::from_secs((ended_on - started).max(0) as u64)),
+        publish_started.elapsed(),
+    );
     let _ = tokio::fs::remove_dir_all(app.data().staging_dir().join(task_id.to_string())).await;
     log_end(&build, &task, state);
     if state == BuildState::Succeeded

@@ -400,7 +400,9 @@ mod tests {
         FinishedTask {
             package: Some("other".to_owned()),
             arch: "x86_64".to_owned(),
+            state: koper_types::BuildState::Succeeded,
             seconds,
+            publish_seconds: Some(1),
         }
     }
 

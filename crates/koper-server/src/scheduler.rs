@@ -299,7 +299,13 @@ pub async fn finish(app: &App, task_id: i64, request: &FinishRequest) -> Result<
     let reason = request.reason.as_deref().map(|r| truncate(r, 2000));
     if !app
         .db()
-        .record_outcome(task_id, &request.lease_id, outcome, reason.as_deref())
+        .record_outcome(
+            task_id,
+            &request.lease_id,
+            outcome,
+            reason.as_deref(),
+            now_epoch(),
+        )
         .await?
     {
         return Err(Error::Conflict(format!(
@@ -340,6 +346,7 @@ async fn take_back_lapsed_leases(app: &App) -> Result<()> {
     let now = now_epoch();
     let mut requeued = Vec::new();
     for lapsed in app.db().expired_leases(now).await? {
+        app.metrics().lease_lapsed();
         let task = app.db().task_by_id(lapsed.task_id).await?;
         let canceled = match &task {
             Some(task) => get_build(app, task.build_id).await?.canceled,
@@ -362,7 +369,13 @@ async fn take_back_lapsed_leases(app: &App) -> Result<()> {
         if let Some((outcome, reason)) = ending {
             if app
                 .db()
-                .record_outcome(lapsed.task_id, &lapsed.lease_id, outcome, reason.as_deref())
+                .record_outcome(
+                    lapsed.task_id,
+                    &lapsed.lease_id,
+                    outcome,
+                    reason.as_deref(),
+                    now,
+                )
                 .await?
             {
                 tracing::warn!(

@@ -217,6 +217,15 @@ pub enum AdminCommand {
         /// OWNER/PROJECT.
         project: String,
     },
+    /// Show the queue by state and architecture, the builders and recent
+    /// build and publish durations (what `/metrics` exports).
+    Status {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
     /// Register a builder and print its token.
     AddBuilder {
         #[command(flatten)]

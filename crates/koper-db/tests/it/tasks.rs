@@ -101,12 +101,12 @@ async fn a_task_is_leased_once_renewed_and_published() {
 
         db.set_result_dir(task.id, "00000001-hello").await.unwrap();
         assert!(
-            db.record_outcome(task.id, "lease-1", "succeeded", None)
+            db.record_outcome(task.id, "lease-1", "succeeded", None, 250)
                 .await
                 .unwrap()
         );
         assert!(
-            !db.record_outcome(task.id, "lease-1", "failed", None)
+            !db.record_outcome(task.id, "lease-1", "failed", None, 250)
                 .await
                 .unwrap()
         );
@@ -118,6 +118,20 @@ async fn a_task_is_leased_once_renewed_and_published() {
             .await
             .unwrap();
         assert!(db.tasks_to_publish().await.unwrap().is_empty());
+        // Leased at 10, reported at 250, published at 300.
+        let recent = db.recent_finished_tasks(10).await.unwrap();
+        assert_eq!(recent.len(), 1);
+        assert_eq!(
+            (recent[0].seconds, recent[0].publish_seconds),
+            (290, Some(50))
+        );
+        assert_eq!(recent[0].state, BuildState::Succeeded);
+        let counts = db.unended_task_counts().await.unwrap();
+        assert_eq!(counts.len(), 1, "{}: {counts:?}", t.name);
+        assert_eq!(
+            (counts[0].state, counts[0].arch.as_str(), counts[0].count),
+            (BuildState::Pending, "aarch64", 1)
+        );
 
         let chroot: ChrootName = "host-1-x86_64".parse().unwrap();
         assert_eq!(
@@ -168,7 +182,7 @@ async fn expired_leases_go_back_to_the_queue() {
         assert_eq!(again.id, task.id);
         assert_eq!(again.attempts, 2);
         assert!(
-            !db.record_outcome(task.id, "l1", "succeeded", None)
+            !db.record_outcome(task.id, "l1", "succeeded", None, 600)
                 .await
                 .unwrap()
         );

@@ -8,7 +8,9 @@ mod repo;
 mod results;
 
 use axum::Router;
-use axum::response::Html;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::App;
@@ -17,6 +19,7 @@ use crate::app::App;
 pub fn router(app: App) -> Router {
     Router::new()
         .route("/", get(index))
+        .route("/metrics", get(metrics))
         .nest("/api/v1", api::routes())
         .nest("/builder-api/v1", builder_api::routes())
         .merge(results::routes())
@@ -27,4 +30,17 @@ pub fn router(app: App) -> Router {
 
 async fn index() -> Html<&'static str> {
     Html(include_str!("index.html"))
+}
+
+/// Prometheus metrics (OpenMetrics text).
+async fn metrics(State(app): State<App>) -> crate::error::Result<Response> {
+    let text = crate::metrics::render(&app).await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }

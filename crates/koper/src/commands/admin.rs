@@ -6,7 +6,7 @@ use koper_server::{quota, users};
 use koper_storage::DataDir;
 use koper_types::UserName;
 
-use crate::cli::{AdminCommand, DataDirArgs};
+use crate::cli::{AdminCommand, DataDirArgs, OutputFormat};
 use crate::exit::{CommandResult, Failure};
 
 async fn open(data: &DataDirArgs) -> Result<(DataDir, koper_server::Database), Failure> {
@@ -75,6 +75,23 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
                 .map_err(|e| Failure::new(1, e.to_string()))?;
             for chroot in chroots {
                 eprintln!("regenerated {project} {chroot}");
+            }
+        }
+        AdminCommand::Status { data, output } => {
+            let mut config = koper_server::ServerConfig::new(data.data_dir.clone());
+            config.database_url = data.database_url.clone();
+            let app = koper_server::open_app(config)
+                .await
+                .map_err(|e| Failure::local(format!("cannot open the data directory: {e}")))?;
+            let status = koper_server::metrics::status(&app)
+                .await
+                .map_err(|e| Failure::new(1, e.to_string()))?;
+            match output {
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).map_err(Failure::local)?
+                ),
+                OutputFormat::Text => print_status(&status),
             }
         }
         AdminCommand::AddBuilder { data, name } => {
@@ -146,6 +163,56 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `koper admin status` for people.
+fn print_status(status: &koper_server::metrics::Status) {
+    let now = koper_types::now_epoch();
+    println!("queue (unended build chroots):");
+    if status.queue.is_empty() {
+        println!("  empty");
+    }
+    for count in &status.queue {
+        println!("  {:<9} {:<8} {}", count.state, count.arch, count.tasks);
+    }
+    println!("builders:");
+    if status.builders.is_empty() {
+        println!("  none registered (`koper admin add-builder NAME`)");
+    }
+    for b in &status.builders {
+        let seen = b.last_seen_on.map_or_else(
+            || "never seen".to_owned(),
+            |t| format!("seen {} s ago", now - t),
+        );
+        let tags = if b.tags.is_empty() {
+            String::new()
+        } else {
+            format!("  tags {}", b.tags.join(","))
+        };
+        println!(
+            "  {:<16} {:<8} {:<14} slots {}  running {}{tags}  {seen}",
+            b.name,
+            b.state,
+            b.arches.join(","),
+            b.slots,
+            b.running
+        );
+    }
+    println!("recent durations (last ended build chroots):");
+    if status.recent.is_empty() {
+        println!("  no build has ended yet");
+    }
+    for d in &status.recent {
+        println!(
+            "  {:<8} {} task(s)  mean build {} s  longest {} s  mean publish {}",
+            d.arch,
+            d.tasks,
+            d.mean_build_seconds,
+            d.max_build_seconds,
+            d.mean_publish_seconds
+                .map_or_else(|| "unknown".to_owned(), |s| format!("{s:.1} s"))
+        );
+    }
 }
 
 fn quota_target(text: &str) -> Result<quota::QuotaTarget, Failure> {

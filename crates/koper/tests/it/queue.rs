@@ -123,6 +123,33 @@ fn pending_builds_say_why_they_wait_and_batches_hold_builds_back() {
         .unwrap();
     assert_exit(&out, 2);
 
+    // Operators see the queue in the metrics and the admin status.
+    let metrics = reqwest::blocking::get(format!("{}/metrics", world.server.url))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "koper_queue_tasks{{state=\"pending\",arch=\"{arch}\"}} 2"
+        )),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("koper_builders{state=\"busy\"} 0"),
+        "{metrics}"
+    );
+    let out = Command::new(koper_bin())
+        .args(["admin", "status", "--data-dir"])
+        .arg(world.server.data_dir())
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("pending   {arch:<8} 2")),
+        "{}",
+        stdout(&out)
+    );
+
     // Owner limits are an administrator's setting.
     let data = world.server.data_dir();
     let data = data.to_str().unwrap();
@@ -184,6 +211,29 @@ fn another_owners_build_is_not_starved_by_a_queue_of_builds() {
         assert_eq!(build["state"], "succeeded", "{build:#?}");
     }
     let started = |b: &serde_json::Value| b["chroots"][0]["started_on"].as_i64().unwrap();
+    let arch = std::env::consts::ARCH;
+    let metrics = reqwest::blocking::get(format!("{}/metrics", world.server.url))
+        .unwrap()
+        .text()
+        .unwrap();
+    for line in [
+        format!("koper_build_duration_seconds_count{{arch=\"{arch}\",outcome=\"succeeded\"}} 4"),
+        format!("koper_publish_duration_seconds_count{{arch=\"{arch}\",outcome=\"succeeded\"}} 4"),
+        format!("koper_queue_tasks{{state=\"pending\",arch=\"{arch}\"}} 0"),
+        "koper_builders{state=\"idle\"} 1".to_owned(),
+    ] {
+        assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    }
+    let out = Command::new(koper_bin())
+        .args(["admin", "status", "--output", "json", "--data-dir"])
+        .arg(world.server.data_dir())
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["recent"][0]["arch"], arch);
+    assert_eq!(status["recent"][0]["tasks"], 4);
+    assert_eq!(status["builders"][0]["state"], "idle");
     // One local builder: bob's build takes the first slot that frees after
     // it was submitted, before alice's last build.
     assert!(
