@@ -47,8 +47,20 @@ impl BuilderConfig {
             slots: 1,
             work_dir,
             sandbox_uid_base: 3_000_000,
-            limits: ResourceLimits::default(),
+            limits: default_limits(),
         }
+    }
+}
+
+/// The limits every build gets unless the builder is told otherwise:
+/// enough for large packages, not enough for one hostile build to take
+/// the builder's host down with it.
+pub fn default_limits() -> ResourceLimits {
+    ResourceLimits {
+        memory_bytes: Some(8 << 30),
+        max_processes: Some(4096),
+        max_file_bytes: Some(16 << 30),
+        max_disk_bytes: Some(64 << 30),
     }
 }
 

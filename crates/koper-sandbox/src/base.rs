@@ -517,6 +517,7 @@ fn make_dnf_version(
     let limits = Limits {
         deadline: Some(Instant::now() + MAKECACHE_TIMEOUT),
         cancel,
+        disk: None,
     };
     let mut makecache = vec!["dnf".into()];
     makecache.extend(dnf::makecache_args(releasever));
@@ -541,12 +542,15 @@ fn make_dnf_version(
                 ),
             });
         }
-        ended @ (Ended::Canceled | Ended::LogLimitExceeded) => return Ok(Some(ended)),
+        ended @ (Ended::Canceled | Ended::LogLimitExceeded | Ended::DiskLimitExceeded(_)) => {
+            return Ok(Some(ended));
+        }
     }
 
     let limits = Limits {
         deadline: Some(Instant::now() + INSTALL_TIMEOUT),
         cancel,
+        disk: None,
     };
     let mut install = vec!["dnf".into()];
     install.extend(install_args);
@@ -568,7 +572,9 @@ fn make_dnf_version(
                 ),
             });
         }
-        ended @ (Ended::Canceled | Ended::LogLimitExceeded) => return Ok(Some(ended)),
+        ended @ (Ended::Canceled | Ended::LogLimitExceeded | Ended::DiskLimitExceeded(_)) => {
+            return Ok(Some(ended));
+        }
     }
     fsutil::remove_tree(&koper_dir).map_err(SandboxError::io("removing dnf's cache"))?;
     Ok(None)

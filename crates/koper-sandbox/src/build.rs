@@ -247,6 +247,14 @@ fn interrupted(logs: &mut Logs<'_>, channel: Channel, ended: &Ended) -> BuildOut
             "the log grew past its limit; the build was killed",
             BuildOutcome::LogLimitExceeded,
         ),
+        Ended::DiskLimitExceeded(cap) => {
+            let reason = format!(
+                "the build filled more than {} MiB of disk (the limit of a build) and was killed",
+                cap >> 20
+            );
+            logs.note(channel, &reason);
+            return BuildOutcome::Failed { reason };
+        }
         Ended::Exited(_) => (
             "the build ended",
             BuildOutcome::Failed {
@@ -357,10 +365,17 @@ struct Job<'j> {
 }
 
 impl Job<'_> {
-    fn limits(&self) -> Limits<'_> {
+    /// The limits of a step of the build whose scratch directory is
+    /// `scratch` (what the disk limit measures).
+    fn limits<'a>(&'a self, scratch: &'a Path) -> Limits<'a> {
         Limits {
             deadline: self.deadline,
             cancel: self.cancel,
+            disk: self
+                .config
+                .limits
+                .max_disk_bytes
+                .map(|bytes| (scratch, bytes)),
         }
     }
 
@@ -465,7 +480,7 @@ impl Job<'_> {
             ),
         );
         let started = Instant::now();
-        let done = process::run(cmd, &mut logs.channel(Channel::Build), &self.limits())?;
+        let done = process::run(cmd, &mut logs.channel(Channel::Build), &self.limits(s))?;
         let elapsed = started.elapsed().as_secs_f64();
         if !done.success() {
             return Ok(self.failed(logs, Channel::Build, &done, "rpmbuild", &cgroup));
@@ -547,7 +562,7 @@ impl Job<'_> {
             let done = process::run(
                 self.command(cgroup, bwrap::dnf_sandbox(&view, &command), false),
                 &mut logs.channel(Channel::Root),
-                &self.limits(),
+                &self.limits(s),
             )?;
             if !done.success() {
                 return Ok(Some(self.failed(
@@ -576,7 +591,7 @@ impl Job<'_> {
         let done = process::run(
             self.command(cgroup, bwrap::dnf_sandbox(&view, &command), false),
             &mut logs.channel(Channel::Root),
-            &self.limits(),
+            &self.limits(s),
         )?;
         if !done.success() {
             return Ok(Some(self.failed(
@@ -601,7 +616,7 @@ impl Job<'_> {
             let done = process::run(
                 self.command(cgroup, bwrap::dnf_sandbox(&view, &ldconfig), false),
                 &mut logs.channel(Channel::Root),
-                &self.limits(),
+                &self.limits(s),
             )?;
             if !done.success() {
                 return Ok(Some(self.failed(

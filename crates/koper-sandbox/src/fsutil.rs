@@ -7,6 +7,38 @@ use std::path::{Path, PathBuf};
 
 use crate::SandboxError;
 
+/// The bytes of disk the files below `dir` occupy, counted without
+/// following symlinks or entering other file systems (the buildroot's
+/// merged overlay is a mount inside a build's scratch directory; its upper
+/// layer, which holds what the build wrote, is not). Files that vanish
+/// while counting are skipped.
+pub(crate) fn disk_usage(dir: &Path) -> u64 {
+    let Ok(meta) = fs::symlink_metadata(dir) else {
+        return 0;
+    };
+    let dev = meta.dev();
+    let mut total = meta.blocks() * 512;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if meta.dev() != dev {
+                continue;
+            }
+            total += meta.blocks() * 512;
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    total
+}
+
 /// Removes `path` and everything below it without following symlinks and
 /// without descending into another file system: a directory on another
 /// device is a mount that is still there, and removing through it could

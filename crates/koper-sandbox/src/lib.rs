@@ -61,6 +61,10 @@ pub struct ResourceLimits {
     /// The largest file rpmbuild's processes may write (`RLIMIT_FSIZE`);
     /// a process writing past it is killed by `SIGXFSZ`.
     pub max_file_bytes: Option<u64>,
+    /// The most disk a build may fill: what it installs and writes into
+    /// its buildroot, its build tree and its packages together. Measured
+    /// every second; a build over it is killed and fails saying so.
+    pub max_disk_bytes: Option<u64>,
 }
 
 /// One build: which chroot, which source package, from which repos.

@@ -4,6 +4,7 @@
 
 use std::io::Read;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -13,7 +14,7 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 use crate::logs::Output;
-use crate::{CancelToken, SandboxError};
+use crate::{CancelToken, SandboxError, fsutil};
 
 /// How often cancel and the deadline are looked at when nothing is printed.
 const POLL: Duration = Duration::from_millis(100);
@@ -21,6 +22,9 @@ const POLL: Duration = Duration::from_millis(100);
 /// How long output is still read after the process itself exited (a
 /// daemon it left behind may hold the pipe open).
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// How often the disk a build uses is measured.
+const DISK_POLL: Duration = Duration::from_secs(1);
 
 /// How much of the end of the output is kept for error messages.
 const TAIL_BYTES: usize = 4096;
@@ -31,6 +35,9 @@ pub(crate) struct Limits<'a> {
     pub(crate) deadline: Option<Instant>,
     /// Killed once canceled.
     pub(crate) cancel: &'a CancelToken,
+    /// Killed once the files below this directory occupy more than this
+    /// many bytes (measured every second).
+    pub(crate) disk: Option<(&'a Path, u64)>,
 }
 
 /// How a process ended.
@@ -44,6 +51,8 @@ pub(crate) enum Ended {
     Canceled,
     /// Its output went past the log limit; it was killed.
     LogLimitExceeded,
+    /// Its files went past the disk limit (bytes); it was killed.
+    DiskLimitExceeded(u64),
 }
 
 /// A finished process.
@@ -153,6 +162,7 @@ pub(crate) fn run(
     let mut tail = Vec::new();
     let mut eof = false;
     let mut exited: Option<(ExitStatus, Instant)> = None;
+    let mut disk_checked = Instant::now();
     let finish = |ended, tail: &[u8]| Finished {
         ended,
         tail: String::from_utf8_lossy(tail).into_owned(),
@@ -165,6 +175,15 @@ pub(crate) fn run(
         if limits.deadline.is_some_and(|d| Instant::now() >= d) {
             guard.kill();
             return Ok(finish(Ended::TimedOut, &tail));
+        }
+        if let Some((dir, cap)) = limits.disk
+            && disk_checked.elapsed() >= DISK_POLL
+        {
+            disk_checked = Instant::now();
+            if fsutil::disk_usage(dir) > cap {
+                guard.kill();
+                return Ok(finish(Ended::DiskLimitExceeded(cap), &tail));
+            }
         }
         if eof {
             thread::sleep(POLL);
@@ -256,6 +275,7 @@ mod tests {
         let limits = Limits {
             deadline: None,
             cancel: &cancel,
+            disk: None,
         };
         let mut out = Collect(Vec::new(), usize::MAX);
         let done = run(sh("echo out; echo err >&2; exit 3"), &mut out, &limits).unwrap();
@@ -270,6 +290,7 @@ mod tests {
         let limits = Limits {
             deadline: Some(Instant::now() + Duration::from_millis(300)),
             cancel: &cancel,
+            disk: None,
         };
         let start = Instant::now();
         let done = run(
@@ -288,6 +309,7 @@ mod tests {
         let limits = Limits {
             deadline: None,
             cancel: &cancel,
+            disk: None,
         };
         let done = run(sh("yes flood"), &mut Collect(Vec::new(), 100_000), &limits).unwrap();
         assert!(matches!(done.ended, Ended::LogLimitExceeded));
@@ -299,6 +321,7 @@ mod tests {
         let limits = Limits {
             deadline: None,
             cancel: &cancel,
+            disk: None,
         };
         let remote = cancel.clone();
         let canceler = thread::spawn(move || {

@@ -50,7 +50,24 @@ pub fn build_rpms(spec_name: &str, out_dir: &Path) -> anyhow::Result<Vec<PathBuf
 /// `rpmbuild -bs` and returns its path.
 pub fn build_srpm(spec_name: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
     let fixtures = fixtures_dir();
-    let spec = fixtures.join(format!("{spec_name}.spec"));
+    build_srpm_of(
+        &fixtures.join(format!("{spec_name}.spec")),
+        &fixtures,
+        out_dir,
+    )
+}
+
+/// Builds the source RPM of the spec written by a test (`text`, named
+/// `name.spec`, no sources) into `out_dir` and returns its path: for
+/// hostile specs that need the test's own paths and ports.
+pub fn build_srpm_from_text(name: &str, text: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
+    let dir = tempfile::tempdir()?;
+    let spec = dir.path().join(format!("{name}.spec"));
+    std::fs::write(&spec, text)?;
+    build_srpm_of(&spec, dir.path(), out_dir)
+}
+
+fn build_srpm_of(spec: &Path, fixtures: &Path, out_dir: &Path) -> anyhow::Result<PathBuf> {
     let topdir = tempfile::tempdir()?;
     std::fs::create_dir_all(out_dir)?;
     let output = Command::new("rpmbuild")
@@ -64,7 +81,7 @@ pub fn build_srpm(spec_name: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
         // Debian's rpm keeps its database under ~/.rpmdb unless told.
         .arg("--define")
         .arg("_dbpath /var/lib/rpm")
-        .arg(&spec)
+        .arg(spec)
         .output()
         .context("running rpmbuild -bs (is rpm-build installed?)")?;
     if !output.status.success() {

@@ -11,5 +11,5 @@ mod fixtures;
 mod server;
 
 pub use dnf::DnfRoot;
-pub use fixtures::{build_rpms, build_srpm, fixtures_dir};
+pub use fixtures::{build_rpms, build_srpm, build_srpm_from_text, fixtures_dir};
 pub use server::{TestServer, TestUser};

@@ -159,6 +159,8 @@ pub struct ServeArgs {
     /// /var/tmp/koper-builder-HASH, one per data directory].
     #[arg(long, env = "KOPER_BUILDER_DIR")]
     pub builder_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: BuildLimitArgs,
 }
 
 /// Options of `koper builder`.
@@ -188,6 +190,31 @@ pub struct BuilderArgs {
         default_value = "/var/tmp/koper-builder"
     )]
     pub work_dir: PathBuf,
+    #[command(flatten)]
+    pub limits: BuildLimitArgs,
+}
+
+/// What one build may use (sizes like `512M` or `8GiB`; 0 turns a limit
+/// off). Memory and processes are limited with cgroups (v2 or v1).
+#[derive(Debug, Clone, Args)]
+pub struct BuildLimitArgs {
+    /// Memory of a build's processes together, tmpfs included [default: 8G].
+    #[arg(long, env = "KOPER_BUILD_MEMORY", value_parser = parse_size)]
+    pub build_memory: Option<u64>,
+    /// Processes and threads a build may have at once [default: 4096].
+    #[arg(long, env = "KOPER_BUILD_PROCESSES")]
+    pub build_processes: Option<u64>,
+    /// Largest file a build may write [default: 16G].
+    #[arg(long, env = "KOPER_BUILD_MAX_FILE", value_parser = parse_size)]
+    pub build_max_file: Option<u64>,
+    /// Disk a build may fill: buildroot changes, build tree and packages
+    /// [default: 64G].
+    #[arg(long, env = "KOPER_BUILD_DISK", value_parser = parse_size)]
+    pub build_disk: Option<u64>,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    koper_types::parse_bytes(text).map(|bytes| bytes.unsigned_abs())
 }
 
 /// `koper admin` subcommands.

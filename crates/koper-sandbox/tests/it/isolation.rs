@@ -154,3 +154,19 @@ fn a_failed_build_leaves_no_scratch_behind() -> anyhow::Result<()> {
     assert!(left.is_empty(), "{left:?}");
     Ok(())
 }
+
+#[test]
+fn a_setuid_program_from_a_dependency_gives_no_privileges() -> anyhow::Result<()> {
+    let repo_dir = tempfile::tempdir()?;
+    let repo = make_repo("koper-test-suid", &["suid-dep"], repo_dir.path())?;
+    let mut build = Build::fixture("uses-suid")?;
+    build.request.extra_repos.push(repo);
+    let done = build.run()?;
+    done.packages()?;
+    let log = &done.build_log;
+    assert!(log.contains("EUID 1000"), "{log}");
+    assert!(log.contains("SETUID-REFUSED"), "{log}");
+    assert!(!log.contains("SETUID-ROOT-GAINED"), "{log}");
+    assert!(log.contains("DEP-READONLY"), "{log}");
+    Ok(())
+}

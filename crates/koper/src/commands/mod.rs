@@ -61,3 +61,19 @@ fn project_ref(client: &Client, text: &str) -> Result<koper_types::ProjectRef, F
         },
     )
 }
+
+impl crate::cli::BuildLimitArgs {
+    /// Overrides the builder's default limits with the ones given; 0 turns
+    /// a limit off.
+    pub fn apply(&self, limits: &mut koper_builder::ResourceLimits) {
+        let set = |limit: &mut Option<u64>, given: Option<u64>| {
+            if let Some(value) = given {
+                *limit = (value > 0).then_some(value);
+            }
+        };
+        set(&mut limits.memory_bytes, self.build_memory);
+        set(&mut limits.max_processes, self.build_processes);
+        set(&mut limits.max_file_bytes, self.build_max_file);
+        set(&mut limits.max_disk_bytes, self.build_disk);
+    }
+}

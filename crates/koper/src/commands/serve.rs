@@ -70,6 +70,7 @@ pub async fn serve(args: ServeArgs) -> CommandResult {
             .unwrap_or_else(|| default_builder_dir(&data_dir));
         let mut builder = BuilderConfig::new(url.clone(), token, dir);
         builder.slots = local_builders;
+        args.limits.apply(&mut builder.limits);
         builder_task = Some(tokio::spawn(koper_builder::run(builder, stop)));
     }
 

@@ -8,6 +8,7 @@ mod builds;
 mod common;
 mod createrepo;
 mod end_to_end;
+mod hostile;
 mod leases;
 mod pages;
 mod prebuilt;
