@@ -17,6 +17,119 @@ pub struct TestServer {
     pub koper: PathBuf,
     dir: tempfile::TempDir,
     child: Child,
+    /// Declared after `child`: the server is stopped before its database
+    /// is dropped.
+    postgres: Option<PgDatabase>,
+}
+
+/// Another `koper serve` process of a [`TestServer`]'s instance, killed
+/// when dropped.
+pub struct OtherServer {
+    /// The URL it answers on.
+    pub url: String,
+    child: Child,
+}
+
+impl Drop for OtherServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A throwaway PostgreSQL database, dropped when the test ends. The
+/// server is `KOPER_TEST_POSTGRES_URL` (default: the local one CI starts).
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+fn psql(url: &str, sql: &str) -> anyhow::Result<()> {
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .output()
+        .context("running psql (the PostgreSQL client)")?;
+    if !out.status.success() {
+        bail!("psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+impl PgDatabase {
+    /// Creates a database with a fresh name.
+    pub fn create() -> anyhow::Result<Self> {
+        let admin_url = std::env::var("KOPER_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!(
+            "koper_e2e_{}_{}",
+            std::process::id(),
+            NEXT_DATABASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        psql(&admin_url, &format!("CREATE DATABASE {name}"))?;
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(base, _)| base)
+            .context("KOPER_TEST_POSTGRES_URL has no database part")?;
+        Ok(Self {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        })
+    }
+}
+
+static NEXT_DATABASE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = psql(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// Spawns `koper serve` on `dir/var` and waits until it says it is ready;
+/// its stderr goes to `dir/log_name`.
+fn spawn_serve(
+    koper: &Path,
+    dir: &Path,
+    log_name: &str,
+    extra_args: &[&str],
+) -> anyhow::Result<(Child, String)> {
+    let mut command = Command::new(koper);
+    command
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.join("var"))
+        .args(["--listen", "127.0.0.1:0"]);
+    if !extra_args.contains(&"--builder-dir") {
+        command.arg("--builder-dir").arg(dir.join("builder"));
+    }
+    let mut child = command
+        .args(extra_args)
+        .env("KOPER_LOG", "info,tower_http=warn")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join(log_name))?)
+        .spawn()
+        .context("starting koper serve")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let Some(line) = lines.next() else {
+            let log = std::fs::read_to_string(dir.join(log_name)).unwrap_or_default();
+            let _ = child.wait();
+            bail!("koper serve exited before it was ready:\n{log}");
+        };
+        if let Some(rest) = line?.strip_prefix("koper is ready at ") {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    // Keep draining stdout so the server never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    Ok((child, url))
 }
 
 /// A user of a [`TestServer`] with its client configuration file.
@@ -42,50 +155,77 @@ impl TestServer {
         Self::start_configured(koper, extra_args, "")
     }
 
-    /// Starts `koper serve` with extra arguments and a `koper.toml`.
+    /// Starts `koper serve` with extra arguments and a `koper.toml`. With
+    /// `KOPER_TEST_E2E_DATABASE=postgres` in the environment, the server
+    /// gets a fresh PostgreSQL database instead of its SQLite file.
     pub fn start_configured(
         koper: &Path,
         extra_args: &[&str],
         settings: &str,
     ) -> anyhow::Result<Self> {
+        let postgres = match std::env::var("KOPER_TEST_E2E_DATABASE").as_deref() {
+            Ok("postgres") => Some(PgDatabase::create()?),
+            _ => None,
+        };
+        Self::start_with_database(koper, extra_args, settings, postgres)
+    }
+
+    /// Starts `koper serve` on a fresh PostgreSQL database, whatever the
+    /// environment says.
+    pub fn start_on_postgres(
+        koper: &Path,
+        extra_args: &[&str],
+        settings: &str,
+    ) -> anyhow::Result<Self> {
+        Self::start_with_database(koper, extra_args, settings, Some(PgDatabase::create()?))
+    }
+
+    fn start_with_database(
+        koper: &Path,
+        extra_args: &[&str],
+        settings: &str,
+        postgres: Option<PgDatabase>,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("koper-test-").tempdir()?;
         std::fs::create_dir_all(dir.path().join("var"))?;
+        let mut settings = settings.to_owned();
+        if let Some(db) = &postgres {
+            // In koper.toml, so that `koper admin` finds it too.
+            settings.push_str(&format!("\ndatabase_url = \"{}\"\n", db.url));
+        }
         std::fs::write(dir.path().join("var/koper.toml"), settings)?;
         // The sandbox's unprivileged build users must traverse the builder
         // directory's ancestors.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
-        let mut child = Command::new(koper)
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(dir.path().join("var"))
-            .arg("--builder-dir")
-            .arg(dir.path().join("builder"))
-            .args(["--listen", "127.0.0.1:0"])
-            .args(extra_args)
-            .env("KOPER_LOG", "info,tower_http=warn")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.path().join("serve.log"))?)
-            .spawn()
-            .context("starting koper serve")?;
-        let stdout = child.stdout.take().context("no stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let Some(line) = lines.next() else {
-                let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
-                bail!("koper serve exited before it was ready:\n{log}");
-            };
-            if let Some(rest) = line?.strip_prefix("koper is ready at ") {
-                break rest.trim_end_matches('/').to_owned();
-            }
-        };
-        // Keep draining stdout so the server never blocks on it.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, url) = spawn_serve(koper, dir.path(), "serve.log", extra_args)?;
         Ok(Self {
             url,
             koper: koper.to_owned(),
             dir,
             child,
+            postgres,
         })
+    }
+
+    /// Starts another `koper serve` process on this server's data
+    /// directory and database (several servers of one instance); its log
+    /// goes to `serve-NAME.log` beside the first's.
+    pub fn another_process(&self, name: &str, extra_args: &[&str]) -> anyhow::Result<OtherServer> {
+        let builder_dir = self.dir.path().join(format!("builder-{name}"));
+        let mut args = vec!["--builder-dir", builder_dir.to_str().context("path")?];
+        args.extend_from_slice(extra_args);
+        let (child, url) = spawn_serve(
+            &self.koper,
+            self.dir.path(),
+            &format!("serve-{name}.log"),
+            &args,
+        )?;
+        Ok(OtherServer { url, child })
+    }
+
+    /// Whether this server runs on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.postgres.is_some()
     }
 
     /// The server's data directory.

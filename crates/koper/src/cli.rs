@@ -49,7 +49,8 @@ pub struct DataDirArgs {
     /// Where all of the server's state lives.
     #[arg(long, env = "KOPER_DATA_DIR", default_value = "./var")]
     pub data_dir: PathBuf,
-    /// Database URL (postgres://...) [default: SQLite in the data directory].
+    /// Database URL (postgres://...) [default: the data directory's koper.toml,
+    /// else SQLite in the data directory].
     #[arg(long, env = "KOPER_DATABASE_URL")]
     pub database_url: Option<String>,
 }

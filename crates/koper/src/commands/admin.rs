@@ -9,9 +9,21 @@ use koper_types::UserName;
 use crate::cli::{AdminCommand, DataDirArgs, OutputFormat};
 use crate::exit::{CommandResult, Failure};
 
+/// The database of a data directory: `--database-url` (or
+/// `KOPER_DATABASE_URL`), else the `database_url` of its `koper.toml`, else
+/// its SQLite file.
+fn database_url(data: &DataDirArgs) -> Result<Option<String>, Failure> {
+    if let Some(url) = &data.database_url {
+        return Ok(Some(url.clone()));
+    }
+    let settings = koper_server::SettingsFile::load(&data.data_dir.join("koper.toml"))
+        .map_err(|e| Failure::new(6, e))?;
+    Ok(settings.database_url)
+}
+
 async fn open(data: &DataDirArgs) -> Result<(DataDir, koper_server::Database), Failure> {
     let dir = DataDir::new(&data.data_dir).map_err(Failure::local)?;
-    let db = koper_server::open_database(&dir, data.database_url.as_deref())
+    let db = koper_server::open_database(&dir, database_url(data)?.as_deref())
         .await
         .map_err(|e| Failure::local(format!("cannot open the database: {e}")))?;
     Ok((dir, db))
@@ -66,7 +78,7 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
                 .parse()
                 .map_err(|e: koper_types::NameError| Failure::new(2, e.to_string()))?;
             let mut config = koper_server::ServerConfig::new(data.data_dir.clone());
-            config.database_url = data.database_url.clone();
+            config.database_url = database_url(&data)?;
             let app = koper_server::open_app(config)
                 .await
                 .map_err(|e| Failure::local(format!("cannot open the data directory: {e}")))?;
@@ -79,7 +91,7 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
         }
         AdminCommand::Status { data, output } => {
             let mut config = koper_server::ServerConfig::new(data.data_dir.clone());
-            config.database_url = data.database_url.clone();
+            config.database_url = database_url(&data)?;
             let app = koper_server::open_app(config)
                 .await
                 .map_err(|e| Failure::local(format!("cannot open the data directory: {e}")))?;
