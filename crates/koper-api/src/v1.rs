@@ -315,6 +315,15 @@ pub struct BuildOptions {
     pub with_build_id: Option<BuildId>,
 }
 
+/// What `POST /api/v1/projects/{owner}/{project}/builds/url` takes (the
+/// queue options go in the query string, as for uploads).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitUrl {
+    /// An http(s) URL of a source RPM; the server fetches it (within its
+    /// upload size limit and a time limit).
+    pub url: String,
+}
+
 /// A page of a list.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Page<T> {

@@ -173,6 +173,31 @@ impl Client {
         self.json(request).await
     }
 
+    /// Has the server fetch the source RPM at `url` and build it.
+    pub async fn submit_srpm_url(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+        chroots: &[ChrootName],
+        options: &v1::BuildOptions,
+        url: &str,
+    ) -> Result<v1::Build, ClientError> {
+        let chroots: Vec<&str> = chroots.iter().map(ChrootName::as_str).collect();
+        let mut query = vec![("chroots", chroots.join(","))];
+        query.extend(options_query(options));
+        self.json(
+            self.request(
+                Method::POST,
+                &format!("/projects/{owner}/{name}/builds/url"),
+            )
+            .query(&query)
+            .json(&v1::SubmitUrl {
+                url: url.to_owned(),
+            }),
+        )
+        .await
+    }
+
     /// Uploads a source RPM, streamed from disk, and creates a build.
     /// `progress` is told the number of bytes sent so far.
     pub async fn submit_srpm(

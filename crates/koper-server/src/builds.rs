@@ -19,6 +19,7 @@ use crate::{keys, permissions, publisher, quota, spool};
 use koper_sign::SigningKey;
 
 /// Where the caller wants a build to go.
+#[derive(Clone)]
 pub struct BuildTarget<'a> {
     /// The project.
     pub project: &'a ProjectRow,
@@ -174,6 +175,23 @@ where
     S: Stream<Item = std::result::Result<Bytes, E>>,
     E: std::fmt::Display,
 {
+    submit_srpm_from(app, caller, target, body, announced_len, "upload").await
+}
+
+/// [`submit_srpm`] for a source RPM from anywhere (`source_type` says
+/// where: Copr's `upload`, `link`).
+pub async fn submit_srpm_from<S, E>(
+    app: &App,
+    caller: &User,
+    target: BuildTarget<'_>,
+    body: S,
+    announced_len: Option<u64>,
+    source_type: &'static str,
+) -> Result<BuildRow>
+where
+    S: Stream<Item = std::result::Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
     let chroots = check_target(app, caller, &target)?;
     let (priority, batch) = queueing(app, caller, &target.options).await?;
     quota::check_room(app, target.project, announced_len.unwrap_or(0)).await?;
@@ -212,7 +230,7 @@ where
             &NewBuild {
                 project_id: project.id,
                 submitter_id: Some(caller.id),
-                source_type: "upload",
+                source_type,
                 srpm_path: Some(&relative),
                 srpm_sha256: Some(&sha256),
                 package_name: &srpm.name,

@@ -4,8 +4,8 @@
 //! repositories.
 //!
 //! Handlers live in [`http`] and stay thin; the operations they call live
-//! in one module per concern (`projects`, `builds`, `buildroot` for what
-//! buildroots are made of, `provenance` for the macros naming a build's
+//! in one module per concern (`projects`, `builds`, `sources` for sources
+//! fetched by URL, `buildroot` for what buildroots are made of, `provenance` for the macros naming a build's
 //! origin, `scheduler`,
 //! `publisher`, `users`, `keys` for signing keys, `release` for release
 //! packages, `quota` and `retention` for storage, `queue` for why builds wait, `metrics` for `/metrics` and the admin status, `uploads` for prebuilt
@@ -31,6 +31,7 @@ mod release;
 mod repo_file;
 mod retention;
 mod scheduler;
+mod sources;
 mod spool;
 mod uploads;
 pub mod users;

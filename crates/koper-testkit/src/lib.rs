@@ -4,12 +4,16 @@
 //! - the real `koper serve` on `127.0.0.1:0` with a temporary data
 //!   directory and its local builder ([`TestServer`]), driven by the real
 //!   `koper` CLI;
-//! - real `dnf --installroot` against a `.repo` file ([`DnfRoot`]).
+//! - real `dnf --installroot` against a `.repo` file ([`DnfRoot`]);
+//! - a static file server on loopback for sources fetched by URL
+//!   ([`serve_dir`]).
 
 mod dnf;
 mod fixtures;
+mod http;
 mod server;
 
 pub use dnf::DnfRoot;
 pub use fixtures::{build_rpms, build_srpm, build_srpm_from_text, fixtures_dir};
+pub use http::serve_dir;
 pub use server::{TestServer, TestUser};

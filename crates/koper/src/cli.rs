@@ -394,7 +394,8 @@ pub struct BuildArgs {
     pub client: ClientArgs,
     /// OWNER/PROJECT, or PROJECT for one of your own.
     pub project: String,
-    /// The source RPM to build.
+    /// The source RPM to build: a file to upload, or an http(s) URL the
+    /// server fetches.
     pub srpm: PathBuf,
     /// Build only for this chroot (repeat for several) [default: all of
     /// the project's].

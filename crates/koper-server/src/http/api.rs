@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::builds::{self, BuildTarget};
 use crate::error::{Error, Result};
-use crate::{projects, quota, spool, uploads};
+use crate::{projects, quota, sources, spool, uploads};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -39,6 +39,10 @@ pub fn routes() -> Router<App> {
         .route(
             "/projects/{owner}/{project}/builds",
             get(list_builds).post(submit_build),
+        )
+        .route(
+            "/projects/{owner}/{project}/builds/url",
+            post(submit_build_url),
         )
         .route(
             "/projects/{owner}/{project}/builds/check",
@@ -372,6 +376,38 @@ async fn submit_build(
         },
         body.into_data_stream(),
         announced_len,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(builds::to_api_explained(&app, &build).await?),
+    ))
+}
+
+async fn submit_build_url(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path((owner, project)): Path<(String, String)>,
+    Query(query): Query<SubmitQuery>,
+    body: std::result::Result<Json<v1::SubmitUrl>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<v1::Build>)> {
+    let Json(submit) = body.map_err(|e| Error::bad_request(e.body_text()))?;
+    let chroots = parse_chroot_list(&query.chroots)?;
+    let project = find_project(&app, &owner, &project).await?;
+    let build = sources::submit_srpm_url(
+        &app,
+        &user,
+        BuildTarget {
+            project: &project,
+            chroots,
+            options: build_options(
+                query.priority,
+                query.background,
+                query.after_build_id.as_deref(),
+                query.with_build_id.as_deref(),
+            )?,
+        },
+        &submit.url,
     )
     .await?;
     Ok((

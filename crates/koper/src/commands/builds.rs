@@ -34,6 +34,19 @@ pub async fn build(args: BuildArgs) -> CommandResult {
         .map(|c| c.parse::<ChrootName>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::new(2, e.to_string()))?;
+    let options = v1::BuildOptions {
+        priority: args.priority,
+        background: args.background,
+        after_build_id: args.after_build_id.as_deref().map(build_id).transpose()?,
+        with_build_id: args.with_build_id.as_deref().map(build_id).transpose()?,
+    };
+    let url = args.srpm.to_string_lossy();
+    if url.starts_with("http://") || url.starts_with("https://") {
+        let build = client
+            .submit_srpm_url(&project.owner, &project.name, &chroots, &options, &url)
+            .await?;
+        return announce_and_follow(&client, build, args.nowait).await;
+    }
     let size = std::fs::metadata(&args.srpm)
         .map_err(|e| {
             Failure::local(format!("cannot read {}: {e}", args.srpm.display()))
@@ -61,12 +74,6 @@ pub async fn build(args: BuildArgs) -> CommandResult {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let options = v1::BuildOptions {
-        priority: args.priority,
-        background: args.background,
-        after_build_id: args.after_build_id.as_deref().map(build_id).transpose()?,
-        with_build_id: args.with_build_id.as_deref().map(build_id).transpose()?,
-    };
     let progress = bar.clone();
     let submitted = client
         .submit_srpm(
@@ -79,7 +86,15 @@ pub async fn build(args: BuildArgs) -> CommandResult {
         )
         .await;
     bar.finish_and_clear();
-    let build = submitted?;
+    announce_and_follow(&client, submitted?, args.nowait).await
+}
+
+/// Says which build was added and follows it unless `nowait`.
+async fn announce_and_follow(
+    client: &koper_client::Client,
+    build: v1::Build,
+    nowait: bool,
+) -> CommandResult {
     println!("{}", build.id);
     eprintln!(
         "Build {} was added to {}/{}: {}",
@@ -93,10 +108,10 @@ pub async fn build(args: BuildArgs) -> CommandResult {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    if args.nowait {
+    if nowait {
         return Ok(ExitCode::SUCCESS);
     }
-    follow(&client, build.id).await
+    follow(client, build.id).await
 }
 
 pub async fn watch(args: BuildIdArgs) -> CommandResult {

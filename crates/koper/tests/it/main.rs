@@ -16,4 +16,5 @@ mod queue;
 mod release;
 mod repos;
 mod signing;
+mod sources;
 mod storage;
