@@ -204,3 +204,66 @@ fn bad_repos_and_packages_are_refused() {
         .unwrap();
     assert_exit(&out, 7);
 }
+
+#[test]
+fn repo_priorities_follow_the_projects_settings() {
+    let world = World::new();
+    create(&world, "alice/old", &[]);
+    create(&world, "alice/new", &[]);
+    assert_success(&build(&world, "alice/old", "libfoo"));
+    let spec = std::fs::read_to_string(koper_testkit::fixtures_dir().join("libfoo.spec"))
+        .unwrap()
+        .replace("Version:        1.0", "Version:        2.0");
+    let newer = koper_testkit::build_srpm_from_text(
+        "libfoo",
+        &spec,
+        &world.server.scratch("libfoo-2").unwrap(),
+    )
+    .unwrap();
+    assert_success(
+        &world
+            .alice
+            .run(&["build", "alice/new", newer.to_str().unwrap()])
+            .unwrap(),
+    );
+    create(
+        &world,
+        "alice/app",
+        &["--repo", "copr://alice/old", "--repo", "copr://alice/new"],
+    );
+
+    // Same priority: dnf takes the newest version.
+    let out = build(&world, "alice/app", "usefoo");
+    assert_success(&out);
+    let first = stdout(&out).lines().next().unwrap().trim().to_owned();
+    let root_log = gunzip(&result_dir(&world, "alice/app", "usefoo").join("root.log.gz"));
+    let installed = |log: &str, version: &str, repo: &str| {
+        log.lines().any(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            words.first() == Some(&"libfoo-devel")
+                && words.contains(&version)
+                && words.contains(&repo)
+        })
+    };
+    assert!(
+        installed(&root_log, "2.0-1", "coprdep:alice:new"),
+        "{root_log}"
+    );
+
+    // alice/old preferred (a lower number wins): its older version is
+    // taken although a newer one exists.
+    assert_success(
+        &world
+            .alice
+            .run(&["modify", "alice/old", "--repo-priority", "1"])
+            .unwrap(),
+    );
+    let out = world.alice.run(&["delete-build", &first]).unwrap();
+    assert_success(&out);
+    assert_success(&build(&world, "alice/app", "usefoo"));
+    let root_log = gunzip(&result_dir(&world, "alice/app", "usefoo").join("root.log.gz"));
+    assert!(
+        installed(&root_log, "1.0-1", "coprdep:alice:old"),
+        "{root_log}"
+    );
+}
