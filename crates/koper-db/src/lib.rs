@@ -9,6 +9,7 @@
 
 mod builders;
 mod builds;
+mod locks;
 mod projects;
 mod queue;
 mod releases;
@@ -23,6 +24,7 @@ use sqlx::any::AnyPoolOptions;
 
 pub use builders::Builder;
 pub use builds::{BatchPlacement, BuildRow, NewBuild};
+pub use locks::RepoLock;
 pub use projects::{BuildrootSettings, NewProject, ProjectRow};
 pub use queue::{
     FinishedTask, LeaseFilter, OwnerShare, QueuedTask, RECENT_WINDOW_SECONDS, RunningTask,

@@ -588,11 +588,26 @@ impl Job<'_> {
             ),
         );
         let started = Instant::now();
-        let done = process::run(
-            self.command(cgroup, bwrap::dnf_sandbox(&view, &command), false),
-            &mut logs.channel(Channel::Root),
-            &self.limits(s),
-        )?;
+        let mut attempt = 1;
+        let done = loop {
+            let done = process::run(
+                self.command(cgroup, bwrap::dnf_sandbox(&view, &command), false),
+                &mut logs.channel(Channel::Root),
+                &self.limits(s),
+            )?;
+            // A repo published to while dnf read it (repomd.xml from one
+            // revision, its signature from the next) reads fine a moment
+            // later.
+            if done.success() || attempt == METADATA_ATTEMPTS || !metadata_changed(&done.tail) {
+                break done;
+            }
+            logs.note(
+                Channel::Root,
+                "a repository's metadata changed while dnf read it; trying again",
+            );
+            std::thread::sleep(Duration::from_secs(1));
+            attempt += 1;
+        };
         if !done.success() {
             return Ok(Some(self.failed(
                 logs,
@@ -748,5 +763,38 @@ mod tests {
             )
         );
         assert_eq!(args.last().unwrap(), "/builddir/hello-1.0-1.src.rpm");
+    }
+}
+
+/// How many times `dnf builddep` runs when repo metadata keeps changing
+/// under it.
+const METADATA_ATTEMPTS: u32 = 3;
+
+/// Whether dnf failed because a repo's metadata did not match itself (read
+/// while it was being replaced), rather than for a lasting reason.
+fn metadata_changed(output: &str) -> bool {
+    output.contains("Failed to download metadata")
+        && (output.contains("GPG signature verification error")
+            || output.contains("checksum")
+            || output.contains("Downloading successful, but checksum doesn't match"))
+}
+
+#[cfg(test)]
+mod metadata_retry_tests {
+    use super::metadata_changed;
+
+    #[test]
+    fn a_repo_replaced_mid_read_is_retried_other_failures_are_not() {
+        assert!(metadata_changed(
+            "Error: Failed to download metadata for repo 'koper-alice-many': \
+             repomd.xml GPG signature verification error: Bad GPG signature"
+        ));
+        assert!(!metadata_changed(
+            "Error: Unable to find a match: libfoo-devel"
+        ));
+        assert!(!metadata_changed(
+            "Error: Failed to download metadata for repo 'x': Cannot download repomd.xml: \
+             Curl error (7): Couldn't connect to server"
+        ));
     }
 }

@@ -116,6 +116,8 @@ pub async fn apply_changes(
         .repo_dir(&project.owner, &project.name, chroot);
     let lock = app.repo_locks().for_repo(&repo_dir);
     let _guard = lock.lock().await;
+    // Other server processes of the instance publish too.
+    let shared = app.db().lock_repo(project.id, chroot.as_str()).await?;
     app.db().set_repo_dirty(project.id, chroot, true).await?;
     let options = repodata_options(app, project, chroot).await?;
     tokio::task::spawn_blocking(move || -> Result<()> {
@@ -124,6 +126,7 @@ pub async fn apply_changes(
     })
     .await??;
     app.db().set_repo_dirty(project.id, chroot, false).await?;
+    shared.release().await?;
     Ok(())
 }
 
@@ -136,6 +139,7 @@ pub async fn regenerate_repo(app: &App, project: &ProjectRow, chroot: &ChrootNam
         .repo_dir(&project.owner, &project.name, chroot);
     let lock = app.repo_locks().for_repo(&repo_dir);
     let _guard = lock.lock().await;
+    let shared = app.db().lock_repo(project.id, chroot.as_str()).await?;
     app.db().set_repo_dirty(project.id, chroot, true).await?;
     let result_dirs = app.db().published_result_dirs(project.id, chroot).await?;
     let options = repodata_options(app, project, chroot).await?;
@@ -151,6 +155,7 @@ pub async fn regenerate_repo(app: &App, project: &ProjectRow, chroot: &ChrootNam
     })
     .await??;
     app.db().set_repo_dirty(project.id, chroot, false).await?;
+    shared.release().await?;
     Ok(())
 }
 

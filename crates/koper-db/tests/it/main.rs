@@ -2,6 +2,7 @@
 //! PostgreSQL database, so both backends keep the same behaviour.
 
 mod harness;
+mod locks;
 mod projects;
 mod queue;
 mod storage;

@@ -8,6 +8,7 @@ mod builds;
 mod common;
 mod createrepo;
 mod end_to_end;
+mod fleet;
 mod hostile;
 mod leases;
 mod pages;

@@ -1,0 +1,42 @@
+//! Repository locks: on PostgreSQL a second writer waits for the first,
+//! whichever connection (server process) it comes from.
+
+use std::time::Duration;
+
+use crate::harness::on_both;
+
+#[tokio::test]
+async fn a_second_repo_writer_waits_for_the_first() {
+    on_both(|t| async move {
+        let db = t.db.clone();
+        let first = db.lock_repo(7, "fedora-42-x86_64").await.unwrap();
+        // Another repository is not held up.
+        let other = db.lock_repo(7, "fedora-42-aarch64").await.unwrap();
+        other.release().await.unwrap();
+        let second = tokio::spawn({
+            let db = db.clone();
+            async move { db.lock_repo(7, "fedora-42-x86_64").await.unwrap() }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if t.name == "postgres" {
+            assert!(!second.is_finished(), "the second writer got in too early");
+        }
+        first.release().await.unwrap();
+        let second = tokio::time::timeout(Duration::from_secs(10), second)
+            .await
+            .expect("the second writer gets in once the first is done")
+            .unwrap();
+        second.release().await.unwrap();
+        // A lock dropped without release (a failed publish) frees the
+        // repository too.
+        drop(db.lock_repo(7, "fedora-42-x86_64").await.unwrap());
+        tokio::time::timeout(Duration::from_secs(10), db.lock_repo(7, "fedora-42-x86_64"))
+            .await
+            .expect("a dropped lock is released")
+            .unwrap()
+            .release()
+            .await
+            .unwrap();
+    })
+    .await;
+}
