@@ -161,12 +161,19 @@ async fn prepare_task(app: &App, task: &TaskRow, lease_id: &str) -> Result<Task>
 /// The task, if `lease_id` is its current lease; 409 otherwise, which tells
 /// a builder to stop working on it.
 async fn held_task(app: &App, task_id: i64, lease_id: &str) -> Result<TaskRow> {
-    let task = app
-        .db()
-        .task_by_id(task_id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("task {task_id} does not exist")))?;
+    let task = app.db().task_by_id(task_id).await?.ok_or_else(|| {
+        tracing::warn!(
+            task.id = task_id,
+            "refused a call about a task that does not exist"
+        );
+        Error::NotFound(format!("task {task_id} does not exist"))
+    })?;
     if task.lease_id.as_deref() != Some(lease_id) || task.outcome.is_some() {
+        // A builder that lost its lease, or one guessing at others' tasks.
+        tracing::warn!(
+            task.id = task_id,
+            "refused a call about a task under a lease that is not its current one"
+        );
         return Err(Error::Conflict(format!(
             "the lease on task {task_id} is no longer held by this builder"
         )));
@@ -264,6 +271,7 @@ where
 {
     held_task(app, task_id, lease_id).await?;
     if !valid_result_name(name) {
+        tracing::warn!(task.id = task_id, file = name, "refused a result file name");
         return Err(Error::bad_request(format!(
             "refusing result file {name:?}: only plain *.rpm and *.log names are accepted"
         )));

@@ -39,15 +39,23 @@ impl RawBuilder {
     fn task_call(&self, task: &Value, lease: &str, call: &str) -> StatusCode {
         let id = &task["task_id"];
         let base = format!("{}/builder-api/v1/tasks/{id}", self.url);
+        let sha256 = "a591a6d40bf420404a011733cfb7b190d62c65bf0bcda32b57b277d9ad9f146e";
         let request = match call {
             "heartbeat" => self.http.post(format!("{base}/heartbeat")),
             "upload" => self
                 .http
                 .put(format!("{base}/files/build.log"))
-                .header(
-                    "koper-sha256",
-                    "a591a6d40bf420404a011733cfb7b190d62c65bf0bcda32b57b277d9ad9f146e",
-                )
+                .header("koper-sha256", sha256)
+                .body("Hello World"),
+            "upload-damaged" => self
+                .http
+                .put(format!("{base}/files/build.log"))
+                .header("koper-sha256", sha256)
+                .body("Hello World, changed on the way"),
+            "upload-path" => self
+                .http
+                .put(format!("{base}/files/..%2Fescape.rpm"))
+                .header("koper-sha256", sha256)
                 .body("Hello World"),
             "finish" => self.http.post(format!("{base}/finish")).json(&json!({
                 "lease_id": lease, "outcome": "succeeded"
@@ -111,6 +119,32 @@ fn a_builder_that_lost_its_lease_cannot_publish_and_the_task_is_retried_then_fai
     let shown = world.build_json(1);
     assert_eq!(shown["chroots"][0]["state"], "running");
     assert_eq!(shown["chroots"][0]["attempts"], 1);
+    // Damaged uploads, paths for names and calls under a lease the caller
+    // does not hold are refused and logged.
+    assert_eq!(
+        builder.task_call(&first, &first_lease, "upload-damaged"),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        builder.task_call(&first, &first_lease, "upload-path"),
+        StatusCode::BAD_REQUEST
+    );
+    let intruder = RawBuilder {
+        http: Client::new(),
+        url: world.server.url.clone(),
+        token: world.add_builder("intruder"),
+    };
+    assert_eq!(
+        intruder.task_call(&first, "a-guessed-lease", "upload"),
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        builder.task_call(&first, &first_lease, "upload"),
+        StatusCode::CREATED
+    );
+    let log = world.server.log();
+    assert!(log.contains("result upload with a wrong checksum"), "{log}");
+    assert!(log.contains("lease that is not its current one"), "{log}");
 
     // The builder goes silent: its lease lapses and the task waits out
     // the backoff, saying so.
