@@ -26,6 +26,8 @@ pub struct SourceRpm {
     pub summary: String,
     /// The upstream URL, when the spec has one.
     pub url: Option<String>,
+    /// The names of the `.spec` files it holds (a usable one holds one).
+    pub spec_files: Vec<String>,
 }
 
 impl SourceRpm {
@@ -96,6 +98,15 @@ pub fn inspect_source_rpm(path: &Path) -> Result<SourceRpm, RpmError> {
         .map(str::trim)
         .filter(|u| !u.is_empty())
         .map(str::to_owned);
+    // A source RPM lists its files flat; no file list at all means none.
+    let spec_files = meta
+        .get_file_paths()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|path| path.file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".spec"))
+        .collect();
     Ok(SourceRpm {
         name,
         epoch,
@@ -104,6 +115,7 @@ pub fn inspect_source_rpm(path: &Path) -> Result<SourceRpm, RpmError> {
         license: meta.get_license().unwrap_or_default().to_owned(),
         summary: meta.get_summary().unwrap_or_default().to_owned(),
         url,
+        spec_files,
     })
 }
 

@@ -269,6 +269,7 @@ async fn accept_srpm(
                 "build one with `rpmbuild -bs NAME.spec` and upload the .src.rpm it writes",
             ),
         })?;
+    crate::import_checks::check(&srpm, &app.config().license_deny_list)?;
     let path = spooled.path.clone();
     let key = key.clone();
     let sha256 = tokio::task::spawn_blocking(move || -> Result<String> {

@@ -49,6 +49,9 @@ pub struct SettingsFile {
     /// Most builds an owner without a limit of its own runs at once; 0 for
     /// no limit.
     pub max_running_per_owner: Option<u64>,
+    /// Licences (terms of the License tag, any case) whose source RPMs
+    /// are refused.
+    pub license_deny_list: Option<Vec<String>>,
 }
 
 impl SettingsFile {
@@ -81,6 +84,7 @@ impl SettingsFile {
                 .or(self.signing_key_renew_days),
             default_quota_bytes: higher.default_quota_bytes.or(self.default_quota_bytes),
             max_running_per_owner: higher.max_running_per_owner.or(self.max_running_per_owner),
+            license_deny_list: higher.license_deny_list.or(self.license_deny_list),
         }
     }
 }
@@ -122,6 +126,8 @@ pub struct ServerConfig {
     pub default_quota_bytes: u64,
     /// Most builds an owner without a limit of its own runs at once.
     pub max_running_per_owner: Option<i64>,
+    /// Licences whose source RPMs are refused.
+    pub license_deny_list: Vec<String>,
 }
 
 impl ServerConfig {
@@ -147,6 +153,10 @@ impl ServerConfig {
             key_renew_before: Duration::from_secs(365 * DAY),
             default_quota_bytes: 1 << 30,
             max_running_per_owner: None,
+            license_deny_list: crate::import_checks::DEFAULT_LICENSE_DENY_LIST
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
         }
     }
 
@@ -164,6 +174,9 @@ impl ServerConfig {
         }
         if let Some(secs) = settings.default_build_timeout {
             self.default_build_timeout = Duration::from_secs(secs);
+        }
+        if let Some(list) = settings.license_deny_list {
+            self.license_deny_list = list;
         }
         if let Some(bytes) = settings.max_log_bytes {
             self.max_log_bytes = bytes;

@@ -19,6 +19,7 @@ mod builds;
 pub mod config;
 mod error;
 mod http;
+mod import_checks;
 mod keys;
 pub mod metrics;
 mod permissions;

@@ -304,3 +304,41 @@ fn tokens_and_permissions_are_enforced() {
     );
     assert!(world.server.is_running());
 }
+
+#[test]
+fn licences_that_forbid_redistribution_are_refused_on_import() {
+    let world = World::new();
+    let spec = std::fs::read_to_string(koper_testkit::fixtures_dir().join("hello.spec"))
+        .unwrap()
+        .lines()
+        .map(|line| {
+            if line.starts_with("License:") {
+                "License:        MIT AND Proprietary".to_owned()
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let srpm = koper_testkit::build_srpm_from_text(
+        "hello",
+        &spec,
+        &world.server.scratch("proprietary").unwrap(),
+    )
+    .unwrap();
+    let out = world
+        .alice
+        .run(&["build", "alice/hello", srpm.to_str().unwrap()])
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("is licensed \"MIT AND Proprietary\"; this instance does not build or publish Proprietary software"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(build_dirs(&world).is_empty(), "{:?}", build_dirs(&world));
+    assert_eq!(
+        tree(&world.server.data_dir().join("spool")),
+        Vec::<String>::new()
+    );
+}
