@@ -2,10 +2,13 @@
 //! the CLI so that both ends of a request agree by construction.
 //!
 //! - [`v1`]: the native API under `/api/v1/` that `koper` (the CLI) uses.
+//! - [`copr`]: the objects of Copr's APIv3 under `/api_3/`, for `copr-cli`
+//!   and other Copr clients.
 //! - [`builder`]: the builder protocol under `/builder-api/v1/`, described
 //!   in `docs/builder-api.md`.
 
 pub mod builder;
+pub mod copr;
 pub mod v1;
 
 use serde::{Deserialize, Serialize};

@@ -136,6 +136,9 @@ pub struct ProjectChanges {
     /// dnf's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo_priority: Option<u32>,
+    /// The new chroot set (replaces the old one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chroots: Option<Vec<ChrootName>>,
 }
 
 /// A project chroot's settings (`GET`/`PUT

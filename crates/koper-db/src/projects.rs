@@ -411,4 +411,48 @@ impl Database {
             })
             .collect()
     }
+
+    /// Replaces a project's chroot set: new chroots get an empty (dirty)
+    /// repo entry, dropped ones lose theirs; builds keep their records.
+    pub async fn set_project_chroots(
+        &self,
+        project_id: i64,
+        chroots: &[ChrootName],
+    ) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        let current: Vec<String> =
+            sqlx::query_scalar("SELECT chroot FROM project_chroots WHERE project_id = $1")
+                .bind(project_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        for old in &current {
+            if !chroots.iter().any(|c| c.as_str() == old) {
+                sqlx::query("DELETE FROM project_chroots WHERE project_id = $1 AND chroot = $2")
+                    .bind(project_id)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        for chroot in chroots {
+            if !current.iter().any(|c| c == chroot.as_str()) {
+                sqlx::query("INSERT INTO project_chroots (project_id, chroot) VALUES ($1, $2)")
+                    .bind(project_id)
+                    .bind(chroot.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a project with its builds, chroots and release records.
+    pub async fn delete_project(&self, project_id: i64) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM projects WHERE id = $1")
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

@@ -192,20 +192,42 @@ where
     S: Stream<Item = std::result::Result<Bytes, E>>,
     E: std::fmt::Display,
 {
-    let chroots = check_target(app, caller, &target)?;
-    let (priority, batch) = queueing(app, caller, &target.options).await?;
+    check_target(app, caller, &target)?;
+    queueing(app, caller, &target.options).await?;
     quota::check_room(app, target.project, announced_len.unwrap_or(0)).await?;
-    let spool_path = app
-        .data()
-        .spool_dir()
-        .join(format!("{}.upload", koper_storage::random_suffix()));
     let spooled = spool::receive(
         body,
-        &spool_path,
+        &spool::new_path(app),
         app.config().max_upload_bytes,
         announced_len,
     )
     .await?;
+    submit_spooled(app, caller, target, spooled, source_type).await
+}
+
+/// Submits a source RPM already received into the spool (Copr's multipart
+/// uploads name their project only after the file). The spooled file is
+/// consumed whatever happens.
+pub async fn submit_spooled(
+    app: &App,
+    caller: &User,
+    target: BuildTarget<'_>,
+    spooled: spool::Spooled,
+    source_type: &'static str,
+) -> Result<BuildRow> {
+    let checked = async {
+        let chroots = check_target(app, caller, &target)?;
+        let (priority, batch) = queueing(app, caller, &target.options).await?;
+        Ok::<_, Error>((chroots, priority, batch))
+    }
+    .await;
+    let (chroots, priority, batch) = match checked {
+        Ok(checked) => checked,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&spooled.path).await;
+            return Err(e);
+        }
+    };
     let size = tokio::fs::metadata(&spooled.path).await?.len();
     if let Err(e) = quota::check_room(app, target.project, size).await {
         let _ = tokio::fs::remove_file(&spooled.path).await;

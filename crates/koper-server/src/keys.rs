@@ -88,6 +88,17 @@ pub async fn project_key(app: &App, project: &ProjectRow) -> Result<Arc<SigningK
     Ok(key)
 }
 
+/// Removes a deleted project's key, so that a new project of the same name
+/// gets a key of its own.
+pub async fn forget_project_key(app: &App, project: &ProjectRow) -> Result<()> {
+    app.keys().keys.lock().await.remove(&project.id);
+    match tokio::fs::remove_file(key_file(app, project)).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Stores a new secret key readable by the server's user only, unless a
 /// key is already there.
 fn store_new(file: &Path, key: &SigningKey) -> Result<()> {

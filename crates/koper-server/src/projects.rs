@@ -121,18 +121,26 @@ pub fn to_api(app: &App, project: &ProjectRow) -> v1::Project {
 }
 
 /// Changes a project's settings (retention, description, listing,
-/// buildroot).
+/// buildroot, chroots).
 pub async fn modify_project(
     app: &App,
     caller: &User,
     project: &ProjectRow,
     changes: &v1::ProjectChanges,
 ) -> Result<ProjectRow> {
+    let before = project;
     if !permissions::can_admin(caller, project) {
         return Err(Error::Forbidden(format!(
             "{} may not change {}/{}",
             caller.name, project.owner, project.name
         )));
+    }
+    if let Some(chroots) = &changes.chroots {
+        check_chroots(app, chroots)?;
+        let mut chroots = chroots.clone();
+        chroots.sort();
+        chroots.dedup();
+        app.db().set_project_chroots(project.id, &chroots).await?;
     }
     let buildroot_changed = changes.additional_repos.is_some()
         || changes.enable_net.is_some()
@@ -168,8 +176,14 @@ pub async fn modify_project(
         .project_by_id(project.id)
         .await?
         .ok_or_else(|| Error::internal("project vanished"))?;
-    // The release packages carry the dependencies' .repo files.
-    if changes.additional_repos.is_some() {
+    if let Some(chroots) = &changes.chroots {
+        for chroot in chroots.iter().filter(|c| !before.chroots.contains(c)) {
+            publisher::regenerate_repo(app, &project, chroot).await?;
+        }
+    }
+    // The release packages carry the dependencies' .repo files, one per
+    // chroot.
+    if changes.additional_repos.is_some() || changes.chroots.is_some() {
         release::refresh_all(app, &project).await?;
     }
     // Fewer builds to keep: prune now rather than after the next build.
@@ -227,4 +241,58 @@ fn no_chroot(project: &ProjectRow, chroot: &ChrootName) -> Error {
         "project {}/{} has no chroot {chroot}",
         project.owner, project.name
     ))
+}
+
+/// Deletes a project: its unfinished builds are canceled, its records, its
+/// repositories, uploads and signing key removed. Returns it as it was.
+pub async fn delete_project(app: &App, caller: &User, project: &ProjectRow) -> Result<ProjectRow> {
+    if !permissions::can_admin(caller, project) {
+        return Err(Error::Forbidden(format!(
+            "{} may not delete {}/{}",
+            caller.name, project.owner, project.name
+        )));
+    }
+    // Records go first: a builder still holding a task then finds it gone
+    // and its results are refused instead of published into a dead repo.
+    let uploads: Vec<String> = app
+        .db()
+        .list_builds(project.id, i64::MAX, 0)
+        .await?
+        .into_iter()
+        .filter_map(|build| build.srpm_path)
+        .collect();
+    app.db().delete_project(project.id).await?;
+    let dir = app
+        .data()
+        .results()
+        .project_dir(&project.owner, &project.name);
+    remove_tree(&dir).await?;
+    for chroot in &project.chroots {
+        let cache = app
+            .data()
+            .repodata_cache_dir(&project.owner, &project.name, chroot);
+        remove_tree(&cache).await?;
+    }
+    for srpm in uploads {
+        if let Some(upload_dir) = app
+            .data()
+            .root()
+            .join(srpm)
+            .parent()
+            .filter(|d| d.starts_with(app.data().uploads_dir()))
+        {
+            remove_tree(upload_dir).await?;
+        }
+    }
+    crate::keys::forget_project_key(app, project).await?;
+    tracing::info!(project = %format!("{}/{}", project.owner, project.name), "project deleted");
+    Ok(project.clone())
+}
+
+async fn remove_tree(dir: &std::path::Path) -> Result<()> {
+    match tokio::fs::remove_dir_all(dir).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

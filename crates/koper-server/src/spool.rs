@@ -27,6 +27,13 @@ fn too_large(limit: u64) -> Error {
     ))
 }
 
+/// A fresh file name in the spool.
+pub fn new_path(app: &crate::app::App) -> PathBuf {
+    app.data()
+        .spool_dir()
+        .join(format!("{}.upload", koper_storage::random_suffix()))
+}
+
 /// Refuses a declared size above the limit.
 pub fn check_announced(len: u64, limit: u64) -> Result<()> {
     if len > limit {

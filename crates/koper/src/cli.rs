@@ -487,6 +487,9 @@ pub struct ModifyArgs {
     /// Remove all of the project's additional repos.
     #[arg(long, conflicts_with = "repos")]
     pub no_repos: bool,
+    /// Build for these chroots from now on (repeat; replaces the set).
+    #[arg(long = "chroot")]
+    pub chroots: Vec<koper_types::ChrootName>,
 }
 
 /// Options of `koper upload-rpm`.

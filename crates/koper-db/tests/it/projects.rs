@@ -136,3 +136,53 @@ async fn buildroot_settings_are_kept_per_project_and_chroot() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn chroot_sets_change_and_projects_can_be_deleted() {
+    on_both(|t| async move {
+        let db = &t.db;
+        let c = |s: &str| s.parse::<ChrootName>().unwrap();
+        let (alice, hello) = ("alice".parse().unwrap(), "hello".parse().unwrap());
+        let project = db
+            .create_project(
+                &NewProject {
+                    owner: &alice,
+                    name: &hello,
+                    description: "",
+                    chroots: &[c("fedora-42-x86_64"), c("epel-9-x86_64")],
+                    build_timeout: 60,
+                    retain_older: 0,
+                    listed: true,
+                    buildroot: &BuildrootSettings::default(),
+                },
+                1,
+            )
+            .await
+            .unwrap();
+        for chroot in &project.chroots {
+            db.set_repo_dirty(project.id, chroot, false).await.unwrap();
+        }
+        db.set_project_chroots(project.id, &[c("fedora-42-x86_64"), c("fedora-43-x86_64")])
+            .await
+            .unwrap();
+        let changed = db.project_by_id(project.id).await.unwrap().unwrap();
+        assert_eq!(
+            changed.chroots,
+            vec![c("fedora-42-x86_64"), c("fedora-43-x86_64")],
+            "{}",
+            t.name
+        );
+        // Only the new chroot needs its empty repo made.
+        assert_eq!(
+            db.dirty_repos().await.unwrap(),
+            vec![(project.id, c("fedora-43-x86_64"))],
+            "{}",
+            t.name
+        );
+
+        db.delete_project(project.id).await.unwrap();
+        assert_eq!(db.find_project(&alice, &hello).await.unwrap(), None);
+        assert!(db.dirty_repos().await.unwrap().is_empty(), "{}", t.name);
+    })
+    .await;
+}

@@ -198,12 +198,13 @@ async fn upload_rpms(
             .map_err(|e| Error::bad_request(format!("bad multipart body: {e}")))?
         {
             let name = field.file_name().unwrap_or("upload.rpm").to_owned();
-            let path = app
-                .data()
-                .spool_dir()
-                .join(format!("{}.upload", koper_storage::random_suffix()));
-            let mut spooled =
-                spool::receive(field, &path, app.config().max_upload_bytes, None).await?;
+            let mut spooled = spool::receive(
+                field,
+                &spool::new_path(&app),
+                app.config().max_upload_bytes,
+                None,
+            )
+            .await?;
             spooled.name = name;
             files.push(spooled);
         }

@@ -3,6 +3,7 @@
 
 mod api;
 mod builder_api;
+mod copr;
 mod pages;
 mod repo;
 mod results;
@@ -22,6 +23,7 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(metrics))
         .nest("/api/v1", api::routes())
         .nest("/builder-api/v1", builder_api::routes())
+        .merge(copr::routes())
         .merge(results::routes())
         .merge(repo::routes())
         .merge(pages::routes())

@@ -196,6 +196,7 @@ pub async fn modify(args: ModifyArgs) -> CommandResult {
         },
         enable_net: args.buildroot.enable_net.map(|v| v.is_on()),
         repo_priority: args.buildroot.repo_priority,
+        chroots: (!args.chroots.is_empty()).then_some(args.chroots),
     };
     let modified = client
         .modify_project(&project.owner, &project.name, &changes)

@@ -6,6 +6,7 @@ mod bad_input;
 mod buildroots;
 mod builds;
 mod common;
+mod copr_cli;
 mod createrepo;
 mod end_to_end;
 mod fleet;

@@ -1,0 +1,577 @@
+//! Builds and build chroots: check-before-build, create from an upload or
+//! prebuilt RPMs, get, list, cancel, delete, and what a build produced.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::routing::{delete, get, post, put};
+use koper_api::{copr, v1};
+use koper_db::{BuildRow, ProjectRow, TaskRow, User};
+use koper_types::{BuildId, ChrootName, PackageName};
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::builds::{self, BuildTarget};
+use crate::error::Error;
+use crate::spool::{self, Spooled};
+use crate::uploads;
+
+use super::objects::{Paging, build, build_chroot};
+use super::{CoprResult, Fields, caller, find_project, route};
+
+pub fn routes(router: Router<App>) -> Router<App> {
+    let router = route(
+        router,
+        "/api_3/build/check-before-build",
+        post(check_before_build),
+    );
+    let router = route(
+        router,
+        "/api_3/build/create/upload",
+        post(create_upload).layer(DefaultBodyLimit::disable()),
+    );
+    let router = route(
+        router,
+        "/api_3/build/create/rpm-upload",
+        post(create_rpm_upload).layer(DefaultBodyLimit::disable()),
+    );
+    let router = route(router, "/api_3/build/list", get(list));
+    let router = route(router, "/api_3/build/cancel/{id}", put(cancel).post(cancel));
+    let router = route(
+        router,
+        "/api_3/build/delete/list",
+        delete(delete_list).post(delete_list),
+    );
+    let router = route(
+        router,
+        "/api_3/build/delete/{id}",
+        delete(delete_one).post(delete_one),
+    );
+    let router = route(
+        router,
+        "/api_3/build/built-packages/{id}",
+        get(built_packages),
+    );
+    let router = route(
+        router,
+        "/api_3/build/source-chroot/{id}",
+        get(source_chroot),
+    );
+    let router = route(
+        router,
+        "/api_3/build/source-build-config/{id}",
+        get(source_build_config),
+    );
+    let router = route(router, "/api_3/build/{id}", get(get_build));
+    let router = route(router, "/api_3/build-chroot", get(get_build_chroot));
+    let router = route(
+        router,
+        "/api_3/build-chroot/{id}/{chroot}",
+        get(get_build_chroot_by_path),
+    );
+    let router = route(router, "/api_3/build-chroot/list", get(list_build_chroots));
+    let router = route(
+        router,
+        "/api_3/build-chroot/list/{id}",
+        get(list_build_chroots_by_path),
+    );
+    route(
+        router,
+        "/api_3/build-chroot/built-packages",
+        get(build_chroot_packages),
+    )
+}
+
+/// The project a Copr build request names (`ownername`, `projectname`).
+async fn target_project(app: &App, fields: &Fields) -> CoprResult<ProjectRow> {
+    find_project(
+        app,
+        &fields.required("ownername")?,
+        &fields.required("projectname")?,
+    )
+    .await
+}
+
+/// The chroots a Copr build request selects: `chroots` (names or fnmatch
+/// patterns; none means all of the project's) minus `exclude_chroots`.
+fn selected_chroots(project: &ProjectRow, fields: &Fields) -> CoprResult<Vec<ChrootName>> {
+    let patterns = |key: &str| -> CoprResult<Vec<glob::Pattern>> {
+        fields
+            .list(key)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                glob::Pattern::new(p).map_err(|e| {
+                    Error::bad_request(format!("{key}: '{p}' is not a valid pattern: {e}")).into()
+                })
+            })
+            .collect()
+    };
+    let include = patterns("chroots")?;
+    let exclude = patterns("exclude_chroots")?;
+    for pattern in &include {
+        if !project.chroots.iter().any(|c| pattern.matches(c.as_str())) {
+            return Err(Error::bad_request(format!(
+                "chroots: '{pattern}' matches none of the project's chroots ({})",
+                project
+                    .chroots
+                    .iter()
+                    .map(ChrootName::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .into());
+        }
+    }
+    let chosen: Vec<ChrootName> = project
+        .chroots
+        .iter()
+        .filter(|c| include.is_empty() || include.iter().any(|p| p.matches(c.as_str())))
+        .filter(|c| !exclude.iter().any(|p| p.matches(c.as_str())))
+        .cloned()
+        .collect();
+    if chosen.is_empty() {
+        return Err(Error::bad_request("no chroot is left to build for").into());
+    }
+    Ok(chosen)
+}
+
+/// Where a Copr build goes in the queue: `background`, and a batch
+/// (`after_build_id` or `with_build_id`, numbers or numeric strings).
+fn build_options(fields: &Fields) -> CoprResult<v1::BuildOptions> {
+    let build_id = |key: &str| -> CoprResult<Option<BuildId>> {
+        Ok(fields.int(key)?.map(BuildId))
+    };
+    Ok(v1::BuildOptions {
+        priority: 0,
+        background: fields.bool("background").unwrap_or(false),
+        after_build_id: build_id("after_build_id")?,
+        with_build_id: build_id("with_build_id")?,
+    })
+}
+
+async fn check_before_build(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> CoprResult<Json<Value>> {
+    let user = caller(&app, &headers).await?;
+    let fields = Fields::from_json(&body)?;
+    let project = target_project(&app, &fields).await?;
+    let chroots = selected_chroots(&project, &fields)?;
+    builds::check_submission(
+        &app,
+        &user,
+        BuildTarget {
+            project: &project,
+            chroots,
+            options: build_options(&fields)?,
+        },
+        0,
+        0,
+    )
+    .await?;
+    Ok(Json(
+        json!({ "message": "It should be safe to submit a build like this" }),
+    ))
+}
+
+/// The files (`pkgs` parts, spooled to disk as they stream in) and the
+/// `json` part of a Copr multipart upload. Copr sends the files first, so
+/// they are received before anyone knows where they go.
+async fn receive_multipart(
+    app: &App,
+    mut multipart: Multipart,
+) -> CoprResult<(Vec<Spooled>, Fields)> {
+    let mut files = Vec::new();
+    let mut fields = Fields::default();
+    let received = async {
+        while let Some(part) = multipart
+            .next_field()
+            .await
+            .map_err(|e| Error::bad_request(format!("bad multipart body: {e}")))?
+        {
+            match part.name() {
+                Some("json") => {
+                    let bytes = part
+                        .bytes()
+                        .await
+                        .map_err(|e| Error::bad_request(format!("bad json part: {e}")))?;
+                    fields = Fields::from_part(&bytes).map_err(|e| e.0)?;
+                }
+                _ => {
+                    let name = part.file_name().unwrap_or("upload.rpm").to_owned();
+                    let mut spooled = spool::receive(
+                        part,
+                        &spool::new_path(app),
+                        app.config().max_upload_bytes,
+                        None,
+                    )
+                    .await?;
+                    spooled.name = name;
+                    files.push(spooled);
+                }
+            }
+        }
+        Ok::<_, Error>(())
+    }
+    .await;
+    if let Err(e) = received {
+        discard(&files).await;
+        return Err(e.into());
+    }
+    Ok((files, fields))
+}
+
+async fn discard(files: &[Spooled]) {
+    for file in files {
+        let _ = tokio::fs::remove_file(&file.path).await;
+    }
+}
+
+async fn create_upload(
+    State(app): State<App>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> CoprResult<Json<copr::Build>> {
+    // Credentials are in the headers: a stranger's upload is refused
+    // before a byte of it is stored.
+    let user = caller(&app, &headers).await?;
+    let (mut files, fields) = receive_multipart(&app, multipart).await?;
+    let chosen = async {
+        if files.len() != 1 {
+            return Err(Error::bad_request("send exactly one source RPM as `pkgs`").into());
+        }
+        let project = target_project(&app, &fields).await?;
+        let chroots = selected_chroots(&project, &fields)?;
+        Ok::<_, super::CoprError>((project, chroots))
+    }
+    .await;
+    let (project, chroots) = match chosen {
+        Ok(chosen) => chosen,
+        Err(e) => {
+            discard(&files).await;
+            return Err(e);
+        }
+    };
+    let spooled = files.remove(0);
+    let submitted = builds::submit_spooled(
+        &app,
+        &user,
+        BuildTarget {
+            project: &project,
+            chroots,
+            options: build_options(&fields)?,
+        },
+        spooled,
+        "upload",
+    )
+    .await?;
+    Ok(Json(build(&app, &submitted)))
+}
+
+async fn create_rpm_upload(
+    State(app): State<App>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> CoprResult<Json<copr::Build>> {
+    let user = caller(&app, &headers).await?;
+    let (files, fields) = receive_multipart(&app, multipart).await?;
+    let chosen = async {
+        let project = target_project(&app, &fields).await?;
+        // The upstream server reads `chroot`, copr-cli 2.7 sends `chroots`.
+        let chroot = match (fields.str("chroot"), fields.list("chroots")) {
+            (Some(chroot), _) => chroot,
+            (None, Some(list)) if list.len() == 1 => list[0].clone(),
+            _ => {
+                return Err(Error::bad_request("name exactly one chroot for uploaded RPMs").into());
+            }
+        };
+        let chroot: ChrootName = chroot.parse()?;
+        Ok::<_, super::CoprError>((project, chroot))
+    }
+    .await;
+    let (project, chroot) = match chosen {
+        Ok(chosen) => chosen,
+        Err(e) => {
+            discard(&files).await;
+            return Err(e);
+        }
+    };
+    let added = uploads::add_prebuilt(&app, &user, &project, &chroot, files).await?;
+    Ok(Json(build(&app, &added)))
+}
+
+async fn find_build(app: &App, id: &str) -> CoprResult<BuildRow> {
+    let id: BuildId = id.parse()?;
+    app.db()
+        .build_by_id(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("Build {id} does not exist.")).into())
+}
+
+async fn get_build(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> CoprResult<Json<copr::Build>> {
+    Ok(Json(build(&app, &find_build(&app, &id).await?)))
+}
+
+async fn list(
+    State(app): State<App>,
+    RawQuery(query): RawQuery,
+) -> CoprResult<Json<copr::Page<copr::Build>>> {
+    let fields = Fields::from_query(query.as_deref())?;
+    let paging = Paging::read(&fields, &["id"])?;
+    let project = target_project(&app, &fields).await?;
+    let package: Option<PackageName> = fields.str("packagename").map(|p| p.parse()).transpose()?;
+    let status = fields.str("status");
+    let mut rows = app.db().list_builds(project.id, i64::MAX, 0).await?;
+    rows.retain(|b| {
+        package
+            .as_ref()
+            .is_none_or(|p| b.package_name.as_ref() == Some(p))
+            && status
+                .as_deref()
+                .is_none_or(|s| builds::state_of(b).as_str() == s)
+    });
+    rows.sort_by_key(|b| b.id);
+    let items = rows.iter().map(|b| build(&app, b)).collect();
+    Ok(Json(paging.page(items)))
+}
+
+async fn cancel(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> CoprResult<Json<copr::Build>> {
+    let user = caller(&app, &headers).await?;
+    let id = find_build(&app, &id).await?.id;
+    let canceled = builds::cancel_build(&app, &user, id).await?;
+    Ok(Json(build(&app, &canceled)))
+}
+
+async fn delete_one(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> CoprResult<Json<copr::Build>> {
+    let user = caller(&app, &headers).await?;
+    let found = find_build(&app, &id).await?;
+    let shown = build(&app, &found);
+    builds::delete_build(&app, &user, found.id).await?;
+    Ok(Json(shown))
+}
+
+/// Deletes every listed build or none: all are checked first, and the
+/// refusal names each build that cannot go.
+async fn delete_list(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> CoprResult<Json<Value>> {
+    let user = caller(&app, &headers).await?;
+    let fields = Fields::from_json(&body)?;
+    let ids = fields
+        .list("builds")
+        .ok_or_else(|| Error::bad_request("Missing argument builds"))?;
+    let mut found = Vec::new();
+    let mut refused = Vec::new();
+    for id in &ids {
+        match find_build(&app, id).await {
+            Ok(b) => match why_not_deletable(&user, &app, &b).await? {
+                None => found.push(b),
+                Some(reason) => refused.push(format!("build {id} {reason}")),
+            },
+            Err(_) => refused.push(format!("build {id} does not exist")),
+        }
+    }
+    if !refused.is_empty() {
+        return Err(
+            Error::bad_request(format!("No build was deleted: {}", refused.join("; "))).into(),
+        );
+    }
+    let mut deleted = Vec::new();
+    for b in found {
+        builds::delete_build(&app, &user, b.id).await?;
+        deleted.push(b.id.0);
+    }
+    Ok(Json(json!({ "builds": deleted })))
+}
+
+/// Why a build cannot be deleted by `user`, if it cannot.
+async fn why_not_deletable(user: &User, app: &App, b: &BuildRow) -> CoprResult<Option<String>> {
+    let Some(project) = app.db().project_by_id(b.project_id).await? else {
+        return Ok(Some("does not exist".into()));
+    };
+    if !crate::permissions::can_build(user, &project) {
+        return Ok(Some(format!("may not be deleted by {}", user.name)));
+    }
+    // A canceled build is still stopping until its builder lets go.
+    if b.chroots
+        .iter()
+        .any(|t| !t.state.is_final() || t.lease_id.is_some())
+    {
+        return Ok(Some(
+            "has not stopped yet; try again in a few seconds".into(),
+        ));
+    }
+    Ok(None)
+}
+
+/// The packages a build chroot published, read from its result directory.
+async fn packages_of(app: &App, b: &BuildRow, task: &TaskRow) -> CoprResult<copr::BuiltPackages> {
+    let Some(dir) = &task.result_dir else {
+        return Ok(copr::BuiltPackages {
+            packages: Vec::new(),
+        });
+    };
+    let dir = app
+        .data()
+        .results()
+        .repo_dir(&b.owner, &b.project, &task.chroot)
+        .join(dir);
+    let packages =
+        tokio::task::spawn_blocking(move || -> std::io::Result<Vec<copr::BuiltPackage>> {
+            let mut packages = Vec::new();
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(packages),
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let path = entry?.path();
+                if path.extension().is_none_or(|e| e != "rpm") {
+                    continue;
+                }
+                if let Ok(id) = koper_rpm::inspect_package(&path) {
+                    packages.push(copr::BuiltPackage {
+                        name: id.name.to_string(),
+                        epoch: id.epoch.unwrap_or(0),
+                        version: id.version,
+                        release: id.release,
+                        arch: id.arch,
+                    });
+                }
+            }
+            packages.sort_by(|a, b| (&a.name, &a.arch).cmp(&(&b.name, &b.arch)));
+            Ok(packages)
+        })
+        .await
+        .map_err(Error::from)?
+        .map_err(Error::from)?;
+    Ok(copr::BuiltPackages { packages })
+}
+
+async fn built_packages(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> CoprResult<Json<serde_json::Map<String, Value>>> {
+    let b = find_build(&app, &id).await?;
+    let mut all = serde_json::Map::new();
+    for task in &b.chroots {
+        let packages = packages_of(&app, &b, task).await?;
+        all.insert(
+            task.chroot.to_string(),
+            serde_json::to_value(packages).map_err(Error::internal)?,
+        );
+    }
+    Ok(Json(all))
+}
+
+/// koper checks and stores an uploaded SRPM when it is submitted, so the
+/// source phase has already ended; its result is the SRPM beside the
+/// packages.
+async fn source_chroot(State(app): State<App>, Path(id): Path<String>) -> CoprResult<Json<Value>> {
+    let b = find_build(&app, &id).await?;
+    Ok(Json(json!({
+        "state": b.source_state.to_string(),
+        "result_url": b
+            .chroots
+            .iter()
+            .find_map(|t| build_chroot(&app, &b, t).result_url),
+    })))
+}
+
+async fn source_build_config(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> CoprResult<Json<Value>> {
+    let b = find_build(&app, &id).await?;
+    Ok(Json(json!({
+        "source_type": b.source_type,
+        "source_dict": {},
+        "memory_limit": null,
+        "timeout": b.timeout,
+        "is_background": false,
+    })))
+}
+
+fn task_of<'a>(b: &'a BuildRow, chroot: &str) -> CoprResult<&'a TaskRow> {
+    b.chroots
+        .iter()
+        .find(|t| t.chroot.as_str() == chroot)
+        .ok_or_else(|| Error::NotFound(format!("Build {} has no chroot {chroot}.", b.id)).into())
+}
+
+async fn get_build_chroot(
+    State(app): State<App>,
+    RawQuery(query): RawQuery,
+) -> CoprResult<Json<copr::BuildChroot>> {
+    let fields = Fields::from_query(query.as_deref())?;
+    let b = find_build(&app, &fields.required("build_id")?).await?;
+    let task = task_of(&b, &fields.required("chrootname")?)?;
+    Ok(Json(build_chroot(&app, &b, task)))
+}
+
+async fn get_build_chroot_by_path(
+    State(app): State<App>,
+    Path((id, chroot)): Path<(String, String)>,
+) -> CoprResult<Json<copr::BuildChroot>> {
+    let b = find_build(&app, &id).await?;
+    let task = task_of(&b, &chroot)?;
+    Ok(Json(build_chroot(&app, &b, task)))
+}
+
+async fn build_chroots(
+    app: &App,
+    fields: &Fields,
+    id: &str,
+) -> CoprResult<copr::Page<copr::BuildChroot>> {
+    let paging = Paging::read(fields, &["name"])?;
+    let b = find_build(app, id).await?;
+    let mut items: Vec<copr::BuildChroot> =
+        b.chroots.iter().map(|t| build_chroot(app, &b, t)).collect();
+    items.sort_by(|x, y| x.name.cmp(&y.name));
+    Ok(paging.page(items))
+}
+
+async fn list_build_chroots(
+    State(app): State<App>,
+    RawQuery(query): RawQuery,
+) -> CoprResult<Json<copr::Page<copr::BuildChroot>>> {
+    let fields = Fields::from_query(query.as_deref())?;
+    let id = fields.required("build_id")?;
+    Ok(Json(build_chroots(&app, &fields, &id).await?))
+}
+
+async fn list_build_chroots_by_path(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> CoprResult<Json<copr::Page<copr::BuildChroot>>> {
+    let fields = Fields::from_query(query.as_deref())?;
+    Ok(Json(build_chroots(&app, &fields, &id).await?))
+}
+
+async fn build_chroot_packages(
+    State(app): State<App>,
+    RawQuery(query): RawQuery,
+) -> CoprResult<Json<copr::BuiltPackages>> {
+    let fields = Fields::from_query(query.as_deref())?;
+    let b = find_build(&app, &fields.required("build_id")?).await?;
+    let task = task_of(&b, &fields.required("chrootname")?)?;
+    Ok(Json(packages_of(&app, &b, task).await?))
+}

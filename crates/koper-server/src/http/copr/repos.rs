@@ -1,0 +1,113 @@
+//! What dnf5's copr plugin reads to enable a project (`rpmrepo`), and the
+//! per-package state overview `copr-cli monitor` prints.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use crate::app::App;
+use crate::error::Error;
+use crate::keys::PUBKEY_FILE;
+use crate::projects::repo_url;
+
+use super::objects::build_chroot;
+use super::{CoprResult, Fields, find_project, route};
+
+pub fn routes(router: Router<App>) -> Router<App> {
+    let router = route(
+        router,
+        "/api_3/rpmrepo/{owner}/{dirname}/{name_release}",
+        get(rpmrepo),
+    );
+    route(router, "/api_3/monitor", get(monitor))
+}
+
+/// The project's chroots grouped by distribution release, for dnf5 to pick
+/// from; the requested release only has to exist among them for dnf5's
+/// own fallbacks to work, so all are listed.
+async fn rpmrepo(
+    State(app): State<App>,
+    Path((owner, dirname, _name_release)): Path<(String, String, String)>,
+) -> CoprResult<Json<Value>> {
+    let project = find_project(&app, &owner, &dirname).await?;
+    let mut repos: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    for chroot in &project.chroots {
+        repos
+            .entry(chroot.name_release().to_owned())
+            .or_default()
+            .insert(chroot.arch().to_owned(), json!({ "opts": {} }));
+    }
+    let repos: Map<String, Value> = repos
+        .into_iter()
+        .map(|(name, arches)| (name, json!({ "arch": arches })))
+        .collect();
+    Ok(Json(json!({
+        "results_url": app.results_url(),
+        "repos": repos,
+        "directories": { project.name.as_str(): {} },
+        "dependencies": [],
+        "pubkey_url": format!("{}/{PUBKEY_FILE}", repo_url(&app, &project)),
+    })))
+}
+
+/// The newest build of every package in every chroot.
+async fn monitor(State(app): State<App>, RawQuery(query): RawQuery) -> CoprResult<Json<Value>> {
+    let fields = Fields::from_query(query.as_deref())?;
+    let project = find_project(
+        &app,
+        &fields.required("ownername")?,
+        &fields.required("projectname")?,
+    )
+    .await?;
+    let extra = fields.list("additional_fields[]").unwrap_or_default();
+    for field in &extra {
+        if !["url_build_log", "url_backend_log", "url_build"].contains(&field.as_str()) {
+            return Err(Error::bad_request(format!("Wrong additional field: {field}")).into());
+        }
+    }
+    let mut builds = app.db().list_builds(project.id, i64::MAX, 0).await?;
+    builds.sort_by_key(|b| b.id);
+    let mut packages: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    for b in &builds {
+        let Some(name) = &b.package_name else {
+            continue;
+        };
+        for task in &b.chroots {
+            let mut entry = json!({
+                "state": task.state.to_string(),
+                "status": task.state.code(),
+                "build_id": b.id.0,
+                "pkg_version": b.package_version,
+            });
+            let result_url = build_chroot(&app, b, task).result_url;
+            for field in &extra {
+                let value = match field.as_str() {
+                    "url_build" => Some(format!("{}/coprs/build/{}/", app.public_url(), b.id)),
+                    "url_build_log" => result_url.as_ref().map(|dir| {
+                        let suffix = if task.state.is_final() { ".gz" } else { "" };
+                        format!("{dir}builder-live.log{suffix}")
+                    }),
+                    _ => None,
+                };
+                entry[field.as_str()] = value.map_or(Value::Null, Value::String);
+            }
+            packages
+                .entry(name.to_string())
+                .or_default()
+                .insert(task.chroot.to_string(), entry);
+        }
+    }
+    let packages: Vec<Value> = packages
+        .into_iter()
+        .map(|(name, chroots)| json!({ "name": name, "chroots": chroots }))
+        .collect();
+    Ok(Json(json!({
+        "output": "ok",
+        "message": "Project monitor request successful",
+        "packages": packages,
+    })))
+}

@@ -1,0 +1,301 @@
+//! The real `copr-cli` (from PyPI, pinned) against a real koper server:
+//! the commands packagers and CI scripts run against Copr, with their exit
+//! codes and the output scripts parse.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::common::{World, assert_exit, assert_success, host_chroot, stderr, stdout};
+
+/// The copr-cli release these tests pin.
+const COPR_CLI_VERSION: &str = "2.6";
+
+/// copr-cli in a virtual environment of its own, installed once per test
+/// run from PyPI.
+fn copr_cli_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let venv =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("copr-cli-{COPR_CLI_VERSION}"));
+        let bin = venv.join("bin/copr-cli");
+        if !bin.exists() {
+            let run = |command: &mut Command| {
+                let out = command.output().expect("run python3");
+                assert!(
+                    out.status.success(),
+                    "installing copr-cli failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+            run(Command::new(venv.join("bin/pip")).args([
+                "install",
+                "--quiet",
+                &format!("copr-cli=={COPR_CLI_VERSION}"),
+            ]));
+        }
+        bin
+    })
+}
+
+/// A copr-cli user: its config file and a private HOME.
+struct CoprCli {
+    config: PathBuf,
+    home: PathBuf,
+}
+
+impl CoprCli {
+    fn new(world: &World, name: &str, login: &str, token: &str) -> Self {
+        let home = world
+            .server
+            .scratch(&format!("copr-{name}-{login}-{}", &token[..4]))
+            .unwrap();
+        let config = home.join("copr.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "[copr-cli]\nlogin = {login}\nusername = {name}\ntoken = {token}\n\
+                 copr_url = {}\nencrypted = False\n",
+                world.server.url
+            ),
+        )
+        .unwrap();
+        Self { config, home }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(copr_cli_bin())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("HOME", &self.home)
+            .output()
+            .unwrap()
+    }
+}
+
+/// The build ids copr-cli printed (`Created builds: 1 2`).
+fn created_builds(out: &Output) -> Vec<String> {
+    stdout(out)
+        .lines()
+        .find_map(|l| l.strip_prefix("Created builds: "))
+        .unwrap_or_else(|| panic!("no build id in:\n{}\n{}", stdout(out), stderr(out)))
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn wait_for_state(cli: &CoprCli, id: &str, state: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = cli.run(&["status", id]);
+        if stdout(&out).trim() == state {
+            return;
+        }
+        assert!(Instant::now() < deadline, "build {id} never became {state}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn copr_cli_drives_a_project_from_create_to_delete() {
+    let world = World::new();
+    let alice = CoprCli::new(&world, "alice", "alice", &world.alice.token);
+    let host = host_chroot();
+    let srpm = world.srpm("hello");
+
+    // A project with two chroots; builds go to the one this host builds.
+    let out = alice.run(&[
+        "create",
+        "tools",
+        "--chroot",
+        &host,
+        "--chroot",
+        "fedora-42-x86_64",
+        "--description",
+        "handy tools",
+    ]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("{}/coprs/alice/tools/", world.server.url)),
+        "{}",
+        stdout(&out)
+    );
+    let out = alice.run(&["list", "alice"]);
+    assert_success(&out);
+    assert!(stdout(&out).contains("Name: tools"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("handy tools"), "{}", stdout(&out));
+
+    // Upload a source RPM and wait for it (copr-cli polls every 30 s).
+    let out = alice.run(&["build", "tools", srpm.to_str().unwrap(), "-r", &host]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("Build was added to tools"),
+        "{}",
+        stdout(&out)
+    );
+    let id = created_builds(&out).remove(0);
+    assert!(
+        stdout(&out).contains(&format!("Build {id}: succeeded")),
+        "{}",
+        stdout(&out)
+    );
+    let out = alice.run(&["status", &id]);
+    assert_success(&out);
+    assert_eq!(stdout(&out).trim(), "succeeded");
+
+    // Listings.
+    let out = alice.run(&["list-builds", "tools"]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("{id}\thello\tsucceeded")),
+        "{}",
+        stdout(&out)
+    );
+    let out = alice.run(&["list-packages", "tools"]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("\"name\": \"hello\""),
+        "{}",
+        stdout(&out)
+    );
+    let out = alice.run(&[
+        "get-package",
+        "tools",
+        "--name",
+        "hello",
+        "--with-latest-build",
+    ]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("\"id\": {id}")),
+        "{}",
+        stdout(&out)
+    );
+    let out = alice.run(&["list-chroots"]);
+    assert_success(&out);
+    assert!(stdout(&out).lines().any(|l| l == host), "{}", stdout(&out));
+    let out = alice.run(&["get-chroot", &format!("tools/{host}")]);
+    assert_success(&out);
+    assert!(stdout(&out).contains("\"mock_chroot\""), "{}", stdout(&out));
+    let out = alice.run(&["mock-config", "alice/tools", &host]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("{}/results/alice/tools/{host}/", world.server.url)),
+        "{}",
+        stdout(&out)
+    );
+    let out = alice.run(&["monitor", "tools"]);
+    assert_success(&out);
+    assert!(stdout(&out).contains("succeeded"), "{}", stdout(&out));
+
+    // download-build fetches the results over the listings.
+    let dest = world.server.scratch("downloaded").unwrap();
+    let out = alice.run(&["download-build", &id, "--dest", dest.to_str().unwrap()]);
+    assert_success(&out);
+    let published = world
+        .results()
+        .join(format!("alice/tools/{host}/{:0>8}-hello", id));
+    let mut expected: Vec<String> = std::fs::read_dir(&published)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".rpm"))
+        .collect();
+    expected.sort();
+    assert!(!expected.is_empty());
+    for name in &expected {
+        let got = std::fs::read(dest.join(&host).join(name))
+            .unwrap_or_else(|e| panic!("{name} was not downloaded: {e}"));
+        assert_eq!(got, std::fs::read(published.join(name)).unwrap(), "{name}");
+    }
+
+    // A failing build exits 4.
+    let out = alice.run(&[
+        "build",
+        "tools",
+        world.srpm("fails").to_str().unwrap(),
+        "-r",
+        &host,
+    ]);
+    assert_exit(&out, 4);
+    assert!(stdout(&out).contains("failed"), "{}", stdout(&out));
+
+    // Cancel a running build.
+    let out = alice.run(&[
+        "build",
+        "--nowait",
+        "tools",
+        world.srpm("sleeper").to_str().unwrap(),
+    ]);
+    assert_success(&out);
+    let sleeper = created_builds(&out).remove(0);
+    wait_for_state(&alice, &sleeper, "running");
+    let out = alice.run(&["cancel", &sleeper]);
+    assert_success(&out);
+    assert_eq!(stdout(&out).trim(), "canceled");
+    wait_for_state(&alice, &sleeper, "canceled");
+    let out = alice.run(&["watch-build", &sleeper]);
+    assert_exit(&out, 4);
+
+    // Delete a build.
+    // A canceled build may take a moment to stop; copr-cli says so.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let out = loop {
+        let out = alice.run(&["delete-build", &sleeper]);
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        assert!(
+            stderr(&out).contains("has not stopped yet"),
+            "{}",
+            stderr(&out)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains(&format!("Build(s) {sleeper} were deleted.")),
+        "{}",
+        stdout(&out)
+    );
+    let out = alice.run(&["status", &sleeper]);
+    assert_exit(&out, 1);
+
+    // Change the project, regenerate its repos.
+    let out = alice.run(&["modify", "tools", "--description", "sharper tools"]);
+    assert_success(&out);
+    let out = alice.run(&["get", "alice/tools"]);
+    assert_success(&out);
+    assert!(stdout(&out).contains("sharper tools"), "{}", stdout(&out));
+    let out = alice.run(&["regenerate-repos", "alice/tools"]);
+    assert_success(&out);
+
+    // Refusals: a wrong token is a 403 (exit 7), someone else's project
+    // too; an unknown project is exit 1.
+    let mallory = CoprCli::new(&world, "alice", "alice", "not-the-token");
+    let out = mallory.run(&["build", "tools", srpm.to_str().unwrap()]);
+    assert_exit(&out, 7);
+    let bob = world.server.add_user("bob").unwrap();
+    let bob_cli = CoprCli::new(&world, "bob", "bob", &bob.token);
+    let out = bob_cli.run(&["build", "alice/tools", srpm.to_str().unwrap()]);
+    assert_exit(&out, 7);
+    let out = bob_cli.run(&["delete", "alice/tools"]);
+    assert_exit(&out, 7);
+    let out = alice.run(&["get", "alice/nothing"]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+
+    // Delete the project: its repos go with it.
+    let out = alice.run(&["delete", "tools"]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("has been deleted"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!world.results().join("alice/tools").exists());
+    let out = alice.run(&["list-builds", "tools"]);
+    assert_exit(&out, 1);
+}
