@@ -83,15 +83,21 @@ fn serde_json_error(body: &str) -> Option<String> {
 }
 
 impl Client {
-    /// A client for the server at `base` (no trailing slash).
-    pub fn new(base: &str, token: &str) -> Result<Self, ProtocolError> {
-        let http = reqwest::Client::builder()
+    /// A client for the server at `base` (no trailing slash), trusting the
+    /// certificates in the PEM file `ca_cert` besides the usual roots.
+    pub fn new(base: &str, token: &str, ca_cert: Option<&Path>) -> Result<Self, ProtocolError> {
+        let mut http = reqwest::Client::builder()
             .user_agent(format!(
                 "koper-builder/{} protocol/{PROTOCOL_VERSION}",
                 env!("CARGO_PKG_VERSION")
             ))
-            .connect_timeout(Duration::from_secs(10))
-            .build()?;
+            .connect_timeout(Duration::from_secs(10));
+        if let Some(path) = ca_cert {
+            for cert in reqwest::Certificate::from_pem_bundle(&std::fs::read(path)?)? {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        let http = http.build()?;
         Ok(Self {
             http,
             base: base.trim_end_matches('/').to_owned(),

@@ -34,6 +34,8 @@ pub struct BuilderConfig {
     pub sandbox_uid_base: u32,
     /// Memory, process and file-size limits of every build.
     pub limits: ResourceLimits,
+    /// Extra trusted certificates (PEM) for a server with its own CA.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl BuilderConfig {
@@ -48,6 +50,7 @@ impl BuilderConfig {
             work_dir,
             sandbox_uid_base: 3_000_000,
             limits: default_limits(),
+            ca_cert: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use koper_api::builder::{FinishRequest, Outcome, Task};
-use koper_sandbox::{BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig};
+use koper_sandbox::{BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig, ServerCa};
 use tokio::sync::{mpsc, watch};
 
 use crate::BuilderConfig;
@@ -22,13 +22,23 @@ const LOG_CHUNK: usize = 256 * 1024;
 /// Runs the builder until `stop` turns true; then finishes the builds in
 /// progress and returns (a drain, as on SIGTERM).
 pub async fn run(config: BuilderConfig, stop: watch::Receiver<bool>) -> Result<(), ProtocolError> {
-    let client = Client::new(&config.server_url, &config.token)?;
+    let client = Client::new(&config.server_url, &config.token, config.ca_cert.as_deref())?;
+    // Builds fetch the project repos from the server too: dnf in the
+    // sandbox must trust what this builder trusts.
+    let server_ca = match &config.ca_cert {
+        Some(path) => Some(ServerCa {
+            url: config.server_url.clone(),
+            pem: tokio::fs::read_to_string(path).await?,
+        }),
+        None => None,
+    };
     let mut workers = Vec::new();
     for slot in 0..config.slots.max(1) {
         let worker = Worker {
             client: client.clone(),
             config: config.clone(),
             slot,
+            server_ca: server_ca.clone(),
         };
         workers.push(tokio::spawn(worker.run(stop.clone())));
     }
@@ -42,6 +52,7 @@ struct Worker {
     client: Client,
     config: BuilderConfig,
     slot: u32,
+    server_ca: Option<ServerCa>,
 }
 
 impl Worker {
@@ -157,6 +168,7 @@ impl Worker {
             max_log_bytes: task.max_log_bytes,
             enable_net: task.enable_net,
             result_dir: result_dir.clone(),
+            server_ca: self.server_ca.clone(),
         };
         let sandbox = self.sandbox_config();
         let build_cancel = cancel.clone();

@@ -68,13 +68,24 @@ pub struct Client {
 impl Client {
     /// A client for the configured server.
     pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            .user_agent(format!("koper-cli/{}", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|source| ClientError::Transport {
-                url: config.url.clone(),
-                source,
-            })?;
+        let transport = |source| ClientError::Transport {
+            url: config.url.clone(),
+            source,
+        };
+        let mut http = reqwest::Client::builder()
+            .user_agent(format!("koper-cli/{}", env!("CARGO_PKG_VERSION")));
+        // A server with a certificate of its own CA: KOPER_CA_CERT, or
+        // the bundle copr-cli users already point REQUESTS_CA_BUNDLE at.
+        let bundle = std::env::var_os("KOPER_CA_CERT")
+            .or_else(|| std::env::var_os("REQUESTS_CA_BUNDLE"))
+            .filter(|path| !path.is_empty());
+        if let Some(path) = bundle {
+            let pem = std::fs::read(&path)?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(transport)? {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        let http = http.build().map_err(transport)?;
         Ok(Self { http, config })
     }
 

@@ -485,7 +485,7 @@ fn make_dnf_version(
             message: "the chroot has no repos to install from".into(),
         });
     }
-    let files = dnf::files(&repos)?;
+    let files = dnf::files(&repos, None)?;
     let install_args = dnf::install_args(releasever, packages)?;
 
     let root = dir.join("root");
@@ -588,6 +588,9 @@ pub(crate) fn write_dnf_dir(dir: &Path, files: &dnf::DnfFiles) -> Result<(), San
         fsutil::make_dir(&dir.join(sub), 0o700)?;
     }
     fsutil::write_file(&dir.join("dnf.conf"), &files.config, 0o600)?;
+    if let Some(pem) = &files.server_ca {
+        fsutil::write_file(&dir.join(dnf::SERVER_CA_FILE), pem, 0o600)?;
+    }
     fsutil::write_file(&dir.join("home/.rpmmacros"), &files.rpmmacros, 0o600)
 }
 

@@ -200,7 +200,7 @@ fn check_request(request: &BuildRequest) -> Result<Input, SandboxError> {
         }
     }
     // Checked here, before anything is mounted; written again later.
-    dnf::files(&all_repos(request))?;
+    dnf::files(&all_repos(request), request.server_ca.as_ref())?;
     dnf::install_extra_args("1", &request.extra_packages, false)?;
     Ok(Input { srpm_name, macros })
 }
@@ -528,7 +528,10 @@ impl Job<'_> {
     ) -> Result<Option<BuildOutcome>, SandboxError> {
         let repos = all_repos(self.request);
         let koper_dir = s.join("dnf");
-        base::write_dnf_dir(&koper_dir, &dnf::files(&repos)?)?;
+        base::write_dnf_dir(
+            &koper_dir,
+            &dnf::files(&repos, self.request.server_ca.as_ref())?,
+        )?;
         let host = Layout::of_directory(Path::new("/"))?;
         let local_repos = dnf::local_repo_dirs(&repos);
         let view = DnfView {

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use koper_chroots::RepoDefinition;
 
-use crate::SandboxError;
 use crate::provides::PACKAGE;
+use crate::{SandboxError, ServerCa};
 
 /// Where the buildroot is inside the dnf sandbox.
 pub(crate) const INSTALLROOT: &str = "/installroot";
@@ -27,13 +27,21 @@ pub(crate) struct DnfFiles {
     /// `home/.rpmmacros`: pins the rpmdb path, which Debian's rpm would
     /// otherwise put under HOME.
     pub(crate) rpmmacros: String,
+    /// `server-ca.pem`: certificates for the builder's server's repos.
+    pub(crate) server_ca: Option<String>,
 }
+
+/// Where the server's CA certificates are, in koper's dnf directory.
+pub(crate) const SERVER_CA_FILE: &str = "server-ca.pem";
 
 /// Writes the dnf configuration for `repos`. Metadata timeouts are short
 /// and retries few, so an unreachable mirror fails in seconds, not hours.
 /// The virtual package of a directory base root is protected: a package
 /// that obsoletes one of its names must not remove it.
-pub(crate) fn files(repos: &[&RepoDefinition]) -> Result<DnfFiles, SandboxError> {
+pub(crate) fn files(
+    repos: &[&RepoDefinition],
+    server_ca: Option<&ServerCa>,
+) -> Result<DnfFiles, SandboxError> {
     let mut config = String::new();
     let _ = write!(
         config,
@@ -70,6 +78,14 @@ pub(crate) fn files(repos: &[&RepoDefinition]) -> Result<DnfFiles, SandboxError>
         if let Some(priority) = repo.priority {
             let _ = writeln!(config, "priority={priority}");
         }
+        // Only the server's own repos trust its CA; mirrors keep the
+        // system's roots.
+        let from_server = |url: &Option<String>| {
+            server_ca.is_some_and(|ca| url.as_ref().is_some_and(|u| u.starts_with(&ca.url)))
+        };
+        if from_server(&repo.baseurl) || from_server(&repo.gpgkey) {
+            let _ = writeln!(config, "sslcacert={KOPER_DIR}/{SERVER_CA_FILE}");
+        }
         // A signed repo (a koper project's): dnf imports its key into the
         // build's own rpmdb and refuses unsigned or tampered packages and
         // metadata, so a build cannot be fed what the project never made.
@@ -80,6 +96,7 @@ pub(crate) fn files(repos: &[&RepoDefinition]) -> Result<DnfFiles, SandboxError>
     Ok(DnfFiles {
         config,
         rpmmacros: "%_dbpath /var/lib/rpm\n".into(),
+        server_ca: server_ca.map(|ca| ca.pem.clone()),
     })
 }
 
@@ -251,7 +268,7 @@ mod tests {
         );
         let mut project = repo("copr-alice-tools", Some("http://127.0.0.1:8080/r/"), None);
         project.priority = Some(10);
-        let files = files(&[&fedora, &project]).unwrap();
+        let files = files(&[&fedora, &project], None).unwrap();
         assert!(files.config.starts_with("[main]\ncachedir=/koper/cache\n"));
         assert!(files.config.contains("timeout=20\n"));
         assert!(files.config.contains(
@@ -268,12 +285,32 @@ mod tests {
     fn signed_repos_are_checked_against_their_key() {
         let mut project = repo("koper-alice-x", Some("http://127.0.0.1:1/r/"), None);
         project.gpgkey = Some("http://127.0.0.1:1/alice/x/pubkey.gpg".into());
-        let written = files(&[&project]).unwrap();
+        let written = files(&[&project], None).unwrap();
         assert!(written.config.contains(
             "baseurl=http://127.0.0.1:1/r/\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey=http://127.0.0.1:1/alice/x/pubkey.gpg\n"
         ));
         project.gpgkey = Some("http://a/key\ngpgcheck=0".into());
-        assert!(files(&[&project]).is_err());
+        assert!(files(&[&project], None).is_err());
+    }
+
+    #[test]
+    fn only_the_servers_repos_trust_its_ca() {
+        let ca = ServerCa {
+            url: "https://127.0.0.1:5050".into(),
+            pem: "-----BEGIN CERTIFICATE-----\n".into(),
+        };
+        let own = repo(
+            "koper-alice-x",
+            Some("https://127.0.0.1:5050/results/a/x/"),
+            None,
+        );
+        let mirror = repo("fedora", Some("https://mirror.example.org/f/"), None);
+        let written = files(&[&own, &mirror], Some(&ca)).unwrap();
+        assert!(written.config.contains(
+            "baseurl=https://127.0.0.1:5050/results/a/x/\nsslcacert=/koper/server-ca.pem\n"
+        ));
+        assert_eq!(written.config.matches("sslcacert").count(), 1);
+        assert_eq!(written.server_ca.as_deref(), Some(ca.pem.as_str()));
     }
 
     #[test]
@@ -290,12 +327,12 @@ mod tests {
     #[test]
     fn bad_repos_are_refused() {
         let ok = repo("a", Some("file:///srv/a"), None);
-        assert!(files(&[&ok, &ok]).is_err(), "duplicate id");
-        assert!(files(&[&repo("main", Some("file:///a"), None)]).is_err());
-        assert!(files(&[&repo("a]\n[b", Some("file:///a"), None)]).is_err());
-        assert!(files(&[&repo("a", Some("file:///a\ngpgcheck=0"), None)]).is_err());
-        assert!(files(&[&repo("a", None, None)]).is_err());
-        assert!(files(&[&repo("a", Some("x"), Some("y"))]).is_err());
+        assert!(files(&[&ok, &ok], None).is_err(), "duplicate id");
+        assert!(files(&[&repo("main", Some("file:///a"), None)], None).is_err());
+        assert!(files(&[&repo("a]\n[b", Some("file:///a"), None)], None).is_err());
+        assert!(files(&[&repo("a", Some("file:///a\ngpgcheck=0"), None)], None).is_err());
+        assert!(files(&[&repo("a", None, None)], None).is_err());
+        assert!(files(&[&repo("a", Some("x"), Some("y"))], None).is_err());
     }
 
     #[test]

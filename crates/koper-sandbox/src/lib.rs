@@ -96,6 +96,18 @@ pub struct BuildRequest {
     /// An existing, empty directory the caller created. The built RPMs,
     /// `root.log` and `build.log` are written here, owned by the builder.
     pub result_dir: PathBuf,
+    /// Certificates dnf trusts for the repos of a server with a CA of its
+    /// own (a self-signed `koper serve --tls-cert`).
+    pub server_ca: Option<ServerCa>,
+}
+
+/// A server's CA certificates and the URL prefix they are trusted for.
+#[derive(Debug, Clone)]
+pub struct ServerCa {
+    /// Repos whose URLs start with this use the certificates.
+    pub url: String,
+    /// The certificates, PEM.
+    pub pem: String,
 }
 
 /// Where the live log of a build goes, chunk by chunk, as it is produced:

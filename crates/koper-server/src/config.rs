@@ -52,6 +52,10 @@ pub struct SettingsFile {
     /// Licences (terms of the License tag, any case) whose source RPMs
     /// are refused.
     pub license_deny_list: Option<Vec<String>>,
+    /// PEM certificate chain to serve HTTPS with (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl SettingsFile {
@@ -85,6 +89,8 @@ impl SettingsFile {
             default_quota_bytes: higher.default_quota_bytes.or(self.default_quota_bytes),
             max_running_per_owner: higher.max_running_per_owner.or(self.max_running_per_owner),
             license_deny_list: higher.license_deny_list.or(self.license_deny_list),
+            tls_cert: higher.tls_cert.or(self.tls_cert),
+            tls_key: higher.tls_key.or(self.tls_key),
         }
     }
 }
@@ -128,6 +134,17 @@ pub struct ServerConfig {
     pub max_running_per_owner: Option<i64>,
     /// Licences whose source RPMs are refused.
     pub license_deny_list: Vec<String>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A certificate chain and its private key, both PEM files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
 }
 
 impl ServerConfig {
@@ -157,6 +174,7 @@ impl ServerConfig {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            tls: None,
         }
     }
 
@@ -208,6 +226,11 @@ impl ServerConfig {
         if let Some(max) = settings.max_running_per_owner {
             self.max_running_per_owner = (max > 0).then(|| i64::try_from(max).unwrap_or(i64::MAX));
         }
+        self.tls = match (settings.tls_cert, settings.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => self.tls,
+            _ => return Err("HTTPS needs both tls_cert and tls_key".into()),
+        };
         Ok(self)
     }
 }

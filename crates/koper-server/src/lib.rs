@@ -45,6 +45,8 @@ use koper_storage::DataDir;
 use koper_types::now_epoch;
 use tokio::task::JoinHandle;
 
+use axum_server::tls_rustls::RustlsConfig;
+
 pub use app::App;
 pub use config::{ServerConfig, SettingsFile};
 pub use error::Error;
@@ -78,6 +80,16 @@ pub enum StartError {
     /// Finishing interrupted work failed.
     #[error("repairing interrupted publishes failed: {0}")]
     Repair(Error),
+    /// The TLS certificate or key could not be loaded.
+    #[error("cannot use the TLS certificate {cert} and key {key}: {source}")]
+    Tls {
+        /// The certificate file.
+        cert: String,
+        /// The key file.
+        key: String,
+        /// What failed.
+        source: std::io::Error,
+    },
 }
 
 /// A server that is up and answering.
@@ -158,10 +170,23 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         addr: config.listen,
         source,
     })?;
+    let tls = match &config.tls {
+        Some(files) => Some(
+            RustlsConfig::from_pem_file(&files.cert, &files.key)
+                .await
+                .map_err(|source| StartError::Tls {
+                    cert: files.cert.display().to_string(),
+                    key: files.key.display().to_string(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{local_addr}"));
+        .unwrap_or_else(|| format!("{scheme}://{local_addr}"));
     let _ = std::fs::write(data.url_file(), format!("{public_url}\n"));
     let app = App::new(config, public_url, db, data, chroots);
     publisher::repair(&app).await.map_err(StartError::Repair)?;
@@ -170,13 +195,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let renewal = tokio::spawn(keys::run_renewal_loop(app.clone()));
     let (shutdown, shutdown_signal) = tokio::sync::oneshot::channel::<()>();
     let router = http::router(app.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
-    let serving = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = shutdown_signal.await;
-            })
-            .await
-    });
+    let serving = tokio::spawn(serve_http(listener, router, tls, shutdown_signal));
     tracing::info!(url = %app.public_url(), "koper server listening");
     Ok(RunningServer {
         local_addr,
@@ -186,6 +205,33 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         expiry,
         renewal,
     })
+}
+
+/// Answers HTTP, or HTTPS with `tls`, until `stop` fires; open requests
+/// finish first.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    tls: Option<RustlsConfig>,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let Some(tls) = tls else {
+        return axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stop.await;
+            })
+            .await;
+    };
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        let _ = stop.await;
+        stopper.graceful_shutdown(None);
+    });
+    axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await
 }
 
 impl RunningServer {

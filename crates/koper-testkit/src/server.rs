@@ -15,6 +15,8 @@ pub struct TestServer {
     pub url: String,
     /// The `koper` binary under test.
     pub koper: PathBuf,
+    /// The certificate clients must trust, when it serves HTTPS.
+    pub ca_cert: Option<PathBuf>,
     dir: tempfile::TempDir,
     child: Child,
     /// Declared after `child`: the server is stopped before its database
@@ -142,12 +144,56 @@ pub struct TestUser {
     pub token: String,
     koper: PathBuf,
     home: PathBuf,
+    ca_cert: Option<PathBuf>,
 }
 
 impl TestServer {
     /// Starts `koper serve` on an ephemeral port with one local builder.
     pub fn start(koper: &Path) -> anyhow::Result<Self> {
         Self::start_with(koper, &[])
+    }
+
+    /// Starts `koper serve` over HTTPS with a self-signed certificate for
+    /// 127.0.0.1 made by `openssl` for this server.
+    pub fn start_tls(koper: &Path) -> anyhow::Result<Self> {
+        let certs = tempfile::Builder::new().prefix("koper-tls-").tempdir()?;
+        let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+        let status = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
+            .args([
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                // rustls refuses a CA certificate as a server's own.
+                "-addext",
+                "basicConstraints=critical,CA:FALSE",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(Stdio::null())
+            .status()
+            .context("running openssl")?;
+        if !status.success() {
+            bail!("openssl could not make a certificate");
+        }
+        let mut server = Self::start_with(
+            koper,
+            &[
+                "--tls-cert",
+                cert.to_str().context("path")?,
+                "--tls-key",
+                key.to_str().context("path")?,
+            ],
+        )?;
+        let kept = server.scratch("tls")?.join("cert.pem");
+        std::fs::copy(&cert, &kept)?;
+        server.ca_cert = Some(kept);
+        Ok(server)
     }
 
     /// Starts `koper serve` with extra arguments.
@@ -201,6 +247,7 @@ impl TestServer {
         Ok(Self {
             url,
             koper: koper.to_owned(),
+            ca_cert: None,
             dir,
             child,
             postgres,
@@ -283,6 +330,7 @@ impl TestServer {
             token,
             koper: self.koper.clone(),
             home,
+            ca_cert: self.ca_cert.clone(),
         })
     }
 
@@ -319,6 +367,9 @@ impl TestUser {
             .env_remove("KOPER_URL")
             .env_remove("KOPER_TOKEN")
             .env_remove("KOPER_USER");
+        if let Some(cert) = &self.ca_cert {
+            command.env("KOPER_CA_CERT", cert);
+        }
         command
     }
 

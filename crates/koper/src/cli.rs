@@ -138,6 +138,12 @@ pub struct ServeArgs {
     /// http://LISTEN].
     #[arg(long, env = "KOPER_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "KOPER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "KOPER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Builders to run inside this process [default: 1]; 0 for none.
     #[arg(long, env = "KOPER_BUILDERS")]
     pub builders: Option<u32>,
@@ -191,6 +197,9 @@ pub struct BuilderArgs {
         default_value = "/var/tmp/koper-builder"
     )]
     pub work_dir: PathBuf,
+    /// Trust the certificates in this PEM file (a server with its own CA).
+    #[arg(long, env = "KOPER_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
     #[command(flatten)]
     pub limits: BuildLimitArgs,
 }

@@ -132,6 +132,7 @@ impl Build {
                 max_log_bytes: 10 << 20,
                 enable_net: false,
                 result_dir: result.path().to_owned(),
+                server_ca: None,
             },
             uid: NEXT_UID.fetch_add(1, Ordering::SeqCst),
             _result: result,

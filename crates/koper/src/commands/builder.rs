@@ -22,6 +22,7 @@ pub async fn builder(args: BuilderArgs) -> CommandResult {
     config.slots = args.slots.max(1);
     config.tags = args.tags;
     args.limits.apply(&mut config.limits);
+    config.ca_cert = args.ca_cert;
     tracing::info!(server = %config.server_url, arches = ?config.arches, slots = config.slots,
         tags = ?config.tags, "builder starting");
     let (stop_tx, stop) = watch::channel(false);

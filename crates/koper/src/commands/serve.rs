@@ -36,12 +36,17 @@ pub async fn serve(args: ServeArgs) -> CommandResult {
         signing_key_algorithm: args.signing_key_algorithm.clone(),
         default_quota_bytes: args.default_quota_bytes,
         max_running_per_owner: args.max_running_per_owner,
+        tls_cert: args.tls_cert.clone(),
+        tls_key: args.tls_key.clone(),
         ..SettingsFile::default()
     });
     let config = ServerConfig::new(data_dir.clone())
         .apply(settings)
         .map_err(|e| Failure::new(6, e))?;
     let local_builders = config.local_builders;
+    // The local builder trusts the server's own certificate, self-signed
+    // or not.
+    let server_cert = config.tls.as_ref().map(|tls| tls.cert.clone());
     if local_builders > 0 && !nix::unistd::geteuid().is_root() {
         return Err(Failure::local(
             "the local builder needs root: it mounts overlays and runs builds as \
@@ -71,6 +76,7 @@ pub async fn serve(args: ServeArgs) -> CommandResult {
         let mut builder = BuilderConfig::new(url.clone(), token, dir);
         builder.slots = local_builders;
         args.limits.apply(&mut builder.limits);
+        builder.ca_cert = server_cert;
         builder_task = Some(tokio::spawn(koper_builder::run(builder, stop)));
     }
 

@@ -33,8 +33,17 @@ impl World {
 
     /// A world whose server has these `koper.toml` settings.
     pub fn configured(args: &[&str], settings: &str) -> Self {
-        let server =
-            TestServer::start_configured(koper_bin(), args, settings).expect("server starts");
+        Self::around(
+            TestServer::start_configured(koper_bin(), args, settings).expect("server starts"),
+        )
+    }
+
+    /// A world whose server speaks HTTPS (a certificate made for it).
+    pub fn with_tls() -> Self {
+        Self::around(TestServer::start_tls(koper_bin()).expect("server starts with TLS"))
+    }
+
+    fn around(server: TestServer) -> Self {
         let alice = server.add_user("alice").expect("add alice");
         let out = alice
             .run(&["create", "alice/hello", "--chroot", &host_chroot()])

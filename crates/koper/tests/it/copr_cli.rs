@@ -40,10 +40,37 @@ fn copr_cli_bin() -> &'static Path {
     })
 }
 
-/// A copr-cli user: its config file and a private HOME.
+/// Adds a certificate to the bundle python-copr verifies with. copr-cli
+/// honours `REQUESTS_CA_BUNDLE` on ordinary calls, but its pager sends
+/// follow-up pages with a prepared request that skips the environment and
+/// checks against certifi's bundle alone, so a private CA has to be there
+/// too (as it would be for anyone running copr-cli against such a server).
+fn trust_in_venv(cert: &Path) {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _held = LOCK.lock().unwrap();
+    let venv = copr_cli_bin().parent().unwrap();
+    let out = Command::new(venv.join("python"))
+        .args(["-c", "import certifi; print(certifi.where())"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bundle = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let mut text = std::fs::read_to_string(&bundle).unwrap();
+    text.push('\n');
+    text.push_str(&std::fs::read_to_string(cert).unwrap());
+    std::fs::write(&bundle, text).unwrap();
+}
+
+/// A copr-cli user: its config file, a private HOME, and the server's
+/// certificate to trust (copr-cli refuses plain HTTP by default).
 struct CoprCli {
     config: PathBuf,
     home: PathBuf,
+    ca_bundle: PathBuf,
 }
 
 impl CoprCli {
@@ -57,12 +84,24 @@ impl CoprCli {
             &config,
             format!(
                 "[copr-cli]\nlogin = {login}\nusername = {name}\ntoken = {token}\n\
-                 copr_url = {}\nencrypted = False\n",
+                 copr_url = {}\n",
                 world.server.url
             ),
         )
         .unwrap();
-        Self { config, home }
+        let ca_bundle = world.server.ca_cert.clone().expect("an HTTPS server");
+        trust_in_venv(&ca_bundle);
+        // download-build runs wget, which reads its trust from ~/.wgetrc.
+        std::fs::write(
+            home.join(".wgetrc"),
+            format!("ca_certificate = {}\n", ca_bundle.display()),
+        )
+        .unwrap();
+        Self {
+            config,
+            home,
+            ca_bundle,
+        }
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -71,6 +110,7 @@ impl CoprCli {
             .arg(&self.config)
             .args(args)
             .env("HOME", &self.home)
+            .env("REQUESTS_CA_BUNDLE", &self.ca_bundle)
             .output()
             .unwrap()
     }
@@ -101,7 +141,12 @@ fn wait_for_state(cli: &CoprCli, id: &str, state: &str) {
 
 #[test]
 fn copr_cli_drives_a_project_from_create_to_delete() {
-    let world = World::new();
+    let world = World::with_tls();
+    assert!(
+        world.server.url.starts_with("https://"),
+        "{}",
+        world.server.url
+    );
     let alice = CoprCli::new(&world, "alice", "alice", &world.alice.token);
     let host = host_chroot();
     let srpm = world.srpm("hello");
@@ -177,9 +222,23 @@ fn copr_cli_drives_a_project_from_create_to_delete() {
     let out = alice.run(&["list-chroots"]);
     assert_success(&out);
     assert!(stdout(&out).lines().any(|l| l == host), "{}", stdout(&out));
+    // Extra buildroot packages per chroot.
+    let out = alice.run(&[
+        "edit-chroot",
+        &format!("tools/{host}"),
+        "--packages",
+        "make",
+    ]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("Edit chroot operation was successful."),
+        "{}",
+        stdout(&out)
+    );
     let out = alice.run(&["get-chroot", &format!("tools/{host}")]);
     assert_success(&out);
     assert!(stdout(&out).contains("\"mock_chroot\""), "{}", stdout(&out));
+    assert!(stdout(&out).contains("\"make\""), "{}", stdout(&out));
     let out = alice.run(&["mock-config", "alice/tools", &host]);
     assert_success(&out);
     assert!(

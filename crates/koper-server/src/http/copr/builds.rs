@@ -141,9 +141,7 @@ fn selected_chroots(project: &ProjectRow, fields: &Fields) -> CoprResult<Vec<Chr
 /// Where a Copr build goes in the queue: `background`, and a batch
 /// (`after_build_id` or `with_build_id`, numbers or numeric strings).
 fn build_options(fields: &Fields) -> CoprResult<v1::BuildOptions> {
-    let build_id = |key: &str| -> CoprResult<Option<BuildId>> {
-        Ok(fields.int(key)?.map(BuildId))
-    };
+    let build_id = |key: &str| -> CoprResult<Option<BuildId>> { Ok(fields.int(key)?.map(BuildId)) };
     Ok(v1::BuildOptions {
         priority: 0,
         background: fields.bool("background").unwrap_or(false),

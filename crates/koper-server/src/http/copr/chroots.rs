@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{RawQuery, State};
 use axum::extract::{Multipart, Path};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, put};
 use koper_api::{copr, v1};
@@ -96,7 +96,12 @@ async fn edit_chroot(
             None => {}
         }
     }
-    for unsupported in ["additional_modules", "with_opts", "without_opts", "additional_repos"] {
+    for unsupported in [
+        "additional_modules",
+        "with_opts",
+        "without_opts",
+        "additional_repos",
+    ] {
         if fields.list(unsupported).is_some_and(|l| !l.is_empty()) {
             return Err(Error::bad_request(format!(
                 "{unsupported}: not supported per chroot by koper (project repos are set \
