@@ -191,6 +191,18 @@ fn copr_cli_drives_a_project_from_create_to_delete() {
     assert_success(&out);
     assert_eq!(stdout(&out).trim(), "succeeded");
 
+    // A build from a URL (one build per URL, answered as a list).
+    let served = koper_testkit::serve_dir(srpm.parent().unwrap()).unwrap();
+    let url = format!("{served}/{}", srpm.file_name().unwrap().to_str().unwrap());
+    let out = alice.run(&["build", "tools", &url, "-r", &host]);
+    assert_success(&out);
+    let from_url = created_builds(&out).remove(0);
+    assert!(
+        stdout(&out).contains(&format!("Build {from_url}: succeeded")),
+        "{}",
+        stdout(&out)
+    );
+
     // Listings.
     let out = alice.run(&["list-builds", "tools"]);
     assert_success(&out);
@@ -250,13 +262,20 @@ fn copr_cli_drives_a_project_from_create_to_delete() {
     assert_success(&out);
     assert!(stdout(&out).contains("succeeded"), "{}", stdout(&out));
 
-    // download-build fetches the results over the listings.
+    // download-build fetches the results over the listings (of the newer
+    // build: the project keeps one build per package, so the first one
+    // was pruned when the second succeeded).
     let dest = world.server.scratch("downloaded").unwrap();
-    let out = alice.run(&["download-build", &id, "--dest", dest.to_str().unwrap()]);
+    let out = alice.run(&[
+        "download-build",
+        &from_url,
+        "--dest",
+        dest.to_str().unwrap(),
+    ]);
     assert_success(&out);
     let published = world
         .results()
-        .join(format!("alice/tools/{host}/{:0>8}-hello", id));
+        .join(format!("alice/tools/{host}/{:0>8}-hello", from_url));
     let mut expected: Vec<String> = std::fs::read_dir(&published)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

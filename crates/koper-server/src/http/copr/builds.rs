@@ -16,7 +16,7 @@ use crate::app::App;
 use crate::builds::{self, BuildTarget};
 use crate::error::Error;
 use crate::spool::{self, Spooled};
-use crate::uploads;
+use crate::{sources, uploads};
 
 use super::objects::{Paging, build, build_chroot};
 use super::{CoprResult, Fields, caller, find_project, route};
@@ -32,6 +32,7 @@ pub fn routes(router: Router<App>) -> Router<App> {
         "/api_3/build/create/upload",
         post(create_upload).layer(DefaultBodyLimit::disable()),
     );
+    let router = route(router, "/api_3/build/create/url", post(create_url));
     let router = route(
         router,
         "/api_3/build/create/rpm-upload",
@@ -268,6 +269,46 @@ async fn create_upload(
     )
     .await?;
     Ok(Json(build(&app, &submitted)))
+}
+
+/// One build per URL in `pkgs`; Copr answers with a list.
+async fn create_url(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> CoprResult<Json<copr::Page<copr::Build>>> {
+    let user = caller(&app, &headers).await?;
+    let fields = Fields::from_json(&body)?;
+    let project = target_project(&app, &fields).await?;
+    let chroots = selected_chroots(&project, &fields)?;
+    let urls = fields
+        .list("pkgs")
+        .filter(|urls| !urls.is_empty())
+        .ok_or_else(|| Error::bad_request("pkgs: give at least one source RPM URL"))?;
+    let mut created = Vec::new();
+    for url in &urls {
+        let submitted = sources::submit_srpm_url(
+            &app,
+            &user,
+            BuildTarget {
+                project: &project,
+                chroots: chroots.clone(),
+                options: build_options(&fields)?,
+            },
+            url,
+        )
+        .await?;
+        created.push(build(&app, &submitted));
+    }
+    Ok(Json(copr::Page {
+        items: created,
+        meta: copr::PageMeta {
+            limit: None,
+            offset: 0,
+            order: "id".into(),
+            order_type: "ASC".into(),
+        },
+    }))
 }
 
 async fn create_rpm_upload(
