@@ -18,11 +18,14 @@ use crate::bwrap::{self, BUILDDIR, BuildView, DnfView, Rpmdb};
 use crate::cgroup::{BuildCgroup, Hierarchies, JOIN_SCRIPT};
 use crate::collect::collect_rpms;
 use crate::layout::{Layout, MountedRoot};
-use crate::logs::{Channel, Logs};
+use crate::logs::{self, Channel, Logs};
 use crate::process::{self, Ended, Finished, Limits};
 use crate::{
     BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig, SandboxError, dnf, fsutil,
 };
+
+/// The most of rpmlint's output kept.
+const RPMLINT_LOG_BYTES: usize = 1 << 20;
 
 /// How old a scratch directory without a lock file must be before it
 /// counts as left behind (one being created has no lock for a moment).
@@ -511,9 +514,62 @@ impl Job<'_> {
                 );
             }
         }
+        if let Some(outcome) =
+            self.lint(logs, &view, &root.path, &collected.packages, &cgroup, s)?
+        {
+            return Ok(outcome);
+        }
         Ok(BuildOutcome::Succeeded {
             packages: collected.packages,
         })
+    }
+
+    /// Runs `rpmlint` (when the buildroot has it) on the built packages in
+    /// the build sandbox and keeps its findings in `rpmlint.log`; they
+    /// never fail the build. `Some` only when the build was canceled.
+    fn lint(
+        &self,
+        logs: &mut Logs<'_>,
+        view: &BuildView<'_>,
+        root: &Path,
+        packages: &[PathBuf],
+        cgroup: &BuildCgroup,
+        s: &Path,
+    ) -> Result<Option<BuildOutcome>, SandboxError> {
+        if !root.join("usr/bin/rpmlint").is_file() {
+            return Ok(None);
+        }
+        let mut command: Vec<OsString> = vec!["rpmlint".into(), "--".into()];
+        for package in packages {
+            if let Some(name) = package.file_name() {
+                command.push(Path::new(BUILDDIR).join("rpms").join(name).into());
+            }
+        }
+        logs.note(Channel::Build, "checking the packages with rpmlint");
+        let mut found = logs::Capped::new(RPMLINT_LOG_BYTES);
+        let args = bwrap::build_sandbox(view, &command);
+        let done = process::run(
+            self.command(cgroup, args, true),
+            &mut found,
+            &self.limits(s),
+        )?;
+        if matches!(done.ended, Ended::Canceled) {
+            return Ok(Some(interrupted(logs, Channel::Build, &done.ended)));
+        }
+        let text = found.into_text();
+        fsutil::write_file(&self.request.result_dir.join("rpmlint.log"), &text, 0o644)?;
+        let summary = text
+            .lines()
+            .rev()
+            .find(|line| line.contains("checked"))
+            .unwrap_or("rpmlint gave no summary")
+            .trim()
+            .to_owned();
+        logs.note(
+            Channel::Build,
+            &format!("rpmlint (findings never fail a build; see rpmlint.log): {summary}"),
+        );
+        Ok(None)
     }
 
     /// `dnf builddep` into the buildroot, then ldconfig for a directory

@@ -13,6 +13,36 @@ pub(crate) trait Output {
     fn output(&mut self, chunk: &[u8]) -> bool;
 }
 
+/// Keeps output in memory up to a cap (the rest is dropped, the process
+/// is not stopped).
+pub(crate) struct Capped {
+    kept: Vec<u8>,
+    cap: usize,
+}
+
+impl Capped {
+    /// Keeps at most `cap` bytes.
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            kept: Vec::new(),
+            cap,
+        }
+    }
+
+    /// What was kept, as text.
+    pub(crate) fn into_text(self) -> String {
+        String::from_utf8_lossy(&self.kept).into_owned()
+    }
+}
+
+impl Output for Capped {
+    fn output(&mut self, chunk: &[u8]) -> bool {
+        let room = self.cap.saturating_sub(self.kept.len());
+        self.kept.extend_from_slice(&chunk[..room.min(chunk.len())]);
+        true
+    }
+}
+
 /// Keeps nothing; used where only the tail the runner keeps matters.
 pub(crate) struct Quiet;
 

@@ -133,3 +133,22 @@ fn invalid_requests_are_refused_before_anything_runs() -> anyhow::Result<()> {
     assert!(err.to_string().contains("not a macro name"), "{err}");
     Ok(())
 }
+
+#[test]
+fn rpmlint_findings_are_kept_and_never_fail_the_build() -> anyhow::Result<()> {
+    // rpmlint finds errors in hello-c (on this host: 3 errors, 4
+    // warnings); whatever it finds, the build succeeds.
+    let build = Build::testkit("hello-c")?;
+    let done = build.run()?;
+    done.packages()?;
+    let lint = std::fs::read_to_string(done.result_dir.join("rpmlint.log"))?;
+    assert!(lint.contains("hello-c"), "{lint}");
+    assert!(lint.contains("checked"), "{lint}");
+    assert!(
+        done.build_log
+            .contains("rpmlint (findings never fail a build"),
+        "{}",
+        done.logs()
+    );
+    Ok(())
+}

@@ -71,6 +71,9 @@ fn a_package_links_against_a_library_from_the_project_it_depends_on() {
     let root_log = gunzip(&dir.join("root.log.gz"));
     assert!(root_log.contains("libfoo-devel"), "{root_log}");
     assert!(root_log.contains("coprdep:alice:x"), "{root_log}");
+    // rpmlint's findings are kept with the build.
+    let lint = gunzip(&dir.join("rpmlint.log.gz"));
+    assert!(lint.contains("usefoo"), "{lint}");
     // dnf checked the dependency's signatures with its key.
     assert!(
         root_log.contains("alice_x <alice#x@127.0.0.1>"),
