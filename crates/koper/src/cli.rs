@@ -100,6 +100,11 @@ pub enum Command {
     SyncToRepo(SyncToRepoArgs),
     /// Copy a project's repositories, incrementally, checking signatures.
     Mirror(MirrorArgs),
+    /// Enable a project's repository (and those it depends on) for dnf on
+    /// this host, as `dnf copr enable` does.
+    Enable(EnableArgs),
+    /// Disable a project's repositories enabled with `koper enable`.
+    Disable(DisableArgs),
     /// Show who the configured token belongs to.
     Whoami(ClientOnly),
     /// Write rpm-md metadata (repodata/) for a directory of RPMs, like
@@ -546,6 +551,31 @@ pub struct SyncToRepoArgs {
     /// for a koper project's chroot repo.
     #[arg(long)]
     pub write: String,
+}
+
+/// Options of `koper enable`.
+#[derive(Debug, Args)]
+pub struct EnableArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// The chroot (`fedora-42`, `epel-9`, or a full chroot name) [default:
+    /// guessed from /etc/os-release, as dnf's copr plugin does].
+    pub chroot: Option<String>,
+    /// dnf's repo directory.
+    #[arg(long, default_value = "/etc/yum.repos.d")]
+    pub reposdir: PathBuf,
+}
+
+/// Options of `koper disable`.
+#[derive(Debug, Args)]
+pub struct DisableArgs {
+    /// OWNER/PROJECT.
+    pub project: String,
+    /// dnf's repo directory.
+    #[arg(long, default_value = "/etc/yum.repos.d")]
+    pub reposdir: PathBuf,
 }
 
 /// Options of `koper mirror`.

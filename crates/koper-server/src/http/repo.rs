@@ -147,7 +147,13 @@ async fn repo(app: &App, owner: &str, project: &str, name_release: &str) -> Resu
             return Ok(response);
         }
     };
-    let body = repo_file::render(app, &project, chroot)?;
+    // The repos it depends on follow (as Copr's runtime dependencies do),
+    // so enabling a project brings what its packages need.
+    let mut body = repo_file::render(app, &project, chroot)?;
+    for dependency in release::dependency_repos(app, &project, chroot).await? {
+        body.push('\n');
+        body.push_str(&dependency.section);
+    }
     let filename = format!(
         "filename={}-{}.repo",
         project.owner.as_str().replace('@', "group_"),

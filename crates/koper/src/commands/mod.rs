@@ -3,6 +3,7 @@
 mod admin;
 mod builder;
 mod builds;
+mod enable;
 mod projects;
 mod repo;
 mod repos;
@@ -38,6 +39,8 @@ pub async fn run(command: Command) -> CommandResult {
         Command::Search(args) => projects::search(args).await,
         Command::SyncToRepo(args) => repos::sync_to_repo(args).await,
         Command::Mirror(args) => repos::mirror(args).await,
+        Command::Enable(args) => enable::enable(args).await,
+        Command::Disable(args) => enable::disable(args).await,
     }
 }
 

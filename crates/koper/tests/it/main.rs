@@ -8,6 +8,7 @@ mod builds;
 mod common;
 mod copr_cli;
 mod createrepo;
+mod enable;
 mod end_to_end;
 mod fleet;
 mod hostile;
