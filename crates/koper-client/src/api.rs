@@ -380,6 +380,16 @@ impl Client {
         .await
     }
 
+    /// Deletes a project with its builds and repositories.
+    pub async fn delete_project(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+    ) -> Result<v1::Project, ClientError> {
+        self.json(self.request(Method::DELETE, &format!("/projects/{owner}/{name}")))
+            .await
+    }
+
     /// A project chroot's settings.
     pub async fn chroot_settings(
         &self,

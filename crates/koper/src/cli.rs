@@ -83,6 +83,8 @@ pub enum Command {
     Cancel(BuildIdArgs),
     /// Delete builds; their space is freed at once.
     DeleteBuild(DeleteBuildArgs),
+    /// Delete a project with its builds and repositories.
+    Delete(DeleteArgs),
     /// Show an owner's storage use and quota.
     Quota(QuotaArgs),
     /// Change a project's settings.
@@ -551,6 +553,15 @@ pub struct SyncToRepoArgs {
     /// for a koper project's chroot repo.
     #[arg(long)]
     pub write: String,
+}
+
+/// Options of `koper delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
 }
 
 /// Options of `koper enable`.

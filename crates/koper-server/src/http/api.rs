@@ -25,7 +25,9 @@ pub fn routes() -> Router<App> {
         .route("/projects", get(list_projects).post(create_project))
         .route(
             "/projects/{owner}/{project}",
-            get(get_project).patch(modify_project),
+            get(get_project)
+                .patch(modify_project)
+                .delete(delete_project),
         )
         .route(
             "/projects/{owner}/{project}/rpms",
@@ -137,6 +139,16 @@ async fn modify_project(
     let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
     let project = projects::modify_project(&app, &user, &project, &changes).await?;
     Ok(Json(projects::to_api(&app, &project)))
+}
+
+async fn delete_project(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path((owner, project)): Path<(String, String)>,
+) -> Result<Json<v1::Project>> {
+    let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
+    let deleted = projects::delete_project(&app, &user, &project).await?;
+    Ok(Json(projects::to_api(&app, &deleted)))
 }
 
 async fn get_chroot_settings(

@@ -34,6 +34,7 @@ pub async fn run(command: Command) -> CommandResult {
         Command::UploadRpm(args) => builds::upload_rpm(args).await,
         Command::Quota(args) => projects::quota(args).await,
         Command::Modify(args) => projects::modify(args).await,
+        Command::Delete(args) => projects::delete(args).await,
         Command::EditChroot(args) => projects::edit_chroot(args).await,
         Command::GetChroot(args) => projects::get_chroot(args).await,
         Command::Search(args) => projects::search(args).await,

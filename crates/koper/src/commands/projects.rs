@@ -7,8 +7,8 @@ use koper_types::{ChrootName, OwnerName, format_bytes};
 
 use super::{client, project_ref};
 use crate::cli::{
-    ClientOnly, CreateArgs, EditChrootArgs, GetChrootArgs, ListArgs, ModifyArgs, OutputFormat,
-    QuotaArgs, SearchArgs,
+    ClientOnly, CreateArgs, DeleteArgs, EditChrootArgs, GetChrootArgs, ListArgs, ModifyArgs,
+    OutputFormat, QuotaArgs, SearchArgs,
 };
 use crate::exit::{CommandResult, Failure};
 
@@ -279,5 +279,13 @@ pub async fn get_chroot(args: GetChrootArgs) -> CommandResult {
         ),
         OutputFormat::Text => print_chroot_settings(&settings),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn delete(args: DeleteArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let project = project_ref(&client, &args.project)?;
+    let deleted = client.delete_project(&project.owner, &project.name).await?;
+    eprintln!("Project {} has been deleted.", deleted.full_name);
     Ok(ExitCode::SUCCESS)
 }

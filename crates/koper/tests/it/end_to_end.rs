@@ -190,3 +190,36 @@ fn copr_cli_configuration_is_enough() {
     let out = koper(&["whoami"]);
     assert_exit(&out, 7);
 }
+
+#[test]
+fn a_deleted_project_leaves_nothing_behind() {
+    let world = World::new();
+    let alice = &world.alice;
+    let out = alice
+        .run(&[
+            "build",
+            "alice/hello",
+            world.srpm("hello").to_str().unwrap(),
+        ])
+        .unwrap();
+    assert_success(&out);
+    assert!(world.results().join("alice/hello").is_dir());
+
+    // Only those who may change it may delete it.
+    let bob = world.server.add_user("bob").unwrap();
+    let out = bob.run(&["delete", "alice/hello"]).unwrap();
+    assert_exit(&out, 7);
+    assert!(world.results().join("alice/hello").is_dir());
+
+    let out = alice.run(&["delete", "hello"]).unwrap();
+    assert_success(&out);
+    assert!(stderr(&out).contains("Project alice/hello has been deleted."));
+    assert!(!world.results().join("alice/hello").exists());
+    let out = alice.run(&["list-builds", "alice/hello"]).unwrap();
+    assert_exit(&out, 1);
+    // The name is free again, with a key of its own.
+    let out = alice
+        .run(&["create", "alice/hello", "--chroot", &host_chroot()])
+        .unwrap();
+    assert_success(&out);
+}
