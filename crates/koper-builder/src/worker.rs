@@ -108,6 +108,15 @@ impl Worker {
             .work_dir
             .join("tasks")
             .join(task.task_id.to_string());
+        // A builder killed mid-build leaves the task's directory behind;
+        // the task comes back when its lease lapses and starts afresh.
+        match tokio::fs::remove_dir_all(&task_dir).await {
+            Ok(()) => tracing::warn!(task.id = task.task_id, "removed what an earlier run left"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(task.id = task.task_id, error = %e, "cannot clear the task directory")
+            }
+        }
         let outcome = self.build(&task, &task_dir).await;
         let _ = tokio::fs::remove_dir_all(&task_dir).await;
         let (outcome, reason) = match outcome {

@@ -10,6 +10,7 @@ mod copr_cli;
 mod createrepo;
 mod enable;
 mod end_to_end;
+mod faults;
 mod fleet;
 mod hostile;
 mod leases;
