@@ -20,17 +20,29 @@ fn slow_spec(n: usize) -> String {
     )
 }
 
-fn start_builder(world: &World, token: &str) -> Child {
+/// A builder process, killed when dropped (also when the test fails).
+struct Builder(Child);
+
+impl Drop for Builder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_builder(world: &World, token: &str) -> Builder {
     let work = world.server.builder_dir().with_file_name("killed-builder");
     std::fs::create_dir_all(&work).unwrap();
-    Command::new(koper_bin())
-        .args(["builder", "--server", &world.server.url, "--token", token])
-        .arg("--work-dir")
-        .arg(&work)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    Builder(
+        Command::new(koper_bin())
+            .args(["builder", "--server", &world.server.url, "--token", token])
+            .arg("--work-dir")
+            .arg(&work)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// Every build's attempts so far.
@@ -83,7 +95,7 @@ fn a_builder_killed_mid_build_twenty_times_loses_no_build() {
 
     for kill in 0..KILLS {
         let before = attempts(&world);
-        let mut builder = start_builder(&world, &token);
+        let builder = start_builder(&world, &token);
         let deadline = Instant::now() + Duration::from_secs(120);
         while !mid_build(&world, &before) {
             assert!(
@@ -93,12 +105,12 @@ fn a_builder_killed_mid_build_twenty_times_loses_no_build() {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-        builder.kill().unwrap();
-        builder.wait().unwrap();
+        // SIGKILL, as a crash or an OOM kill would.
+        drop(builder);
     }
 
     // The last builder is left alone to finish everything.
-    let mut builder = start_builder(&world, &token);
+    let builder = start_builder(&world, &token);
     let deadline = Instant::now() + Duration::from_secs(600);
     let builds: Vec<serde_json::Value> = loop {
         let builds: Vec<serde_json::Value> =
@@ -113,8 +125,7 @@ fn a_builder_killed_mid_build_twenty_times_loses_no_build() {
         );
         std::thread::sleep(Duration::from_millis(500));
     };
-    let _ = builder.kill();
-    let _ = builder.wait();
+    drop(builder);
 
     let attempts: i64 = builds
         .iter()
