@@ -78,6 +78,16 @@ pub struct ChrootDefinition {
     /// for this chroot, such as `kvm` or `big-memory`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// How often an administrator asked for the base root to be made
+    /// again (`koper admin refresh-chroot`); part of the cached base
+    /// root's identity, so builders remake it when it changes. Set by the
+    /// server, not in definition files.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refresh: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ChrootDefinition {

@@ -9,6 +9,7 @@
 
 mod builders;
 mod builds;
+mod chroots;
 mod locks;
 mod projects;
 mod queue;

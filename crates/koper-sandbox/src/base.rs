@@ -173,7 +173,7 @@ pub(crate) fn prepare(
     cancel: &CancelToken,
 ) -> Result<Prepared, SandboxError> {
     let mut progress = Progress { logs };
-    let (kind, slug, fingerprint) = match &chroot.base_root {
+    let (kind, slug, mut fingerprint) = match &chroot.base_root {
         BaseRoot::Directory { path } => (
             Kind::Directory,
             format!(
@@ -191,6 +191,13 @@ pub(crate) fn prepare(
             dnf_fingerprint(chroot, releasever, packages),
         ),
     };
+    // A refresh asked for by an administrator makes a new version; cached
+    // roots of chroots never refreshed keep their names.
+    if chroot.refresh > 0 {
+        fingerprint = hex_sha256(format!("{fingerprint} refresh {}", chroot.refresh).as_bytes())
+            [..16]
+            .to_owned();
+    }
     let base_dir = config.cache_dir.join("bases").join(&slug);
     fsutil::make_dir(&base_dir, 0o700)?;
     let version_dir = base_dir.join(&fingerprint);

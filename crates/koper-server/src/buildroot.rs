@@ -336,6 +336,7 @@ mod tests {
             repos: vec![],
             macros: Default::default(),
             tags: Default::default(),
+            refresh: 0,
         };
         assert_eq!(
             expand_url("http://x/$releasever/${basearch}/os/$basearch", &chroot),

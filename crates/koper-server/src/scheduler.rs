@@ -119,10 +119,11 @@ async fn try_lease(
 /// describes the task for the builder.
 async fn prepare_task(app: &App, task: &TaskRow, lease_id: &str) -> Result<Task> {
     let build = get_build(app, task.build_id).await?;
-    let chroot =
+    let mut chroot =
         app.chroots().get(&task.chroot).cloned().ok_or_else(|| {
             Error::internal(format!("chroot {} is no longer defined", task.chroot))
         })?;
+    chroot.refresh = app.db().chroot_refresh(&task.chroot).await?;
     let package = build
         .package_name
         .clone()

@@ -297,6 +297,14 @@ pub enum AdminCommand {
         /// A size (`10GiB`, `500M`, bytes), or `default`.
         size: String,
     },
+    /// Have builders make a chroot's base root again before its next
+    /// build (after its base repos changed).
+    RefreshChroot {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// The chroot.
+        chroot: String,
+    },
 }
 
 /// Commands that only need the client settings.

@@ -186,3 +186,18 @@ async fn chroot_sets_change_and_projects_can_be_deleted() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn chroot_refreshes_count_up_per_chroot() {
+    on_both(|t| async move {
+        let db = &t.db;
+        let host: ChrootName = "host-1-x86_64".parse().unwrap();
+        let fedora: ChrootName = "fedora-42-x86_64".parse().unwrap();
+        assert_eq!(db.chroot_refresh(&host).await.unwrap(), 0, "{}", t.name);
+        assert_eq!(db.refresh_chroot(&host).await.unwrap(), 1);
+        assert_eq!(db.refresh_chroot(&host).await.unwrap(), 2);
+        assert_eq!(db.chroot_refresh(&host).await.unwrap(), 2);
+        assert_eq!(db.chroot_refresh(&fedora).await.unwrap(), 0);
+    })
+    .await;
+}

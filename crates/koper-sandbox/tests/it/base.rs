@@ -91,6 +91,7 @@ fn a_changed_tree_is_described_again_and_the_old_version_goes() -> anyhow::Resul
         repos: Vec::new(),
         macros: Default::default(),
         tags: Vec::new(),
+        refresh: 0,
     };
     let cache = tempfile::tempdir()?;
     let config = config_with_cache(cache.path());

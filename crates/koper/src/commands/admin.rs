@@ -148,6 +148,25 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
                 None => eprintln!("{owner} now has the instance's limit (max_running_per_owner)"),
             }
         }
+        AdminCommand::RefreshChroot { data, chroot } => {
+            let chroot: koper_types::ChrootName = chroot
+                .parse()
+                .map_err(|e: koper_types::NameError| Failure::new(2, e.to_string()))?;
+            let (dir, db) = open(&data).await?;
+            let catalog = koper_chroots::ChrootCatalog::load(Some(&dir.chroots_dir()))
+                .map_err(|e| Failure::new(6, e.to_string()))?;
+            if catalog.get(&chroot).is_none() {
+                return Err(Failure::new(1, format!("there is no chroot {chroot}"))
+                    .hint("`koper list-chroots` shows the chroots this server offers"));
+            }
+            let refresh = db
+                .refresh_chroot(&chroot)
+                .await
+                .map_err(|e| Failure::new(1, e.to_string()))?;
+            eprintln!(
+                "{chroot}: builders make its base root again before its next build (refresh {refresh})"
+            );
+        }
         AdminCommand::SetQuota { data, target, size } => {
             let target = quota_target(&target)?;
             let bytes = if size == "default" {

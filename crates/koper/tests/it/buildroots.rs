@@ -270,3 +270,47 @@ fn repo_priorities_follow_the_projects_settings() {
         "{root_log}"
     );
 }
+
+#[test]
+fn refresh_chroot_makes_builders_remake_the_base_root() {
+    let world = World::new();
+    let describing = "describing the base root";
+    let root_log = |n: &str| {
+        gunzip(
+            &world
+                .results()
+                .join("alice/hello")
+                .join(host_chroot())
+                .join(format!("0000000{n}-hello"))
+                .join("root.log.gz"),
+        )
+    };
+    // Read right after each build: retention prunes the previous one.
+    assert_success(&build(&world, "alice/hello", "hello"));
+    assert!(root_log("1").contains(describing), "{}", root_log("1"));
+    assert_success(&build(&world, "alice/hello", "hello"));
+    assert!(
+        !root_log("2").contains(describing),
+        "cached: {}",
+        root_log("2")
+    );
+
+    let admin = |args: &[&str]| {
+        Command::new(&world.server.koper)
+            .arg("admin")
+            .args(args)
+            .arg("--data-dir")
+            .arg(world.server.data_dir())
+            .output()
+            .unwrap()
+    };
+    let out = admin(&["refresh-chroot", &host_chroot()]);
+    assert_success(&out);
+    assert!(stderr(&out).contains("refresh 1"), "{}", stderr(&out));
+    assert_success(&build(&world, "alice/hello", "hello"));
+    assert!(root_log("3").contains(describing), "{}", root_log("3"));
+
+    let out = admin(&["refresh-chroot", "nosuch-1-x86_64"]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("there is no chroot nosuch-1-x86_64"));
+}
