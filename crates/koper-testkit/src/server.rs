@@ -22,6 +22,9 @@ pub struct TestServer {
     /// Declared after `child`: the server is stopped before its database
     /// is dropped.
     postgres: Option<PgDatabase>,
+    /// The certificate and key of an HTTPS server: its builder reads them
+    /// after start-up, so they live as long as the server.
+    tls_dir: Option<tempfile::TempDir>,
 }
 
 /// Another `koper serve` process of a [`TestServer`]'s instance, killed
@@ -190,9 +193,8 @@ impl TestServer {
                 key.to_str().context("path")?,
             ],
         )?;
-        let kept = server.scratch("tls")?.join("cert.pem");
-        std::fs::copy(&cert, &kept)?;
-        server.ca_cert = Some(kept);
+        server.ca_cert = Some(cert);
+        server.tls_dir = Some(certs);
         Ok(server)
     }
 
@@ -251,6 +253,7 @@ impl TestServer {
             dir,
             child,
             postgres,
+            tls_dir: None,
         })
     }
 

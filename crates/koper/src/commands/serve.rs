@@ -77,7 +77,14 @@ pub async fn serve(args: ServeArgs) -> CommandResult {
         builder.slots = local_builders;
         args.limits.apply(&mut builder.limits);
         builder.ca_cert = server_cert;
-        builder_task = Some(tokio::spawn(koper_builder::run(builder, stop)));
+        builder_task = Some(tokio::spawn(async move {
+            let ran = koper_builder::run(builder, stop).await;
+            // Said at once: a server without its builder queues forever.
+            if let Err(e) = &ran {
+                tracing::error!(error = %e, "the local builder stopped");
+            }
+            ran
+        }));
     }
 
     println!("koper is ready at {url}/");

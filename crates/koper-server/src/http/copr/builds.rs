@@ -15,11 +15,11 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::builds::{self, BuildTarget};
 use crate::error::Error;
-use crate::spool::{self, Spooled};
 use crate::{sources, uploads};
 
+use super::multipart::{discard, receive_multipart};
 use super::objects::{Paging, build, build_chroot};
-use super::{CoprResult, Fields, caller, find_project, route};
+use super::{CoprResult, Fields, caller, named_project, route};
 
 pub fn routes(router: Router<App>) -> Router<App> {
     let router = route(
@@ -85,16 +85,6 @@ pub fn routes(router: Router<App>) -> Router<App> {
     )
 }
 
-/// The project a Copr build request names (`ownername`, `projectname`).
-async fn target_project(app: &App, fields: &Fields) -> CoprResult<ProjectRow> {
-    find_project(
-        app,
-        &fields.required("ownername")?,
-        &fields.required("projectname")?,
-    )
-    .await
-}
-
 /// The chroots a Copr build request selects: `chroots` (names or fnmatch
 /// patterns; none means all of the project's) minus `exclude_chroots`.
 fn selected_chroots(project: &ProjectRow, fields: &Fields) -> CoprResult<Vec<ChrootName>> {
@@ -158,7 +148,7 @@ async fn check_before_build(
 ) -> CoprResult<Json<Value>> {
     let user = caller(&app, &headers).await?;
     let fields = Fields::from_json(&body)?;
-    let project = target_project(&app, &fields).await?;
+    let project = named_project(&app, &fields).await?;
     let chroots = selected_chroots(&project, &fields)?;
     builds::check_submission(
         &app,
@@ -177,59 +167,6 @@ async fn check_before_build(
     ))
 }
 
-/// The files (`pkgs` parts, spooled to disk as they stream in) and the
-/// `json` part of a Copr multipart upload. Copr sends the files first, so
-/// they are received before anyone knows where they go.
-async fn receive_multipart(
-    app: &App,
-    mut multipart: Multipart,
-) -> CoprResult<(Vec<Spooled>, Fields)> {
-    let mut files = Vec::new();
-    let mut fields = Fields::default();
-    let received = async {
-        while let Some(part) = multipart
-            .next_field()
-            .await
-            .map_err(|e| Error::bad_request(format!("bad multipart body: {e}")))?
-        {
-            match part.name() {
-                Some("json") => {
-                    let bytes = part
-                        .bytes()
-                        .await
-                        .map_err(|e| Error::bad_request(format!("bad json part: {e}")))?;
-                    fields = Fields::from_part(&bytes).map_err(|e| e.0)?;
-                }
-                _ => {
-                    let name = part.file_name().unwrap_or("upload.rpm").to_owned();
-                    let mut spooled = spool::receive(
-                        part,
-                        &spool::new_path(app),
-                        app.config().max_upload_bytes,
-                        None,
-                    )
-                    .await?;
-                    spooled.name = name;
-                    files.push(spooled);
-                }
-            }
-        }
-        Ok::<_, Error>(())
-    }
-    .await;
-    if let Err(e) = received {
-        discard(&files).await;
-        return Err(e.into());
-    }
-    Ok((files, fields))
-}
-
-async fn discard(files: &[Spooled]) {
-    for file in files {
-        let _ = tokio::fs::remove_file(&file.path).await;
-    }
-}
-
 async fn create_upload(
     State(app): State<App>,
     headers: HeaderMap,
@@ -243,7 +180,7 @@ async fn create_upload(
         if files.len() != 1 {
             return Err(Error::bad_request("send exactly one source RPM as `pkgs`").into());
         }
-        let project = target_project(&app, &fields).await?;
+        let project = named_project(&app, &fields).await?;
         let chroots = selected_chroots(&project, &fields)?;
         Ok::<_, super::CoprError>((project, chroots))
     }
@@ -279,7 +216,7 @@ async fn create_url(
 ) -> CoprResult<Json<copr::Page<copr::Build>>> {
     let user = caller(&app, &headers).await?;
     let fields = Fields::from_json(&body)?;
-    let project = target_project(&app, &fields).await?;
+    let project = named_project(&app, &fields).await?;
     let chroots = selected_chroots(&project, &fields)?;
     let urls = fields
         .list("pkgs")
@@ -319,7 +256,7 @@ async fn create_rpm_upload(
     let user = caller(&app, &headers).await?;
     let (files, fields) = receive_multipart(&app, multipart).await?;
     let chosen = async {
-        let project = target_project(&app, &fields).await?;
+        let project = named_project(&app, &fields).await?;
         // The upstream server reads `chroot`, copr-cli 2.7 sends `chroots`.
         let chroot = match (fields.str("chroot"), fields.list("chroots")) {
             (Some(chroot), _) => chroot,
@@ -364,7 +301,7 @@ async fn list(
 ) -> CoprResult<Json<copr::Page<copr::Build>>> {
     let fields = Fields::from_query(query.as_deref())?;
     let paging = Paging::read(&fields, &["id"])?;
-    let project = target_project(&app, &fields).await?;
+    let project = named_project(&app, &fields).await?;
     let package: Option<PackageName> = fields.str("packagename").map(|p| p.parse()).transpose()?;
     let status = fields.str("status");
     let mut rows = app.db().list_builds(project.id, i64::MAX, 0).await?;

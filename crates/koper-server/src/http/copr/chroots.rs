@@ -15,7 +15,8 @@ use crate::app::App;
 use crate::error::Error;
 use crate::{buildroot, projects};
 
-use super::{CoprResult, Fields, caller, find_project, route};
+use super::multipart::{discard, receive_multipart};
+use super::{CoprResult, Fields, caller, find_project, named_project, route};
 
 pub fn routes(router: Router<App>) -> Router<App> {
     let router = route(router, "/api_3/project-chroot", get(get_chroot));
@@ -35,12 +36,7 @@ pub fn routes(router: Router<App>) -> Router<App> {
 /// `chrootname`).
 async fn project_chroot(app: &App, query: Option<&str>) -> CoprResult<(ProjectRow, ChrootName)> {
     let fields = Fields::from_query(query)?;
-    let project = find_project(
-        app,
-        &fields.required("ownername")?,
-        &fields.required("projectname")?,
-    )
-    .await?;
+    let project = named_project(app, &fields).await?;
     let chroot: ChrootName = fields.required("chrootname")?.parse()?;
     if !project.chroots.contains(&chroot) {
         return Err(Error::NotFound(format!(
@@ -68,33 +64,15 @@ async fn edit_chroot(
     State(app): State<App>,
     headers: HeaderMap,
     Path((owner, name, chroot)): Path<(String, String, String)>,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> CoprResult<Json<copr::ProjectChroot>> {
     let user = caller(&app, &headers).await?;
     let project = find_project(&app, &owner, &name).await?;
     let chroot: ChrootName = chroot.parse()?;
-    let mut fields = Fields::default();
-    while let Some(part) = multipart
-        .next_field()
-        .await
-        .map_err(|e| Error::bad_request(format!("bad multipart body: {e}")))?
-    {
-        match part.name() {
-            Some("json") => {
-                let bytes = part
-                    .bytes()
-                    .await
-                    .map_err(|e| Error::bad_request(format!("bad json part: {e}")))?;
-                fields = Fields::from_part(&bytes)?;
-            }
-            Some(other) => {
-                return Err(Error::bad_request(format!(
-                    "{other}: koper buildroots take no comps file"
-                ))
-                .into());
-            }
-            None => {}
-        }
+    let (files, fields) = receive_multipart(&app, multipart).await?;
+    if !files.is_empty() {
+        discard(&files).await;
+        return Err(Error::bad_request("koper buildroots take no comps file").into());
     }
     for unsupported in [
         "additional_modules",

@@ -10,6 +10,7 @@ mod builds;
 mod chroots;
 mod general;
 mod loose;
+mod multipart;
 mod objects;
 mod packages;
 mod projects;
@@ -111,6 +112,16 @@ async fn caller(app: &App, headers: &axum::http::HeaderMap) -> CoprResult<User> 
         }
         .into()),
     }
+}
+
+/// The project a request names with `ownername` and `projectname`.
+async fn named_project(app: &App, fields: &Fields) -> CoprResult<ProjectRow> {
+    find_project(
+        app,
+        &fields.required("ownername")?,
+        &fields.required("projectname")?,
+    )
+    .await
 }
 
 /// The project `owner/name` (Copr's wording for a missing one).

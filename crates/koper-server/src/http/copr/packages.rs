@@ -16,7 +16,7 @@ use crate::builds::state_of;
 use crate::error::Error;
 
 use super::objects::{Paging, build};
-use super::{CoprResult, Fields, find_project, route};
+use super::{CoprResult, Fields, named_project, route};
 
 pub fn routes(router: Router<App>) -> Router<App> {
     let router = route(router, "/api_3/package", get(get_package));
@@ -63,12 +63,7 @@ async fn get_package(
     RawQuery(query): RawQuery,
 ) -> CoprResult<Json<copr::Package>> {
     let fields = Fields::from_query(query.as_deref())?;
-    let project = find_project(
-        &app,
-        &fields.required("ownername")?,
-        &fields.required("projectname")?,
-    )
-    .await?;
+    let project = named_project(&app, &fields).await?;
     let name = fields.required("packagename")?;
     let all = packages(&app, &project).await?;
     let builds = all.get(&name).ok_or_else(|| {
@@ -86,12 +81,7 @@ async fn list(
 ) -> CoprResult<Json<copr::Page<copr::Package>>> {
     let fields = Fields::from_query(query.as_deref())?;
     let paging = Paging::read(&fields, &["id", "name"])?;
-    let project = find_project(
-        &app,
-        &fields.required("ownername")?,
-        &fields.required("projectname")?,
-    )
-    .await?;
+    let project = named_project(&app, &fields).await?;
     let mut items: Vec<copr::Package> = packages(&app, &project)
         .await?
         .iter()

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::{permissions, projects, publisher};
 
 use super::objects::{Paging, project};
-use super::{CoprResult, Fields, caller, find_project, route};
+use super::{CoprResult, Fields, caller, find_project, named_project, route};
 
 pub fn routes(router: Router<App>) -> Router<App> {
     let router = route(router, "/api_3/project", get(get_project));
@@ -48,12 +48,7 @@ async fn get_project(
     RawQuery(query): RawQuery,
 ) -> CoprResult<Json<copr::Project>> {
     let fields = Fields::from_query(query.as_deref())?;
-    let found = find_project(
-        &app,
-        &fields.required("ownername")?,
-        &fields.required("projectname")?,
-    )
-    .await?;
+    let found = named_project(&app, &fields).await?;
     Ok(Json(project(&app, &found)))
 }
 

@@ -15,7 +15,7 @@ use crate::keys::PUBKEY_FILE;
 use crate::projects::repo_url;
 
 use super::objects::build_chroot;
-use super::{CoprResult, Fields, find_project, route};
+use super::{CoprResult, Fields, find_project, named_project, route};
 
 pub fn routes(router: Router<App>) -> Router<App> {
     let router = route(
@@ -57,12 +57,7 @@ async fn rpmrepo(
 /// The newest build of every package in every chroot.
 async fn monitor(State(app): State<App>, RawQuery(query): RawQuery) -> CoprResult<Json<Value>> {
     let fields = Fields::from_query(query.as_deref())?;
-    let project = find_project(
-        &app,
-        &fields.required("ownername")?,
-        &fields.required("projectname")?,
-    )
-    .await?;
+    let project = named_project(&app, &fields).await?;
     let extra = fields.list("additional_fields[]").unwrap_or_default();
     for field in &extra {
         if !["url_build_log", "url_backend_log", "url_build"].contains(&field.as_str()) {
