@@ -105,7 +105,11 @@ impl CoprCli {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(copr_cli_bin())
+        // Through the venv's own python, not the script's shebang: a venv
+        // copied elsewhere (a reused target directory) keeps working.
+        let bin = copr_cli_bin();
+        Command::new(bin.parent().unwrap().join("python"))
+            .arg(bin)
             .arg("--config")
             .arg(&self.config)
             .args(args)
