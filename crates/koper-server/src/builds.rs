@@ -155,8 +155,7 @@ pub async fn check_submission(
     size: u64,
     largest: u64,
 ) -> Result<()> {
-    check_target(app, caller, &target)?;
-    queueing(app, caller, &target.options).await?;
+    place(app, caller, &target).await?;
     spool::check_announced(largest, app.config().max_upload_bytes)?;
     quota::check_room(app, target.project, size).await
 }
@@ -192,8 +191,7 @@ where
     S: Stream<Item = std::result::Result<Bytes, E>>,
     E: std::fmt::Display,
 {
-    check_target(app, caller, &target)?;
-    queueing(app, caller, &target.options).await?;
+    let placement = place(app, caller, &target).await?;
     quota::check_room(app, target.project, announced_len.unwrap_or(0)).await?;
     let spooled = spool::receive(
         body,
@@ -202,7 +200,27 @@ where
         announced_len,
     )
     .await?;
-    submit_spooled(app, caller, target, spooled, source_type).await
+    queue_spooled(app, caller, target.project, placement, spooled, source_type).await
+}
+
+/// Where a checked build goes: its chroots with their arches, its priority
+/// and batch.
+struct Placement {
+    chroots: Vec<(ChrootName, String)>,
+    priority: i64,
+    batch: BatchPlacement,
+}
+
+/// Checks that `caller` may build into `target` as asked and places it in
+/// the queue.
+async fn place(app: &App, caller: &User, target: &BuildTarget<'_>) -> Result<Placement> {
+    let chroots = check_target(app, caller, target)?;
+    let (priority, batch) = queueing(app, caller, &target.options).await?;
+    Ok(Placement {
+        chroots,
+        priority,
+        batch,
+    })
 }
 
 /// Submits a source RPM already received into the spool (Copr's multipart
@@ -215,25 +233,38 @@ pub async fn submit_spooled(
     spooled: spool::Spooled,
     source_type: &'static str,
 ) -> Result<BuildRow> {
-    let checked = async {
-        let chroots = check_target(app, caller, &target)?;
-        let (priority, batch) = queueing(app, caller, &target.options).await?;
-        Ok::<_, Error>((chroots, priority, batch))
-    }
-    .await;
-    let (chroots, priority, batch) = match checked {
-        Ok(checked) => checked,
+    match place(app, caller, &target).await {
+        Ok(placement) => {
+            queue_spooled(app, caller, target.project, placement, spooled, source_type).await
+        }
         Err(e) => {
             let _ = tokio::fs::remove_file(&spooled.path).await;
-            return Err(e);
+            Err(e)
         }
-    };
+    }
+}
+
+/// Checks, signs and stores a spooled source RPM of a placed build and
+/// queues its tasks. A file refused on the way is removed.
+async fn queue_spooled(
+    app: &App,
+    caller: &User,
+    project: &ProjectRow,
+    placement: Placement,
+    spooled: spool::Spooled,
+    source_type: &'static str,
+) -> Result<BuildRow> {
+    let Placement {
+        chroots,
+        priority,
+        batch,
+    } = placement;
     let size = tokio::fs::metadata(&spooled.path).await?.len();
-    if let Err(e) = quota::check_room(app, target.project, size).await {
+    if let Err(e) = quota::check_room(app, project, size).await {
         let _ = tokio::fs::remove_file(&spooled.path).await;
         return Err(e);
     }
-    let key = keys::project_key(app, target.project).await?;
+    let key = keys::project_key(app, project).await?;
     let accepted = match accept_srpm(app, &spooled, &key).await {
         Ok(accepted) => accepted,
         Err(e) => {
@@ -245,7 +276,6 @@ pub async fn submit_spooled(
     let srpm_bytes = tokio::fs::metadata(app.data().root().join(&relative))
         .await?
         .len();
-    let project = target.project;
     let build_id = app
         .db()
         .create_build(
