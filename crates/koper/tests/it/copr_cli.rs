@@ -381,3 +381,46 @@ fn copr_cli_drives_a_project_from_create_to_delete() {
     let out = alice.run(&["list-builds", "tools"]);
     assert_exit(&out, 1);
 }
+
+#[test]
+fn a_refused_copr_upload_leaves_no_file_behind() {
+    let world = World::new();
+    let srpm = world.srpm("hello");
+    let spool = world.server.data_dir().join("spool");
+    let upload = |json: &str| {
+        let form = reqwest::blocking::multipart::Form::new()
+            .file("pkgs", &srpm)
+            .unwrap()
+            .part(
+                "json",
+                reqwest::blocking::multipart::Part::text(json.to_owned())
+                    .file_name("json")
+                    .mime_str("application/json")
+                    .unwrap(),
+            );
+        reqwest::blocking::Client::new()
+            .post(format!("{}/api_3/build/create/upload", world.server.url))
+            .basic_auth("alice", Some(&world.alice.token))
+            .multipart(form)
+            .send()
+            .unwrap()
+    };
+    // Refused after the file was received: a bad batch option, an unknown
+    // project, a chroot the project lacks.
+    for json in [
+        r#"{"ownername": "alice", "projectname": "hello", "after_build_id": "abc"}"#,
+        r#"{"ownername": "alice", "projectname": "nothing"}"#,
+        r#"{"ownername": "alice", "projectname": "hello", "chroots": ["fedora-42-x86_64"]}"#,
+    ] {
+        let response = upload(json);
+        assert!(
+            response.status().is_client_error(),
+            "{json}: {}",
+            response.status()
+        );
+        let body: serde_json::Value = response.json().unwrap();
+        assert!(body["error"].is_string(), "{body}");
+        let left: Vec<_> = std::fs::read_dir(&spool).unwrap().collect();
+        assert!(left.is_empty(), "{json}: {left:?}");
+    }
+}

@@ -17,7 +17,7 @@ use crate::builds::{self, BuildTarget};
 use crate::error::Error;
 use crate::{sources, uploads};
 
-use super::multipart::{discard, receive_multipart};
+use super::multipart::{or_discard, receive_multipart};
 use super::objects::{Paging, build, build_chroot};
 use super::{CoprResult, Fields, caller, named_project, route};
 
@@ -182,16 +182,11 @@ async fn create_upload(
         }
         let project = named_project(&app, &fields).await?;
         let chroots = selected_chroots(&project, &fields)?;
-        Ok::<_, super::CoprError>((project, chroots))
+        let options = build_options(&fields)?;
+        Ok::<_, super::CoprError>((project, chroots, options))
     }
     .await;
-    let (project, chroots) = match chosen {
-        Ok(chosen) => chosen,
-        Err(e) => {
-            discard(&files).await;
-            return Err(e);
-        }
-    };
+    let (project, chroots, options) = or_discard(&files, chosen).await?;
     let spooled = files.remove(0);
     let submitted = builds::submit_spooled(
         &app,
@@ -199,7 +194,7 @@ async fn create_upload(
         BuildTarget {
             project: &project,
             chroots,
-            options: build_options(&fields)?,
+            options,
         },
         spooled,
         "upload",
@@ -269,13 +264,7 @@ async fn create_rpm_upload(
         Ok::<_, super::CoprError>((project, chroot))
     }
     .await;
-    let (project, chroot) = match chosen {
-        Ok(chosen) => chosen,
-        Err(e) => {
-            discard(&files).await;
-            return Err(e);
-        }
-    };
+    let (project, chroot) = or_discard(&files, chosen).await?;
     let added = uploads::add_prebuilt(&app, &user, &project, &chroot, files).await?;
     Ok(Json(build(&app, &added)))
 }

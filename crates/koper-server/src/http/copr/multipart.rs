@@ -61,3 +61,12 @@ pub async fn discard(files: &[Spooled]) {
         let _ = tokio::fs::remove_file(&file.path).await;
     }
 }
+
+/// `decided`, after removing the received files when it is a refusal: what
+/// was spooled for a request that goes nowhere must not stay behind.
+pub async fn or_discard<T>(files: &[Spooled], decided: CoprResult<T>) -> CoprResult<T> {
+    if decided.is_err() {
+        discard(files).await;
+    }
+    decided
+}
