@@ -1,6 +1,6 @@
 //! The native API (`/api/v1/`), used by the `koper` CLI.
 
-use koper_types::{BuildId, BuildState, ChrootName, OwnerName, ProjectName};
+use koper_types::{BuildId, BuildState, ChrootName, OwnerName, ProjectName, RoleState};
 use serde::{Deserialize, Serialize};
 
 /// What `GET /api/v1/` says about the server.
@@ -334,4 +334,72 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// The offset of the next page, when there is one.
     pub next_offset: Option<i64>,
+}
+
+/// One user's roles in a project (`GET .../permissions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRoles {
+    /// The user.
+    pub user: String,
+    /// May build.
+    pub builder: RoleState,
+    /// May change settings and grant roles.
+    pub admin: RoleState,
+}
+
+/// A change to one user's roles (`PUT .../permissions`); a missing role is
+/// left as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleUpdate {
+    /// The new builder state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<RoleState>,
+    /// The new admin state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<RoleState>,
+}
+
+/// What a user asks for (`POST .../permissions/request`): `true` asks for
+/// a role, `false` gives it up; a missing role is left as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleRequest {
+    /// Ask for (or give up) the builder role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub builder: Option<bool>,
+    /// Ask for (or give up) the admin role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<bool>,
+}
+
+/// A group and its members (`GET /api/v1/groups/{name}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// The name without `@`.
+    pub name: String,
+    /// Members, admins first.
+    pub members: Vec<GroupMember>,
+}
+
+/// A member of a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMember {
+    /// The user.
+    pub user: String,
+    /// Manages the membership and the group's projects.
+    pub admin: bool,
+}
+
+/// What `POST /api/v1/groups` takes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewGroup {
+    /// The name without `@`.
+    pub name: String,
+}
+
+/// What `PUT /api/v1/groups/{name}/members/{user}` takes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Membership {
+    /// Whether the member administers the group.
+    #[serde(default)]
+    pub admin: bool,
 }

@@ -94,7 +94,7 @@ impl Client {
         &self.config
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let request = self
             .http
             .request(method, format!("{}/api/v1{path}", self.config.url));
@@ -133,7 +133,10 @@ impl Client {
         }
     }
 
-    async fn json<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ClientError> {
+    pub(crate) async fn json<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<T, ClientError> {
         self.send(request)
             .await?
             .json()

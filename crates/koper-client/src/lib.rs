@@ -1,6 +1,7 @@
 //! The client side of koper's native API (`/api/v1/`), and where the
 //! client's settings come from.
 
+mod access;
 mod api;
 mod config;
 

@@ -10,10 +10,12 @@
 mod builders;
 mod builds;
 mod chroots;
+mod groups;
 mod locks;
 mod projects;
 mod queue;
 mod releases;
+mod roles;
 mod storage;
 mod tasks;
 mod users;
@@ -25,6 +27,7 @@ use sqlx::any::AnyPoolOptions;
 
 pub use builders::Builder;
 pub use builds::{BatchPlacement, BuildRow, NewBuild};
+pub use groups::{GroupMember, GroupRow};
 pub use locks::RepoLock;
 pub use projects::{BuildrootSettings, NewProject, ProjectRow};
 pub use queue::{
@@ -32,6 +35,7 @@ pub use queue::{
     fair_order,
 };
 pub use releases::ReleaseRow;
+pub use roles::{RoleChange, RoleRow};
 pub use storage::ProjectUsage;
 pub use tasks::{ExpiredLease, PublishedBuild, TaskRow};
 pub use users::{TokenMatch, User};

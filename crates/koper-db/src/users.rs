@@ -30,7 +30,7 @@ pub enum TokenMatch {
     Unknown,
 }
 
-fn user_from_row(row: &AnyRow) -> Result<User, DbError> {
+pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, DbError> {
     Ok(User {
         id: row.try_get("id")?,
         name: parse_column(&row.try_get::<String, _>("name")?, "users.name")?,

@@ -76,7 +76,7 @@ async fn queueing(
         .project_by_id(build.project_id)
         .await?
         .ok_or_else(|| Error::internal("project vanished"))?;
-    if !permissions::can_build(caller, &project) {
+    if !permissions::can_build(app, caller, &project).await? {
         return Err(Error::Forbidden(format!(
             "{} may not build in {}/{}, where build {other} is",
             caller.name, project.owner, project.name
@@ -94,13 +94,13 @@ async fn queueing(
 
 /// Checks that `caller` may build into the target and that its chroots
 /// belong to the project; returns the chroots with their arches.
-fn check_target(
+async fn check_target(
     app: &App,
     caller: &User,
     target: &BuildTarget<'_>,
 ) -> Result<Vec<(ChrootName, String)>> {
     let project = target.project;
-    if !permissions::can_build(caller, project) {
+    if !permissions::can_build(app, caller, project).await? {
         return Err(Error::Forbidden(format!(
             "{} may not build in {}/{}",
             caller.name, project.owner, project.name
@@ -214,7 +214,7 @@ struct Placement {
 /// Checks that `caller` may build into `target` as asked and places it in
 /// the queue.
 async fn place(app: &App, caller: &User, target: &BuildTarget<'_>) -> Result<Placement> {
-    let chroots = check_target(app, caller, target)?;
+    let chroots = check_target(app, caller, target).await?;
     let (priority, batch) = queueing(app, caller, &target.options).await?;
     Ok(Placement {
         chroots,
@@ -356,7 +356,7 @@ pub async fn cancel_build(app: &App, caller: &User, id: BuildId) -> Result<Build
         .project_by_id(build.project_id)
         .await?
         .ok_or_else(|| Error::internal("project vanished"))?;
-    if !permissions::can_build(caller, &project) {
+    if !permissions::can_build(app, caller, &project).await? {
         return Err(Error::Forbidden(format!(
             "{} may not cancel builds of {}/{}",
             caller.name, project.owner, project.name
@@ -383,7 +383,7 @@ pub async fn delete_build(app: &App, caller: &User, id: BuildId) -> Result<v1::D
         .project_by_id(build.project_id)
         .await?
         .ok_or_else(|| Error::internal("project vanished"))?;
-    if !permissions::can_build(caller, &project) {
+    if !permissions::can_build(app, caller, &project).await? {
         return Err(Error::Forbidden(format!(
             "{} may not delete builds of {}/{}",
             caller.name, project.owner, project.name

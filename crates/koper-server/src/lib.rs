@@ -18,6 +18,7 @@ mod builds;
 
 pub mod config;
 mod error;
+mod groups;
 mod http;
 mod import_checks;
 mod keys;
@@ -31,6 +32,7 @@ pub mod quota;
 mod release;
 mod repo_file;
 mod retention;
+mod roles;
 mod scheduler;
 mod sources;
 mod spool;

@@ -30,7 +30,7 @@ pub fn check_chroots(app: &App, chroots: &[ChrootName]) -> Result<()> {
 
 /// Creates a project, with empty repositories for its chroots.
 pub async fn create_project(app: &App, caller: &User, new: &v1::NewProject) -> Result<ProjectRow> {
-    if !permissions::can_create_for(caller, &new.owner) {
+    if !permissions::can_create_for(app, caller, &new.owner).await? {
         return Err(Error::Forbidden(format!(
             "{} may not create projects owned by {}",
             caller.name, new.owner
@@ -129,7 +129,7 @@ pub async fn modify_project(
     changes: &v1::ProjectChanges,
 ) -> Result<ProjectRow> {
     let before = project;
-    if !permissions::can_admin(caller, project) {
+    if !permissions::can_admin(app, caller, project).await? {
         return Err(Error::Forbidden(format!(
             "{} may not change {}/{}",
             caller.name, project.owner, project.name
@@ -219,7 +219,7 @@ pub async fn set_chroot_settings(
     chroot: &ChrootName,
     settings: &v1::ChrootSettings,
 ) -> Result<v1::ChrootSettings> {
-    if !permissions::can_admin(caller, project) {
+    if !permissions::can_admin(app, caller, project).await? {
         return Err(Error::Forbidden(format!(
             "{} may not change {}/{}",
             caller.name, project.owner, project.name
@@ -246,7 +246,7 @@ fn no_chroot(project: &ProjectRow, chroot: &ChrootName) -> Error {
 /// Deletes a project: its unfinished builds are canceled, its records, its
 /// repositories, uploads and signing key removed. Returns it as it was.
 pub async fn delete_project(app: &App, caller: &User, project: &ProjectRow) -> Result<ProjectRow> {
-    if !permissions::can_admin(caller, project) {
+    if !permissions::can_admin(app, caller, project).await? {
         return Err(Error::Forbidden(format!(
             "{} may not delete {}/{}",
             caller.name, project.owner, project.name

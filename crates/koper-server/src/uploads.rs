@@ -47,7 +47,7 @@ async fn add(
     chroot: &ChrootName,
     files: Vec<Spooled>,
 ) -> Result<BuildRow> {
-    if !permissions::can_build(caller, project) {
+    if !permissions::can_build(app, caller, project).await? {
         return Err(Error::Forbidden(format!(
             "{} may not add packages to {}/{}",
             caller.name, project.owner, project.name

@@ -307,8 +307,19 @@ impl TestServer {
 
     /// Creates a user with `koper admin add-user` and writes its config.
     pub fn add_user(&self, name: &str) -> anyhow::Result<TestUser> {
+        self.add_user_with(name, &[])
+    }
+
+    /// Creates an administrator of the instance.
+    pub fn add_site_admin(&self, name: &str) -> anyhow::Result<TestUser> {
+        self.add_user_with(name, &["--admin"])
+    }
+
+    fn add_user_with(&self, name: &str, extra_args: &[&str]) -> anyhow::Result<TestUser> {
         let output = Command::new(&self.koper)
-            .args(["admin", "add-user", name, "--data-dir"])
+            .args(["admin", "add-user", name])
+            .args(extra_args)
+            .arg("--data-dir")
             .arg(self.data_dir())
             .output()?;
         if !output.status.success() {

@@ -5,6 +5,7 @@
 //! sees an unchecked string.
 
 mod names;
+mod role;
 mod size;
 mod state;
 
@@ -14,6 +15,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use names::{ChrootName, NameError, OwnerName, PackageName, ProjectName, ProjectRef, UserName};
+pub use role::{RoleState, Roles, UnknownRoleState};
 pub use size::{format_bytes, parse_bytes};
 pub use state::{BuildState, UnknownState, aggregate_state};
 

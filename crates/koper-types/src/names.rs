@@ -197,6 +197,11 @@ impl OwnerName {
     pub fn is_group(&self) -> bool {
         self.0.starts_with('@')
     }
+
+    /// The group's name without `@`, when a group owns.
+    pub fn group(&self) -> Option<&str> {
+        self.0.strip_prefix('@')
+    }
 }
 
 impl From<UserName> for OwnerName {

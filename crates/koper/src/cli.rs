@@ -83,6 +83,16 @@ pub enum Command {
     Cancel(BuildIdArgs),
     /// Delete builds; their space is freed at once.
     DeleteBuild(DeleteBuildArgs),
+    /// Who holds or asks for a role in a project (its owner and admins
+    /// may look).
+    ListPermissions(ListPermissionsArgs),
+    /// Grant, deny or take back roles in a project.
+    EditPermissions(EditPermissionsArgs),
+    /// Ask the owner of a project for a role in it, or give one up.
+    RequestPermissions(RequestPermissionsArgs),
+    /// Groups (`@name` owners) and their members.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Delete a project with its builds and repositories.
     Delete(DeleteArgs),
     /// Show an owner's storage use and quota.
@@ -606,4 +616,103 @@ pub struct MirrorArgs {
     pub project: String,
     /// The local directory to mirror into.
     pub dest: PathBuf,
+}
+
+/// Options of `koper list-permissions`.
+#[derive(Debug, Args)]
+pub struct ListPermissionsArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// Options of `koper edit-permissions`.
+#[derive(Debug, Args)]
+pub struct EditPermissionsArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// USER or USER=STATE (nothing, request, approved; default approved):
+    /// the builder role. Repeat for several users.
+    #[arg(long = "builder", value_name = "USER[=STATE]")]
+    pub builders: Vec<String>,
+    /// USER or USER=STATE: the admin role. Repeat for several users.
+    #[arg(long = "admin", value_name = "USER[=STATE]")]
+    pub admins: Vec<String>,
+}
+
+/// Options of `koper request-permissions`.
+#[derive(Debug, Args)]
+pub struct RequestPermissionsArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT.
+    pub project: String,
+    /// Ask for the builder role.
+    #[arg(long)]
+    pub builder: bool,
+    /// Ask for the admin role.
+    #[arg(long)]
+    pub admin: bool,
+    /// Give the named roles up instead of asking for them.
+    #[arg(long)]
+    pub give_up: bool,
+}
+
+/// `koper group ...`.
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group; you become its admin.
+    Create(GroupArgs),
+    /// Show a group's members.
+    Show(GroupArgs),
+    /// List every group.
+    List(ClientOnly),
+    /// Add a member (or change whether they administer the group).
+    AddMember(GroupMemberArgs),
+    /// Remove a member.
+    RemoveMember(GroupMemberArgs),
+}
+
+/// A group named on the command line.
+#[derive(Debug, Args)]
+pub struct GroupArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The group, with or without `@`.
+    pub group: String,
+}
+
+/// A group and one of its members.
+#[derive(Debug, Args)]
+pub struct GroupMemberArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The group, with or without `@`.
+    pub group: String,
+    /// The member's user name.
+    #[arg(value_name = "USER")]
+    pub member: String,
+    /// The member administers the group (manages members and projects).
+    #[arg(long)]
+    pub admin: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap checks the definitions (unique argument names, ...) only when a
+    /// subcommand is parsed; this checks every one at once.
+    #[test]
+    fn every_command_is_well_defined() {
+        Cli::command().debug_assert();
+    }
 }

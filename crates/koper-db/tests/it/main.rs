@@ -5,6 +5,7 @@ mod harness;
 mod locks;
 mod projects;
 mod queue;
+mod roles;
 mod storage;
 mod tasks;
 mod users;

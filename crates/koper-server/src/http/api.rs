@@ -53,6 +53,7 @@ pub fn routes() -> Router<App> {
         .route("/builds/{id}", get(get_build).delete(delete_build))
         .route("/builds/{id}/cancel", post(cancel_build))
         .route("/builds/{id}/log/{chroot}", get(build_log))
+        .merge(super::access::routes())
         .fallback(unknown_endpoint)
 }
 
@@ -196,7 +197,7 @@ async fn upload_rpms(
 ) -> Result<(StatusCode, Json<v1::Build>)> {
     let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
     // Refused before any byte is stored when the caller may not build.
-    if !crate::permissions::can_build(&user, &project) {
+    if !crate::permissions::can_build(&app, &user, &project).await? {
         return Err(Error::Forbidden(format!(
             "{} may not add packages to {}/{}",
             user.name, project.owner, project.name

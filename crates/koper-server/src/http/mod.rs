@@ -1,6 +1,7 @@
 //! The HTTP surface: routes and thin handlers that extract, authorise,
 //! call one operation of the server and map its result.
 
+mod access;
 mod api;
 mod builder_api;
 mod copr;

@@ -1,5 +1,6 @@
 //! One module per group of commands.
 
+mod access;
 mod admin;
 mod builder;
 mod builds;
@@ -35,6 +36,10 @@ pub async fn run(command: Command) -> CommandResult {
         Command::Quota(args) => projects::quota(args).await,
         Command::Modify(args) => projects::modify(args).await,
         Command::Delete(args) => projects::delete(args).await,
+        Command::ListPermissions(args) => access::list_permissions(args).await,
+        Command::EditPermissions(args) => access::edit_permissions(args).await,
+        Command::RequestPermissions(args) => access::request_permissions(args).await,
+        Command::Group(command) => access::group(command).await,
         Command::EditChroot(args) => projects::edit_chroot(args).await,
         Command::GetChroot(args) => projects::get_chroot(args).await,
         Command::Search(args) => projects::search(args).await,

@@ -15,6 +15,7 @@ mod fleet;
 mod hostile;
 mod leases;
 mod pages;
+mod permissions;
 mod prebuilt;
 mod queue;
 mod release;

@@ -344,19 +344,28 @@ async fn delete_list(
         .ok_or_else(|| Error::bad_request("Missing argument builds"))?;
     let mut found = Vec::new();
     let mut refused = Vec::new();
+    let mut forbidden = false;
     for id in &ids {
         match find_build(&app, id).await {
             Ok(b) => match why_not_deletable(&user, &app, &b).await? {
                 None => found.push(b),
-                Some(reason) => refused.push(format!("build {id} {reason}")),
+                Some(refusal) => {
+                    forbidden |= matches!(refusal, Refusal::Forbidden(_));
+                    refused.push(format!("build {id} {}", refusal.reason()));
+                }
             },
             Err(_) => refused.push(format!("build {id} does not exist")),
         }
     }
     if !refused.is_empty() {
-        return Err(
-            Error::bad_request(format!("No build was deleted: {}", refused.join("; "))).into(),
-        );
+        let message = format!("No build was deleted: {}", refused.join("; "));
+        // A permission refusal is reported as one (copr-cli exit 7).
+        let error = if forbidden {
+            Error::Forbidden(message)
+        } else {
+            Error::bad_request(message)
+        };
+        return Err(error.into());
     }
     let mut deleted = Vec::new();
     for b in found {
@@ -366,22 +375,41 @@ async fn delete_list(
     Ok(Json(json!({ "builds": deleted })))
 }
 
+/// Why a build cannot be deleted.
+enum Refusal {
+    /// The caller may not delete it.
+    Forbidden(String),
+    /// It cannot be deleted now.
+    NotNow(String),
+}
+
+impl Refusal {
+    fn reason(&self) -> &str {
+        match self {
+            Self::Forbidden(reason) | Self::NotNow(reason) => reason,
+        }
+    }
+}
+
 /// Why a build cannot be deleted by `user`, if it cannot.
-async fn why_not_deletable(user: &User, app: &App, b: &BuildRow) -> CoprResult<Option<String>> {
+async fn why_not_deletable(user: &User, app: &App, b: &BuildRow) -> CoprResult<Option<Refusal>> {
     let Some(project) = app.db().project_by_id(b.project_id).await? else {
-        return Ok(Some("does not exist".into()));
+        return Ok(Some(Refusal::NotNow("does not exist".into())));
     };
-    if !crate::permissions::can_build(user, &project) {
-        return Ok(Some(format!("may not be deleted by {}", user.name)));
+    if !crate::permissions::can_build(app, user, &project).await? {
+        return Ok(Some(Refusal::Forbidden(format!(
+            "may not be deleted by {}",
+            user.name
+        ))));
     }
     // A canceled build is still stopping until its builder lets go.
     if b.chroots
         .iter()
         .any(|t| !t.state.is_final() || t.lease_id.is_some())
     {
-        return Ok(Some(
+        return Ok(Some(Refusal::NotNow(
             "has not stopped yet; try again in a few seconds".into(),
-        ));
+        )));
     }
     Ok(None)
 }

@@ -67,6 +67,23 @@ impl Fields {
         }
     }
 
+    /// Every key that has a value, in the order sent.
+    pub fn keys(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// A nested object (`{"alice": {"builder": "approved"}}`).
+    pub fn object(&self, key: &str) -> CoprResult<Self> {
+        match self.get(key) {
+            Some(Value::Object(map)) => Ok(Self(map.clone())),
+            _ => Err(Error::bad_request(format!("{key}: expected an object")).into()),
+        }
+    }
+
     /// A text value that must be there.
     pub fn required(&self, key: &str) -> CoprResult<String> {
         self.str(key)

@@ -13,6 +13,7 @@ mod loose;
 mod multipart;
 mod objects;
 mod packages;
+mod permissions;
 mod projects;
 mod repos;
 
@@ -39,6 +40,7 @@ pub fn routes() -> Router<App> {
     let router = builds::routes(router);
     let router = chroots::routes(router);
     let router = packages::routes(router);
+    let router = permissions::routes(router);
     let router = repos::routes(router);
     router.route("/api_3/{*rest}", any(unknown_endpoint))
 }

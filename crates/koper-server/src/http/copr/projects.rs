@@ -31,15 +31,10 @@ pub fn routes(router: Router<App>) -> Router<App> {
         "/api_3/project/delete/{owner}/{project}",
         delete(remove).post(remove),
     );
-    let router = route(
+    route(
         router,
         "/api_3/project/regenerate-repos/{owner}/{project}",
         put(regenerate_repos).post(regenerate_repos),
-    );
-    route(
-        router,
-        "/api_3/project/permissions/can_build_in/{who}/{owner}/{project}",
-        get(can_build_in),
     )
 }
 
@@ -181,7 +176,7 @@ async fn regenerate_repos(
 ) -> CoprResult<Json<copr::Project>> {
     let user = caller(&app, &headers).await?;
     let found = find_project(&app, &owner, &name).await?;
-    if !permissions::can_admin(&user, &found) {
+    if !permissions::can_admin(&app, &user, &found).await? {
         return Err(Error::Forbidden(format!(
             "{} may not regenerate the repositories of {owner}/{name}",
             user.name
@@ -192,21 +187,4 @@ async fn regenerate_repos(
         publisher::regenerate_repo(&app, &found, chroot).await?;
     }
     Ok(Json(project(&app, &found)))
-}
-
-async fn can_build_in(
-    State(app): State<App>,
-    Path((who, owner, name)): Path<(String, String, String)>,
-) -> CoprResult<Json<serde_json::Value>> {
-    let found = find_project(&app, &owner, &name).await?;
-    let can = match app.db().find_user(&who).await? {
-        Some(user) => permissions::can_build(&user, &found),
-        None => false,
-    };
-    Ok(Json(serde_json::json!({
-        "who": who,
-        "ownername": owner,
-        "projectname": name,
-        "can_build_in": can,
-    })))
 }
