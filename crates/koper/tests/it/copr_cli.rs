@@ -369,6 +369,36 @@ fn copr_cli_drives_a_project_from_create_to_delete() {
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 
+    // Permissions: bob asks to build, alice sees the request and grants it.
+    let out = bob_cli.run(&["request-permissions", "alice/tools", "--builder"]);
+    assert_success(&out);
+    assert_eq!(stdout(&out).trim(), "success");
+    let out = bob_cli.run(&["list-permissions", "alice/tools"]);
+    assert_exit(&out, 7);
+    let out = alice.run(&["list-permissions", "alice/tools"]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("bob:\n  admin: nothing\n  builder: request"),
+        "{}",
+        stdout(&out)
+    );
+    let out = alice.run(&["edit-permissions", "alice/tools", "--builder", "nobody"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("user nobody does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    let out = alice.run(&["edit-permissions", "alice/tools", "--builder", "bob"]);
+    assert_success(&out);
+    assert_eq!(stdout(&out).trim(), "success");
+    let out = bob_cli.run(&["build", "alice/tools", srpm.to_str().unwrap(), "--nowait"]);
+    assert_success(&out);
+    let out = bob_cli.run(&["request-permissions", "alice/tools", "--builder", "nothing"]);
+    assert_success(&out);
+    let out = bob_cli.run(&["build", "alice/tools", srpm.to_str().unwrap(), "--nowait"]);
+    assert_exit(&out, 7);
+
     // Delete the project: its repos go with it.
     let out = alice.run(&["delete", "tools"]);
     assert_success(&out);
