@@ -225,6 +225,11 @@ pub struct BuildChroot {
     /// While pending: why it waits and when it is likely to start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueInfo>,
+    /// The chroot whose build made its packages, when it was not built
+    /// itself: a noarch build runs once per release and its packages are
+    /// published to the release's other chroots too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_in: Option<ChrootName>,
 }
 
 /// Why a pending build chroot waits.

@@ -18,6 +18,42 @@ const LEASE_WAIT: Duration = Duration::from_secs(25);
 const LOG_INTERVAL: Duration = Duration::from_millis(500);
 /// The most log bytes sent in one request.
 const LOG_CHUNK: usize = 256 * 1024;
+/// Seconds between tries of a call the server did not answer: about two
+/// minutes in all, enough to ride out a server restart while the lease
+/// (renewed again once the server is back) keeps the task ours.
+const RETRY_DELAYS: [u64; 7] = [1, 2, 4, 8, 15, 30, 60];
+
+/// Whether a failed call may succeed when tried again: the server was
+/// unreachable, answered with a server error, or asked to slow down.
+fn worth_retrying(error: &ProtocolError) -> Option<Duration> {
+    match error {
+        ProtocolError::Transport(_) => Some(Duration::ZERO),
+        ProtocolError::Refused { status, .. } if status.is_server_error() => Some(Duration::ZERO),
+        ProtocolError::SlowDown(wait) => Some(*wait),
+        _ => None,
+    }
+}
+
+/// Runs `call` until it succeeds, fails for good, or [`RETRY_DELAYS`]
+/// run out.
+async fn with_retries<T, F, Fut>(task: &Task, what: &str, mut call: F) -> Result<T, ProtocolError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProtocolError>>,
+{
+    for delay in RETRY_DELAYS {
+        let error = match call().await {
+            Err(error) => error,
+            done => return done,
+        };
+        let Some(asked) = worth_retrying(&error) else {
+            return Err(error);
+        };
+        tracing::warn!(task.id = task.task_id, error = %error, "{what} failed; retrying");
+        tokio::time::sleep(asked.max(Duration::from_secs(delay))).await;
+    }
+    call().await
+}
 
 /// Runs the builder until `stop` turns true; then finishes the builds in
 /// progress and returns (a drain, as on SIGTERM).
@@ -133,18 +169,31 @@ impl Worker {
             reason,
         };
         // The outcome must reach the server; the lease keeps the task ours
-        // for a while, so retry transport errors a few times.
-        for attempt in 0..5 {
-            match self.client.finish(&task, &finish).await {
-                Ok(()) => return,
-                Err(ProtocolError::Transport(e)) if attempt < 4 => {
-                    tracing::warn!(task.id = task.task_id, error = %e, "cannot report; retrying");
-                    tokio::time::sleep(Duration::from_secs(2 << attempt)).await;
+        // for a while, so retry transport errors.
+        let interrupted = std::sync::atomic::AtomicBool::new(false);
+        let reported = with_retries(&task, "reporting the outcome", || {
+            let call = self.client.finish(&task, &finish);
+            let interrupted = &interrupted;
+            async move {
+                let answer = call.await;
+                if answer.as_ref().is_err_and(|e| worth_retrying(e).is_some()) {
+                    interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
-                Err(e) => {
-                    tracing::error!(task.id = task.task_id, error = %e, "cannot report the outcome");
-                    return;
-                }
+                answer
+            }
+        })
+        .await;
+        match reported {
+            Ok(()) => {}
+            // An earlier try reached the server, which ended the task
+            // before its answer got back.
+            Err(ProtocolError::LeaseLost)
+                if interrupted.load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                tracing::info!(task.id = task.task_id, "the server had the outcome already")
+            }
+            Err(e) => {
+                tracing::error!(task.id = task.task_id, error = %e, "cannot report the outcome")
             }
         }
     }
@@ -157,7 +206,10 @@ impl Worker {
         let result_dir = task_dir.join("results");
         tokio::fs::create_dir_all(&result_dir).await?;
         let srpm = task_dir.join("source.src.rpm");
-        self.client.download_srpm(task, &srpm).await?;
+        with_retries(task, "downloading the source RPM", || {
+            self.client.download_srpm(task, &srpm)
+        })
+        .await?;
 
         let cancel = CancelToken::new();
         let (log_tx, log_rx) = mpsc::unbounded_channel();
@@ -244,7 +296,10 @@ impl Worker {
         }
         files.sort();
         for file in files {
-            self.client.upload_file(task, &file).await?;
+            with_retries(task, "uploading a result", || {
+                self.client.upload_file(task, &file)
+            })
+            .await?;
         }
         Ok(())
     }

@@ -31,6 +31,10 @@ pub struct NewBuild<'a> {
     pub timeout: i64,
     /// Chroots to build for, with their arch.
     pub chroots: &'a [(ChrootName, String)],
+    /// Chroots (first) that take the packages another chroot of the build
+    /// (second) builds instead of building them: noarch builds, once per
+    /// release. They wait in state `waiting`.
+    pub built_in: &'a [(ChrootName, ChrootName)],
     /// The state new tasks start in: pending for builds, starting for
     /// uploaded packages that the server publishes itself.
     pub task_state: BuildState,
@@ -191,14 +195,42 @@ impl Database {
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
-        for (chroot, arch) in new.chroots {
-            sqlx::query(
-                "INSERT INTO build_chroots (build_id, chroot, arch, state) VALUES ($1, $2, $3, $4)",
+        let copy_of = |chroot: &ChrootName| {
+            new.built_in
+                .iter()
+                .find(|(copy, _)| copy == chroot)
+                .map(|(_, source)| source)
+        };
+        let mut task_ids = std::collections::HashMap::new();
+        // Chroots that build first, so that the others can name them.
+        for (chroot, arch) in new.chroots.iter().filter(|(c, _)| copy_of(c).is_none()) {
+            let row = sqlx::query(
+                "INSERT INTO build_chroots (build_id, chroot, arch, state) VALUES ($1, $2, $3, $4)
+                 RETURNING id",
             )
             .bind(id)
             .bind(chroot.as_str())
             .bind(arch.as_str())
             .bind(new.task_state.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            task_ids.insert(chroot, row.try_get::<i64, _>("id")?);
+        }
+        for (chroot, arch) in new.chroots {
+            let Some(source) = copy_of(chroot) else {
+                continue;
+            };
+            // A chroot can only take packages from one that builds them.
+            let source_id = task_ids.get(source).ok_or(DbError::NotFound)?;
+            sqlx::query(
+                "INSERT INTO build_chroots (build_id, chroot, arch, state, built_in)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(chroot.as_str())
+            .bind(arch.as_str())
+            .bind(BuildState::Waiting.as_str())
+            .bind(*source_id)
             .execute(&mut *tx)
             .await?;
         }

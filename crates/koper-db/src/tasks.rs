@@ -38,10 +38,13 @@ pub struct TaskRow {
     pub started_on: Option<i64>,
     /// Unix seconds.
     pub ended_on: Option<i64>,
+    /// The task that builds this chroot's packages, when it is not built
+    /// itself (a noarch build, built once for the release).
+    pub built_in: Option<i64>,
 }
 
 pub(crate) const TASK_COLUMNS: &str = "id, build_id, chroot, arch, state, builder_id, lease_id,
-    lease_expires_on, attempts, outcome, fail_reason, result_dir, started_on, ended_on";
+    lease_expires_on, attempts, outcome, fail_reason, result_dir, started_on, ended_on, built_in";
 
 pub(crate) fn task_from_row(row: &AnyRow) -> Result<TaskRow, DbError> {
     Ok(TaskRow {
@@ -59,6 +62,7 @@ pub(crate) fn task_from_row(row: &AnyRow) -> Result<TaskRow, DbError> {
         result_dir: row.try_get("result_dir")?,
         started_on: row.try_get("started_on")?,
         ended_on: row.try_get("ended_on")?,
+        built_in: row.try_get("built_in")?,
     })
 }
 
@@ -333,6 +337,60 @@ impl Database {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// The chroots waiting for `task_id` to build their packages.
+    pub async fn copies_waiting_on(&self, task_id: i64) -> Result<Vec<TaskRow>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM build_chroots WHERE built_in = $1 AND state = $2
+             ORDER BY id"
+        ))
+        .bind(task_id)
+        .bind(BuildState::Waiting.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    /// Chroots still waiting for a task that has ended (a crash came
+    /// between the end of the task and their publish).
+    pub async fn copies_to_publish(&self) -> Result<Vec<TaskRow>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM build_chroots
+             WHERE state = $1 AND built_in IN (
+                 SELECT id FROM build_chroots WHERE ended_on IS NOT NULL)
+             ORDER BY id"
+        ))
+        .bind(BuildState::Waiting.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(task_from_row).collect()
+    }
+
+    /// Ends a chroot that waited for another's packages, unless it was
+    /// canceled meanwhile; false then.
+    pub async fn end_copy(
+        &self,
+        task_id: i64,
+        state: BuildState,
+        fail_reason: Option<&str>,
+        started_on: Option<i64>,
+        now: i64,
+    ) -> Result<bool, DbError> {
+        let updated = sqlx::query(
+            "UPDATE build_chroots SET state = $1, fail_reason = $2, started_on = $3, ended_on = $4
+             WHERE id = $5 AND state = $6",
+        )
+        .bind(state.as_str())
+        .bind(fail_reason)
+        .bind(started_on)
+        .bind(now)
+        .bind(task_id)
+        .bind(BuildState::Waiting.as_str())
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated > 0)
     }
 
     /// Tasks the server publishes itself (uploaded packages) that a crash

@@ -28,6 +28,10 @@ pub struct SourceRpm {
     pub url: Option<String>,
     /// The names of the `.spec` files it holds (a usable one holds one).
     pub spec_files: Vec<String>,
+    /// Every package it builds is `noarch` (`BuildArch: noarch` in the
+    /// main package, which its subpackages inherit): one build serves
+    /// every architecture.
+    pub noarch_only: bool,
 }
 
 impl SourceRpm {
@@ -57,6 +61,9 @@ pub struct PackageIdentity {
     pub arch: String,
     /// Whether this is a source RPM.
     pub is_source: bool,
+    /// The source RPM a binary package says it was built from
+    /// (`name-version-release.src.rpm`); `None` for a source RPM.
+    pub source_rpm: Option<String>,
 }
 
 impl PackageIdentity {
@@ -107,7 +114,12 @@ pub fn inspect_source_rpm(path: &Path) -> Result<SourceRpm, RpmError> {
         .map(|name| name.to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".spec"))
         .collect();
+    let noarch_only = meta
+        .header
+        .get_entry_data_as_string_array(rpm::IndexTag::RPMTAG_BUILDARCHS)
+        .is_ok_and(|arches| arches == ["noarch"]);
     Ok(SourceRpm {
+        noarch_only,
         name,
         epoch,
         version,
@@ -140,6 +152,11 @@ pub fn inspect_package(path: &Path) -> Result<PackageIdentity, RpmError> {
         release,
         arch,
         is_source,
+        source_rpm: if is_source {
+            None
+        } else {
+            meta.get_source_rpm().ok().map(str::to_owned)
+        },
     })
 }
 

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::projects::check_chroots;
 use crate::publisher::LIVE_LOG;
 use crate::queue::QueueView;
-use crate::{keys, permissions, publisher, quota, spool};
+use crate::{keys, noarch, permissions, publisher, quota, spool};
 use koper_sign::SigningKey;
 
 /// Where the caller wants a build to go.
@@ -276,6 +276,11 @@ async fn queue_spooled(
     let srpm_bytes = tokio::fs::metadata(app.data().root().join(&relative))
         .await?
         .len();
+    let built_in = if srpm.noarch_only {
+        noarch::plan(app, &chroots).await?
+    } else {
+        Vec::new()
+    };
     let build_id = app
         .db()
         .create_build(
@@ -289,6 +294,7 @@ async fn queue_spooled(
                 package_version: &srpm.evr(),
                 timeout: project.build_timeout,
                 chroots: &chroots,
+                built_in: &built_in,
                 srpm_bytes: i64::try_from(srpm_bytes).unwrap_or(i64::MAX),
                 task_state: BuildState::Pending,
                 priority,
@@ -484,6 +490,13 @@ pub fn to_api(app: &App, build: &BuildRow) -> v1::Build {
             fail_reason: task.fail_reason.clone(),
             attempts: task.attempts,
             queue: None,
+            built_in: task.built_in.and_then(|source| {
+                build
+                    .chroots
+                    .iter()
+                    .find(|other| other.id == source)
+                    .map(|other| other.chroot.clone())
+            }),
         })
         .collect();
     let all_ended = build.chroots.iter().all(|c| c.state.is_final());

@@ -120,6 +120,7 @@ mod tests {
             summary: String::new(),
             url: None,
             spec_files: specs.iter().map(|s| s.to_string()).collect(),
+            noarch_only: false,
         }
     }
 

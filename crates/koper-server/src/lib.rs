@@ -23,6 +23,7 @@ mod http;
 mod import_checks;
 mod keys;
 pub mod metrics;
+mod noarch;
 mod permissions;
 mod projects;
 mod provenance;

@@ -21,7 +21,7 @@ use koper_types::{BuildState, ChrootName, now_epoch};
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::{keys, quota, release, retention};
+use crate::{keys, noarch, quota, release, retention};
 
 /// One lock per repository directory, so that two tasks of one repo never
 /// publish at the same time in this process (the repodata crate also
@@ -190,6 +190,11 @@ pub async fn repair(app: &App) -> Result<()> {
         tracing::info!(task.id = task.id, "finishing a publish interrupted earlier");
         publish_task(app, task.id).await?;
     }
+    for copy in app.db().copies_to_publish().await? {
+        if let Some(source) = copy.built_in {
+            noarch::publish_copies(app, source).await?;
+        }
+    }
     for (project_id, chroot) in app.db().dirty_repos().await? {
         if let Some(project) = app.db().project_by_id(project_id).await? {
             tracing::info!(project = %format!("{}/{}", project.owner, project.name), %chroot,
@@ -238,7 +243,10 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
     };
     let staging = staging_dir(app, task_id, &lease_id);
     let srpm = build.srpm_path.as_ref().map(|p| app.data().root().join(p));
-    let chroot_arch = task.arch.clone();
+    let expected = ExpectedPackages {
+        arch: task.arch.clone(),
+        source_name: build.package_name.as_ref().map(ToString::to_string),
+    };
     let build_dir = repo_dir.join(&result_dir);
 
     // Packages that would take the owner over quota are not published; the
@@ -265,7 +273,7 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
                 &staging,
                 &build_dir,
                 srpm.as_deref(),
-                &chroot_arch,
+                &expected,
                 outcome,
                 &key,
             )
@@ -273,6 +281,12 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
         .await??
     };
 
+    if let (Err(reason), Outcome::Succeeded) = (&files, outcome) {
+        // A builder reporting success with packages that are not this
+        // build's is broken or hostile: the operator should hear of it.
+        tracing::warn!(task.id = task.id, build.id = %build.id, reason = %reason,
+            "refused the packages a builder uploaded; the build chroot fails");
+    }
     let (state, reason) = match (&files, outcome) {
         (Ok(_), Outcome::Succeeded) => (BuildState::Succeeded, None),
         (Err(reason), Outcome::Succeeded) => (BuildState::Failed, Some(reason.clone())),
@@ -298,6 +312,7 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
     );
     let _ = tokio::fs::remove_dir_all(app.data().staging_dir().join(task_id.to_string())).await;
     log_end(&build, &task, state);
+    noarch::publish_copies(app, task.id).await?;
     if state == BuildState::Succeeded
         && let Err(e) = retention::prune(app, &project, &task.chroot).await
     {
@@ -329,7 +344,8 @@ fn log_end(build: &BuildRow, task: &TaskRow, state: BuildState) {
         project = %format!("{}/{}", build.owner, build.project), "build chroot ended");
 }
 
-async fn add_to_repo(
+/// Adds the packages of one build's result directory to a chroot repo.
+pub(crate) async fn add_to_repo(
     app: &App,
     project: &ProjectRow,
     task: &TaskRow,
@@ -375,7 +391,7 @@ fn place_results(
     staging: &Path,
     build_dir: &Path,
     srpm: Option<&Path>,
-    chroot_arch: &str,
+    expected: &ExpectedPackages,
     outcome: Outcome,
     key: &SigningKey,
 ) -> std::io::Result<Result<Vec<PathBuf>, String>> {
@@ -400,7 +416,7 @@ fn place_results(
 
     let rpms: Vec<&PathBuf> = staged.iter().filter(|p| has_suffix(p, ".rpm")).collect();
     for rpm in &rpms {
-        if let Err(reason) = check_built_package(rpm, chroot_arch) {
+        if let Err(reason) = check_built_package(rpm, expected) {
             return Ok(Err(reason));
         }
     }
@@ -439,25 +455,55 @@ fn place_results(
     Ok(Ok(placed))
 }
 
+/// What the packages of one build chroot must be.
+struct ExpectedPackages {
+    /// The chroot's architecture (`noarch` is accepted too).
+    arch: String,
+    /// The source package every package must name as its origin, when
+    /// the build's package is known.
+    source_name: Option<String>,
+}
+
+/// The package name in a source RPM file name
+/// (`name-version-release.src.rpm`). Only the name is compared: the
+/// release is evaluated again in the chroot (`%{?dist}`), so it may differ
+/// from the uploaded source RPM's.
+fn source_package_name(source_rpm: &str) -> Option<&str> {
+    let nvr = source_rpm.strip_suffix(".src.rpm")?;
+    let (name_version, _release) = nvr.rsplit_once('-')?;
+    let (name, _version) = name_version.rsplit_once('-')?;
+    Some(name)
+}
+
 /// A package a builder uploaded must be a complete binary RPM for the
-/// chroot's arch (or noarch), named as rpm names it.
-fn check_built_package(path: &Path, chroot_arch: &str) -> Result<(), String> {
+/// chroot's arch (or noarch), built from this build's source package, named as
+/// rpm names it.
+fn check_built_package(path: &Path, expected: &ExpectedPackages) -> Result<(), String> {
     let name = file_name(path);
     let identity = koper_rpm::inspect_package(path)
         .map_err(|e| format!("the builder uploaded an invalid package {name}: {e}"))?;
     if identity.is_source {
         return Err(format!("the builder uploaded a source package {name}"));
     }
-    if identity.arch != chroot_arch && identity.arch != "noarch" {
+    if identity.arch != expected.arch && identity.arch != "noarch" {
         return Err(format!(
-            "the builder uploaded {name} for {}, but the chroot builds {chroot_arch}",
-            identity.arch
+            "the builder uploaded {name} for {}, but the chroot builds {}",
+            identity.arch, expected.arch
         ));
     }
-    let expected = format!("{}.rpm", identity.nvra());
-    if name != expected {
+    if let Some(source_name) = &expected.source_name {
+        let built_from = identity.source_rpm.as_deref().unwrap_or_default();
+        if source_package_name(built_from) != Some(source_name.as_str()) {
+            return Err(format!(
+                "the builder uploaded {name}, built from {built_from:?}, \
+                 not from this build's source package {source_name}"
+            ));
+        }
+    }
+    let expected_name = format!("{}.rpm", identity.nvra());
+    if name != expected_name {
         return Err(format!(
-            "the builder uploaded {name}, which holds {expected}"
+            "the builder uploaded {name}, which holds {expected_name}"
         ));
     }
     Ok(())
@@ -472,4 +518,29 @@ fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source_package_name;
+
+    #[test]
+    fn the_source_package_name_is_what_precedes_version_and_release() {
+        assert_eq!(
+            source_package_name("hello-1.0-1.fc41.src.rpm"),
+            Some("hello")
+        );
+        assert_eq!(
+            source_package_name("python-foo-bar-2.3~rc1-0.1.src.rpm"),
+            Some("python-foo-bar")
+        );
+        for bad in [
+            "",
+            "hello.src.rpm",
+            "hello-1.0.src.rpm",
+            "hello-1.0-1.x86_64.rpm",
+        ] {
+            assert_eq!(source_package_name(bad), None, "{bad:?}");
+        }
+    }
 }

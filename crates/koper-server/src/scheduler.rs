@@ -110,6 +110,7 @@ async fn try_lease(
                     now_epoch(),
                 )
                 .await?;
+            crate::noarch::publish_copies(app, task.id).await?;
             Ok(None)
         }
     }
@@ -299,12 +300,21 @@ where
 
 /// The builder's last word on a task: stores the outcome, then publishes.
 pub async fn finish(app: &App, task_id: i64, request: &FinishRequest) -> Result<()> {
-    held_task(app, task_id, &request.lease_id).await?;
     let outcome = match request.outcome {
         Outcome::Succeeded => "succeeded",
         Outcome::Failed => "failed",
         Outcome::Canceled => "canceled",
     };
+    if let Some(task) = app.db().task_by_id(task_id).await?
+        && task.lease_id.as_deref() == Some(request.lease_id.as_str())
+        && task.outcome.as_deref() == Some(outcome)
+    {
+        // The same report again: the builder lost the answer to the first
+        // (the server may have been restarted meanwhile). Its publish is
+        // under way or is repaired at start.
+        return Ok(());
+    }
+    held_task(app, task_id, &request.lease_id).await?;
     let reason = request.reason.as_deref().map(|r| truncate(r, 2000));
     if !app
         .db()
@@ -321,7 +331,11 @@ pub async fn finish(app: &App, task_id: i64, request: &FinishRequest) -> Result<
             "the lease on task {task_id} is no longer held by this builder"
         )));
     }
-    publisher::publish_task(app, task_id).await
+    // Its own task: a builder that hangs up must not cut a publish short.
+    let publishing = app.clone();
+    tokio::spawn(async move { publisher::publish_task(&publishing, task_id).await })
+        .await
+        .map_err(Error::internal)?
 }
 
 fn truncate(text: &str, max: usize) -> String {

@@ -125,6 +125,7 @@ async fn add(
                 source_type: SOURCE_TYPE,
                 srpm_path: None,
                 srpm_sha256: None,
+                built_in: &[],
                 srpm_bytes: 0,
                 package_name: &main.name,
                 package_version: &main.evr(),

@@ -25,6 +25,8 @@ pub struct TestServer {
     /// The certificate and key of an HTTPS server: its builder reads them
     /// after start-up, so they live as long as the server.
     tls_dir: Option<tempfile::TempDir>,
+    /// What it was started with, to start it again.
+    extra_args: Vec<String>,
 }
 
 /// Another `koper serve` process of a [`TestServer`]'s instance, killed
@@ -102,6 +104,7 @@ fn spawn_serve(
     koper: &Path,
     dir: &Path,
     log_name: &str,
+    listen: &str,
     extra_args: &[&str],
 ) -> anyhow::Result<(Child, String)> {
     let mut command = Command::new(koper);
@@ -109,7 +112,7 @@ fn spawn_serve(
         .arg("serve")
         .arg("--data-dir")
         .arg(dir.join("var"))
-        .args(["--listen", "127.0.0.1:0"]);
+        .args(["--listen", listen]);
     if !extra_args.contains(&"--builder-dir") {
         command.arg("--builder-dir").arg(dir.join("builder"));
     }
@@ -117,7 +120,13 @@ fn spawn_serve(
         .args(extra_args)
         .env("KOPER_LOG", "info,tower_http=warn")
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.join(log_name))?)
+        // Appended to, so that a restarted server's log follows the first's.
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(log_name))?,
+        )
         .spawn()
         .context("starting koper serve")?;
     let stdout = child.stdout.take().context("no stdout")?;
@@ -245,8 +254,9 @@ impl TestServer {
         // The sandbox's unprivileged build users must traverse the builder
         // directory's ancestors.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
-        let (child, url) = spawn_serve(koper, dir.path(), "serve.log", extra_args)?;
+        let (child, url) = spawn_serve(koper, dir.path(), "serve.log", "127.0.0.1:0", extra_args)?;
         Ok(Self {
+            extra_args: extra_args.iter().map(|a| (*a).to_owned()).collect(),
             url,
             koper: koper.to_owned(),
             ca_cert: None,
@@ -268,6 +278,7 @@ impl TestServer {
             &self.koper,
             self.dir.path(),
             &format!("serve-{name}.log"),
+            "127.0.0.1:0",
             &args,
         )?;
         Ok(OtherServer { url, child })
@@ -298,6 +309,34 @@ impl TestServer {
     /// The server's log so far (for assertion messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    /// Kills the server with SIGKILL, as a crash or the OOM killer would,
+    /// and starts it again on the same address, data directory and
+    /// database; returns once it is ready again.
+    pub fn kill_and_restart(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        let listen = self
+            .url
+            .rsplit_once("://")
+            .map(|(_, address)| address.to_owned())
+            .context("the server URL has no scheme")?;
+        let args: Vec<&str> = self.extra_args.iter().map(String::as_str).collect();
+        let (child, url) = spawn_serve(&self.koper, self.dir.path(), "serve.log", &listen, &args)?;
+        self.child = child;
+        anyhow::ensure!(url == self.url, "restarted on {url}, not {}", self.url);
+        Ok(())
+    }
+
+    /// The server's process id (for signals other than SIGKILL).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The PostgreSQL URL of its database, when it runs on PostgreSQL.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres.as_ref().map(|db| db.url.as_str())
     }
 
     /// Whether the server process is still running.

@@ -45,6 +45,7 @@ async fn submit(db: &Database, project_id: i64, priority: i64, batch: BatchPlace
             package_version: "1-1",
             timeout: 60,
             chroots: &chroots,
+            built_in: &[],
             srpm_bytes: 10,
             task_state: BuildState::Pending,
             priority,

@@ -4,6 +4,15 @@ use koper_types::{BuildId, BuildState, ChrootName};
 use crate::harness::on_both;
 
 pub async fn project_with_build(db: &Database) -> (i64, BuildId) {
+    project_with_build_in(db, &[]).await
+}
+
+/// A project on x86_64 and aarch64 with one build, whose chroots take
+/// their packages from another as `built_in` says.
+async fn project_with_build_in(
+    db: &Database,
+    built_in: &[(ChrootName, ChrootName)],
+) -> (i64, BuildId) {
     let chroots: Vec<ChrootName> = vec![
         "host-1-x86_64".parse().unwrap(),
         "host-1-aarch64".parse().unwrap(),
@@ -40,6 +49,7 @@ pub async fn project_with_build(db: &Database) -> (i64, BuildId) {
                 package_version: "1.0-1",
                 timeout: 60,
                 chroots: &with_arch,
+                built_in,
                 srpm_bytes: 1000,
                 task_state: BuildState::Pending,
                 priority: 0,
@@ -212,6 +222,80 @@ async fn canceling_stops_pending_chroots_and_leasing() {
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].chroots.len(), 2);
         assert!(db.list_builds(project_id, 10, 1).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_chroot_built_in_another_waits_for_it_and_is_never_leased() {
+    on_both(|t| async move {
+        let db = &t.db;
+        let x86: ChrootName = "host-1-x86_64".parse().unwrap();
+        let arm: ChrootName = "host-1-aarch64".parse().unwrap();
+        let (_, build_id) = project_with_build_in(db, &[(arm.clone(), x86.clone())]).await;
+        let builder = db.upsert_builder("b", "tok", 1).await.unwrap();
+        let both = vec!["x86_64".to_owned(), "aarch64".to_owned()];
+
+        let task = lease(db, builder.id, &both, "lease-1", 100, 10)
+            .await
+            .unwrap();
+        assert_eq!(task.chroot, x86, "{}", t.name);
+        assert!(
+            lease(db, builder.id, &both, "lease-2", 100, 10)
+                .await
+                .is_none(),
+            "the aarch64 chroot is not built itself"
+        );
+        let copies = db.copies_waiting_on(task.id).await.unwrap();
+        assert_eq!(copies.len(), 1);
+        assert_eq!(copies[0].chroot, arm);
+        assert_eq!(copies[0].state, BuildState::Waiting);
+        assert_eq!(copies[0].built_in, Some(task.id));
+        // Not before the task it waits for has ended.
+        assert!(db.copies_to_publish().await.unwrap().is_empty());
+        db.end_task(task.id, BuildState::Succeeded, None, 50)
+            .await
+            .unwrap();
+        let left = db.copies_to_publish().await.unwrap();
+        assert_eq!(left.len(), 1, "{}", t.name);
+        assert!(
+            db.end_copy(left[0].id, BuildState::Succeeded, None, Some(10), 60)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !db.end_copy(left[0].id, BuildState::Failed, None, Some(10), 60)
+                .await
+                .unwrap(),
+            "ended once"
+        );
+        assert!(db.copies_to_publish().await.unwrap().is_empty());
+        let build = db.build_by_id(build_id).await.unwrap().unwrap();
+        let states: Vec<BuildState> = build.chroots.iter().map(|c| c.state).collect();
+        assert_eq!(states, vec![BuildState::Succeeded, BuildState::Succeeded]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn canceling_a_build_cancels_the_chroots_waiting_in_it() {
+    on_both(|t| async move {
+        let db = &t.db;
+        let x86: ChrootName = "host-1-x86_64".parse().unwrap();
+        let arm: ChrootName = "host-1-aarch64".parse().unwrap();
+        let (_, build_id) = project_with_build_in(db, &[(arm, x86)]).await;
+        assert!(db.cancel_build(build_id, 5).await.unwrap());
+        let build = db.build_by_id(build_id).await.unwrap().unwrap();
+        assert!(
+            build
+                .chroots
+                .iter()
+                .all(|c| c.state == BuildState::Canceled),
+            "{}: {:?}",
+            t.name,
+            build.chroots
+        );
+        assert!(db.copies_to_publish().await.unwrap().is_empty());
     })
     .await;
 }

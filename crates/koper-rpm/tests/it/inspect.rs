@@ -17,6 +17,10 @@ fn reads_the_noarch_source_rpm() {
     assert_eq!(srpm.url.as_deref(), Some("https://example.org/hello"));
     assert_eq!(srpm.evr(), "1.0-1");
     assert_eq!(srpm.nvr(), "hello-1.0-1");
+    assert!(
+        srpm.noarch_only,
+        "BuildArch: noarch builds once for all arches"
+    );
 }
 
 #[test]
@@ -25,6 +29,7 @@ fn reads_the_other_source_rpms() {
     let c = inspect_source_rpm(&f.hello_c_srpm).expect("hello-c is valid");
     assert_eq!(c.nvr(), "hello-c-2.1-3");
     assert_eq!(c.url.as_deref(), Some("https://example.org/hello-c"));
+    assert!(!c.noarch_only, "compiled code builds per arch");
     let fails = inspect_source_rpm(&f.fails_srpm).expect("fails is a valid SRPM");
     assert_eq!(fails.nvr(), "fails-1.0-1");
     assert_eq!(fails.url, None);
@@ -37,6 +42,7 @@ fn identifies_source_and_binary_packages() {
     assert!(src.is_source);
     assert_eq!(src.arch, "src");
     assert_eq!(src.nvra(), "hello-1.0-1.src");
+    assert_eq!(src.source_rpm, None);
 
     let bin = inspect_package(&f.binary_rpm).expect("valid");
     assert!(!bin.is_source);
@@ -44,6 +50,7 @@ fn identifies_source_and_binary_packages() {
     assert_eq!(bin.epoch, Some(2));
     assert_eq!(bin.evr(), "2:3.4-5");
     assert_eq!(bin.arch, std::env::consts::ARCH);
+    assert_eq!(bin.source_rpm.as_deref(), Some("tool-3.4-5.src.rpm"));
 }
 
 #[test]

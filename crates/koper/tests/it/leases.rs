@@ -71,6 +71,29 @@ impl RawBuilder {
     }
 }
 
+impl RawBuilder {
+    /// Uploads `bytes` as a result file under its true SHA-256.
+    fn upload(&self, task: &Value, lease: &str, name: &str, bytes: Vec<u8>) -> StatusCode {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &bytes).unwrap();
+        let out = Command::new("sha256sum").arg(file.path()).output().unwrap();
+        assert_success(&out);
+        let sha256 = stdout(&out).split_whitespace().next().unwrap().to_owned();
+        self.http
+            .put(format!(
+                "{}/builder-api/v1/tasks/{}/files/{name}",
+                self.url, task["task_id"]
+            ))
+            .bearer_auth(&self.token)
+            .header("koper-lease", lease)
+            .header("koper-sha256", sha256)
+            .body(bytes)
+            .send()
+            .unwrap()
+            .status()
+    }
+}
+
 /// Polls build `id` until `done` holds for it.
 fn wait_for(world: &World, id: u32, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + timeout;
@@ -261,4 +284,81 @@ fn sigterm_lets_a_builder_finish_its_build_and_take_no_new_one() {
     let second = world.build_json(2);
     assert_eq!(second["state"], "pending", "{second:#}");
     assert_eq!(second["chroots"][0]["attempts"], 0);
+}
+
+#[test]
+fn packages_that_are_not_the_builds_own_are_refused_and_nothing_is_published() {
+    let world = World::with_args(&["--builders", "0"]);
+    let builder = RawBuilder {
+        http: Client::new(),
+        url: world.server.url.clone(),
+        token: world.add_builder("hostile"),
+    };
+    let scratch = world.server.scratch("hostile-uploads").unwrap();
+    let srpm = world.srpm("hello");
+    let other = koper_testkit::build_rpms("dep1", &scratch)
+        .unwrap()
+        .remove(0);
+    // What a broken or hostile builder claims to have built from hello.
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "hello-1.0-1.noarch.rpm",
+            b"garbage, not an rpm at all".to_vec(),
+            "invalid package hello-1.0-1.noarch.rpm",
+        ),
+        (
+            "hello-1.0-1.src.rpm",
+            std::fs::read(&srpm).unwrap(),
+            "source package hello-1.0-1.src.rpm",
+        ),
+        (
+            "dep-1-1.noarch.rpm",
+            std::fs::read(&other).unwrap(),
+            "not from this build's source package hello",
+        ),
+    ];
+    for (n, (name, bytes, why)) in cases.into_iter().enumerate() {
+        let id = n as u32 + 1;
+        let out = world
+            .alice
+            .run(&["build", "--nowait", "alice/hello", srpm.to_str().unwrap()])
+            .unwrap();
+        assert_success(&out);
+        let task = builder.lease(5).expect("a task");
+        let lease = task["lease_id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            builder.upload(&task, &lease, name, bytes),
+            StatusCode::CREATED
+        );
+        // It reports success all the same.
+        assert_eq!(
+            builder.task_call(&task, &lease, "finish"),
+            StatusCode::NO_CONTENT
+        );
+        let shown = wait_for(&world, id, Duration::from_secs(60), |b| {
+            b["chroots"][0]["ended_on"].is_i64()
+        });
+        assert_eq!(shown["state"], "failed", "{shown:#}");
+        let reason = shown["chroots"][0]["fail_reason"].as_str().unwrap();
+        assert!(reason.contains(why), "{reason}");
+        let build_dir = world
+            .results()
+            .join("alice/hello")
+            .join(host_chroot())
+            .join(format!("{id:08}-hello"));
+        assert!(
+            tree(&build_dir).iter().all(|f| !f.ends_with(".rpm")),
+            "nothing was published: {:?}",
+            tree(&build_dir)
+        );
+    }
+    let log = world.server.log();
+    assert_eq!(
+        log.matches("refused the packages a builder uploaded")
+            .count(),
+        3,
+        "{log}"
+    );
+    let repo = world.results().join("alice/hello").join(host_chroot());
+    assert!(crate::storage::listed(&repo).is_empty());
 }
