@@ -1,7 +1,8 @@
 //! Locks that hold across server processes sharing one PostgreSQL
-//! database: publishes to one repository are serialised by a
-//! transaction-scoped advisory lock. SQLite serves one server process,
-//! whose in-process lock is enough.
+//! database: publishes to one repository, and leases of one owner's tasks
+//! while the owner has a concurrency limit, are serialised by
+//! transaction-scoped advisory locks. SQLite serves one server process,
+//! whose in-process lock (and single writer) is enough.
 
 use sqlx::{Any, Transaction};
 
@@ -23,14 +24,50 @@ impl RepoLock {
     }
 }
 
-/// A stable 64-bit key for a repository (FNV-1a of `project/chroot`).
-fn repo_key(project_id: i64, chroot: &str) -> i64 {
+/// A stable 64-bit advisory lock key for a name (FNV-1a).
+fn advisory_key(name: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in format!("koper-repo:{project_id}/{chroot}").bytes() {
+    for byte in name.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
     hash as i64
+}
+
+/// The key of a repository (`project/chroot`).
+fn repo_key(project_id: i64, chroot: &str) -> i64 {
+    advisory_key(&format!("koper-repo:{project_id}/{chroot}"))
+}
+
+/// The key of an owner's leases.
+fn owner_key(owner: &str) -> i64 {
+    advisory_key(&format!("koper-owner:{owner}"))
+}
+
+/// Takes the advisory lock `key` until `tx` ends (PostgreSQL only).
+async fn advisory_lock(tx: &mut Transaction<'_, Any>, key: i64) -> Result<(), DbError> {
+    // pg_advisory_xact_lock returns void, which is not a type the portable
+    // driver reads: select a constant instead.
+    sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+        .bind(key)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Keeps other server processes from leasing `owner`'s tasks until `tx`
+/// ends, so that counting the owner's running tasks and leasing one more
+/// is one step across the instance. A no-op on SQLite, whose one writer
+/// runs the count and the lease in one statement.
+pub(crate) async fn lock_owner_leases(
+    kind: DbKind,
+    tx: &mut Transaction<'_, Any>,
+    owner: &str,
+) -> Result<(), DbError> {
+    match kind {
+        DbKind::Sqlite => Ok(()),
+        DbKind::Postgres => advisory_lock(tx, owner_key(owner)).await,
+    }
 }
 
 impl Database {
@@ -41,12 +78,7 @@ impl Database {
             DbKind::Sqlite => Ok(RepoLock { tx: None }),
             DbKind::Postgres => {
                 let mut tx = self.pool.begin().await?;
-                // pg_advisory_xact_lock returns void, which is not a type
-                // the portable driver reads: select a constant instead.
-                sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
-                    .bind(repo_key(project_id, chroot))
-                    .fetch_one(&mut *tx)
-                    .await?;
+                advisory_lock(&mut tx, repo_key(project_id, chroot)).await?;
                 Ok(RepoLock { tx: Some(tx) })
             }
         }
@@ -55,7 +87,7 @@ impl Database {
 
 #[cfg(test)]
 mod tests {
-    use super::repo_key;
+    use super::{owner_key, repo_key};
 
     #[test]
     fn repositories_get_distinct_stable_keys() {
@@ -70,6 +102,11 @@ mod tests {
         assert_ne!(
             repo_key(1, "fedora-42-x86_64"),
             repo_key(1, "fedora-42-aarch64")
+        );
+        assert_ne!(owner_key("alice"), owner_key("bob"));
+        assert_ne!(
+            owner_key("1/fedora-42-x86_64"),
+            repo_key(1, "fedora-42-x86_64")
         );
     }
 }

@@ -240,7 +240,7 @@ impl Database {
         let shares = self.owner_shares(filter, default_limit).await?;
         for share in fair_order(&shares) {
             if let Some(task) = self
-                .lease_task_of_owner(&share.owner, builder_id, filter, lease_id, lease_expires_on)
+                .lease_task_of_owner(share, builder_id, filter, lease_id, lease_expires_on)
                 .await?
             {
                 return Ok(Some(task));
@@ -313,9 +313,13 @@ impl Database {
     }
 
     /// Leases the head task of one owner's queue, if it may still start one.
+    /// The owner's limit is checked again in the leasing statement itself
+    /// (the shares were read before, and other leases may have happened
+    /// since), under a per-owner lock on PostgreSQL, where concurrent
+    /// statements would each count without the other's lease.
     async fn lease_task_of_owner(
         &self,
-        owner: &str,
+        share: &OwnerShare,
         builder_id: i64,
         filter: &LeaseFilter<'_>,
         lease_id: &str,
@@ -327,26 +331,46 @@ impl Database {
             DbKind::Sqlite => "",
         };
         let filter_sql = filter_condition(filter, 12);
+        // After the filter's parameters: the running state and the limit.
+        let running = 12 + filter.arches.len() + filter.excluded_chroots.len();
+        let limit_sql = match share.limit {
+            Some(_) => format!(
+                " AND (SELECT COUNT(*) FROM build_chroots rc
+                       JOIN builds rb ON rb.id = rc.build_id
+                       JOIN projects rp ON rp.id = rb.project_id
+                       WHERE rp.owner_name = $11 AND rc.state IN ($7, ${running})
+                           AND rc.lease_id IS NOT NULL) < ${}",
+                running + 1
+            ),
+            None => String::new(),
+        };
         let sql = format!(
             "UPDATE build_chroots
              SET state = $7, builder_id = $8, lease_id = $9, lease_expires_on = $10,
                  started_on = $2, attempts = attempts + 1, not_before = NULL
-             WHERE state = $1 AND id = (
+             WHERE state = $1{limit_sql} AND id = (
                  SELECT bc.id FROM build_chroots bc JOIN builds b ON b.id = bc.build_id
                      JOIN projects p ON p.id = b.project_id
                  WHERE {STARTABLE} AND p.owner_name = $11{filter_sql}
                  ORDER BY b.priority DESC, bc.id LIMIT 1 {lock})
              RETURNING {TASK_COLUMNS}"
         );
+        let mut tx = self.pool.begin().await?;
+        if share.limit.is_some() {
+            crate::locks::lock_owner_leases(self.kind, &mut tx, &share.owner).await?;
+        }
         let query = bind_startable(sqlx::query(&sql), filter.now)
             .bind(BuildState::Starting.as_str())
             .bind(builder_id)
             .bind(lease_id)
             .bind(lease_expires_on)
-            .bind(owner);
-        let row = bind_filter(query, filter)
-            .fetch_optional(&self.pool)
-            .await?;
+            .bind(share.owner.as_str());
+        let mut query = bind_filter(query, filter);
+        if let Some(limit) = share.limit {
+            query = query.bind(BuildState::Running.as_str()).bind(limit);
+        }
+        let row = query.fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
         row.as_ref().map(task_from_row).transpose()
     }
 

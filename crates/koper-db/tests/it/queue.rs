@@ -291,3 +291,37 @@ async fn builders_record_what_they_can_do() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_leases_never_take_an_owner_past_its_limit() {
+    on_both(|t| async move {
+        let db = &t.db;
+        let a = project(db, "alice").await;
+        for _ in 0..30 {
+            submit(db, a, 0, BatchPlacement::Alone).await;
+        }
+        db.set_owner_limit("alice", Some(3)).await.unwrap();
+        let builder = db.upsert_builder("b", "tok", 1).await.unwrap().id;
+        // Rounds of lease requests arriving at once, as from many builders
+        // on several servers: each round fills the limit and no more.
+        for round in 0..5 {
+            let requests: Vec<_> = (0..10)
+                .map(|_| {
+                    let db = db.clone();
+                    tokio::spawn(async move { next(&db, builder, None).await })
+                })
+                .collect();
+            let mut leased = Vec::new();
+            for request in requests {
+                if let Some((task, _)) = request.await.unwrap() {
+                    leased.push(task);
+                }
+            }
+            assert_eq!(leased.len(), 3, "{} round {round}: {leased:?}", t.name);
+            for task in leased {
+                finish(db, task).await;
+            }
+        }
+    })
+    .await;
+}
