@@ -408,3 +408,24 @@ pub struct Membership {
     #[serde(default)]
     pub admin: bool,
 }
+
+/// What `POST /api/v1/projects/{owner}/{project}/fork` takes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForkRequest {
+    /// The fork's owner.
+    pub owner: OwnerName,
+    /// The fork's name.
+    pub name: ProjectName,
+    /// Fork into an existing project (its builds are added to).
+    #[serde(default)]
+    pub confirm: bool,
+}
+
+/// What a fork made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Forked {
+    /// The fork.
+    pub project: Project,
+    /// How many builds were copied into it.
+    pub builds: usize,
+}

@@ -393,6 +393,20 @@ impl Client {
             .await
     }
 
+    /// Forks a project (the newest build of each package comes along).
+    pub async fn fork_project(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+        request: &v1::ForkRequest,
+    ) -> Result<v1::Forked, ClientError> {
+        self.json(
+            self.request(Method::POST, &format!("/projects/{owner}/{name}/fork"))
+                .json(request),
+        )
+        .await
+    }
+
     /// A project chroot's settings.
     pub async fn chroot_settings(
         &self,

@@ -18,6 +18,7 @@ mod builds;
 
 pub mod config;
 mod error;
+mod forks;
 mod groups;
 mod http;
 mod import_checks;

@@ -32,8 +32,22 @@ pub async fn add_prebuilt(
     chroot: &ChrootName,
     files: Vec<Spooled>,
 ) -> Result<BuildRow> {
+    add_packages(app, caller, project, chroot, files, SOURCE_TYPE).await
+}
+
+/// Adds spooled RPM files as one new build of `source_type` (uploads, and
+/// the copies a fork makes). The spooled files are consumed whatever
+/// happens.
+pub async fn add_packages(
+    app: &App,
+    caller: &User,
+    project: &ProjectRow,
+    chroot: &ChrootName,
+    files: Vec<Spooled>,
+    source_type: &str,
+) -> Result<BuildRow> {
     let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
-    let result = add(app, caller, project, chroot, files).await;
+    let result = add(app, caller, project, chroot, files, source_type).await;
     for path in paths {
         let _ = tokio::fs::remove_file(path).await;
     }
@@ -46,6 +60,7 @@ async fn add(
     project: &ProjectRow,
     chroot: &ChrootName,
     files: Vec<Spooled>,
+    source_type: &str,
 ) -> Result<BuildRow> {
     if !permissions::can_build(app, caller, project).await? {
         return Err(Error::Forbidden(format!(
@@ -122,7 +137,7 @@ async fn add(
             &NewBuild {
                 project_id: project.id,
                 submitter_id: Some(caller.id),
-                source_type: SOURCE_TYPE,
+                source_type,
                 srpm_path: None,
                 srpm_sha256: None,
                 built_in: &[],

@@ -93,6 +93,9 @@ pub enum Command {
     /// Groups (`@name` owners) and their members.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Copy a project, with the newest build of each package, under
+    /// another owner or name.
+    Fork(ForkArgs),
     /// Delete a project with its builds and repositories.
     Delete(DeleteArgs),
     /// Show an owner's storage use and quota.
@@ -616,6 +619,20 @@ pub struct MirrorArgs {
     pub project: String,
     /// The local directory to mirror into.
     pub dest: PathBuf,
+}
+
+/// Options of `koper fork`.
+#[derive(Debug, Args)]
+pub struct ForkArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The project to copy: OWNER/PROJECT, or PROJECT for one of your own.
+    pub source: String,
+    /// The fork: OWNER/PROJECT, or PROJECT for one of your own.
+    pub destination: String,
+    /// Copy into the destination even though it exists.
+    #[arg(long)]
+    pub confirm: bool,
 }
 
 /// Options of `koper list-permissions`.

@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::builds::{self, BuildTarget};
 use crate::error::{Error, Result};
-use crate::{projects, quota, sources, spool, uploads};
+use crate::{forks, projects, quota, sources, spool, uploads};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -29,6 +29,7 @@ pub fn routes() -> Router<App> {
                 .patch(modify_project)
                 .delete(delete_project),
         )
+        .route("/projects/{owner}/{project}/fork", post(fork_project))
         .route(
             "/projects/{owner}/{project}/rpms",
             post(upload_rpms).layer(DefaultBodyLimit::disable()),
@@ -120,6 +121,32 @@ async fn create_project(
     let Json(new) = body.map_err(|e| Error::bad_request(e.body_text()))?;
     let project = projects::create_project(&app, &user, &new).await?;
     Ok((StatusCode::CREATED, Json(projects::to_api(&app, &project))))
+}
+
+async fn fork_project(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path((owner, project)): Path<(String, String)>,
+    body: std::result::Result<Json<v1::ForkRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<v1::Forked>)> {
+    let Json(request) = body.map_err(|e| Error::bad_request(e.body_text()))?;
+    let source = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
+    let forked = forks::fork_project(
+        &app,
+        &user,
+        &source,
+        &request.owner,
+        &request.name,
+        request.confirm,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(v1::Forked {
+            project: projects::to_api(&app, &forked.project),
+            builds: forked.builds,
+        }),
+    ))
 }
 
 async fn get_project(

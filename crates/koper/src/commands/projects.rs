@@ -7,8 +7,8 @@ use koper_types::{ChrootName, OwnerName, format_bytes};
 
 use super::{client, project_ref};
 use crate::cli::{
-    ClientOnly, CreateArgs, DeleteArgs, EditChrootArgs, GetChrootArgs, ListArgs, ModifyArgs,
-    OutputFormat, QuotaArgs, SearchArgs,
+    ClientOnly, CreateArgs, DeleteArgs, EditChrootArgs, ForkArgs, GetChrootArgs, ListArgs,
+    ModifyArgs, OutputFormat, QuotaArgs, SearchArgs,
 };
 use crate::exit::{CommandResult, Failure};
 
@@ -287,5 +287,27 @@ pub async fn delete(args: DeleteArgs) -> CommandResult {
     let project = project_ref(&client, &args.project)?;
     let deleted = client.delete_project(&project.owner, &project.name).await?;
     eprintln!("Project {} has been deleted.", deleted.full_name);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn fork(args: ForkArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let source = project_ref(&client, &args.source)?;
+    let destination = project_ref(&client, &args.destination)?;
+    let forked = client
+        .fork_project(
+            &source.owner,
+            &source.name,
+            &v1::ForkRequest {
+                owner: destination.owner,
+                name: destination.name,
+                confirm: args.confirm,
+            },
+        )
+        .await?;
+    println!(
+        "Forked {}/{} into {} with {} build(s).",
+        source.owner, source.name, forked.project.full_name, forked.builds
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -369,6 +369,20 @@ fn copr_cli_drives_a_project_from_create_to_delete() {
     assert_exit(&out, 1);
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
 
+    // Fork: the copy has the newest builds, re-signed.
+    let out = alice.run(&["fork", "alice/tools", "tools-fork"]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("Forking project alice/tools for you into alice/tools-fork"),
+        "{}",
+        stdout(&out)
+    );
+    let out = alice.run(&["list-builds", "alice/tools-fork"]);
+    assert_success(&out);
+    assert!(stdout(&out).contains("succeeded"), "{}", stdout(&out));
+    let out = alice.run(&["fork", "alice/tools", "tools-fork"]);
+    assert_exit(&out, 1);
+
     // Permissions: bob asks to build, alice sees the request and grants it.
     let out = bob_cli.run(&["request-permissions", "alice/tools", "--builder"]);
     assert_success(&out);

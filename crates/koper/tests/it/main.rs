@@ -13,6 +13,7 @@ mod enable;
 mod end_to_end;
 mod faults;
 mod fleet;
+mod forks;
 mod hostile;
 mod leases;
 mod noarch;

@@ -451,7 +451,31 @@ fn endpoints() -> Vec<Endpoint> {
                 )
             },
         },
+        Endpoint {
+            method: "POST",
+            route: "/api/v1/projects/{owner}/{project}/fork",
+            needs: Needs::Owner,
+            request: |t| {
+                let url = format!("/api/v1/projects/alice/{}/fork", t.project);
+                (
+                    url,
+                    Body::Json(json!({ "owner": "alice", "name": t.fresh })),
+                )
+            },
+        },
         // Copr's APIv3.
+        Endpoint {
+            method: "POST",
+            route: "/api_3/project/fork/{owner}/{project}",
+            needs: Needs::Owner,
+            request: |t| {
+                let url = format!("/api_3/project/fork/alice/{}", t.project);
+                (
+                    url,
+                    Body::Json(json!({ "ownername": "alice", "name": t.fresh })),
+                )
+            },
+        },
         Endpoint {
             method: "POST",
             route: "/api_3/project/add/{owner}",

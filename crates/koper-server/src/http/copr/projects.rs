@@ -1,4 +1,4 @@
-//! Projects: get, list, search, add, edit, delete, regenerate-repos.
+//! Projects: get, list, search, add, edit, fork, delete, regenerate-repos.
 
 use axum::Json;
 use axum::Router;
@@ -11,7 +11,7 @@ use koper_types::{ChrootName, OwnerName, ProjectName};
 
 use crate::app::App;
 use crate::error::Error;
-use crate::{permissions, projects, publisher};
+use crate::{forks, permissions, projects, publisher};
 
 use super::objects::{Paging, project};
 use super::{CoprResult, Fields, caller, find_project, named_project, route};
@@ -31,6 +31,7 @@ pub fn routes(router: Router<App>) -> Router<App> {
         "/api_3/project/delete/{owner}/{project}",
         delete(remove).post(remove),
     );
+    let router = route(router, "/api_3/project/fork/{owner}/{project}", post(fork));
     route(
         router,
         "/api_3/project/regenerate-repos/{owner}/{project}",
@@ -132,6 +133,27 @@ async fn add(
     };
     let created = projects::create_project(&app, &user, &new).await?;
     Ok(Json(project(&app, &created)))
+}
+
+/// Copr's fork answers at once with the destination; koper has copied the
+/// builds by then.
+async fn fork(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path((owner, name)): Path<(String, String)>,
+    body: Bytes,
+) -> CoprResult<Json<copr::Project>> {
+    let user = caller(&app, &headers).await?;
+    let fields = Fields::from_json(&body)?;
+    let source = find_project(&app, &owner, &name).await?;
+    let to_owner: OwnerName = match fields.str("ownername") {
+        Some(owner) => owner.parse()?,
+        None => user.name.clone().into(),
+    };
+    let to_name: ProjectName = fields.required("name")?.parse()?;
+    let confirm = fields.bool("confirm").unwrap_or(false);
+    let forked = forks::fork_project(&app, &user, &source, &to_owner, &to_name, confirm).await?;
+    Ok(Json(project(&app, &forked.project)))
 }
 
 async fn edit(
