@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use koper_chroots::{ChrootDefinition, RepoDefinition};
-use koper_types::BuildId;
+use koper_types::{BuildId, ScmSource};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version, sent by builders in `Koper-Builder-Protocol`.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// What a builder asks for when it wants work.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,6 +28,11 @@ pub struct LeaseRequest {
     /// need; since version 2.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Whether the builder makes source RPMs from git repositories (source
+    /// tasks, [`Task::source`]); since version 3. Older builders are never
+    /// given one.
+    #[serde(default)]
+    pub source_builds: bool,
 }
 
 fn one_slot() -> u32 {
@@ -69,6 +74,22 @@ pub struct Task {
     pub max_log_bytes: u64,
     /// Whether the build may use the network.
     pub enable_net: bool,
+    /// Set for a source task (chroot `srpm-builds`): make the source RPM
+    /// from this repository instead of building one, and upload it as the
+    /// task's only package. `srpm_path`, `repos`, `extra_packages` and
+    /// `macros` are empty then; `chroot` only names the architecture.
+    /// Since version 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceTask>,
+}
+
+/// What a source task makes its source RPM from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SourceTask {
+    /// The git repository, committish, subdirectory, spec and method.
+    pub scm: ScmSource,
+    /// The most disk the checkout may fill, in bytes.
+    pub max_checkout_bytes: u64,
 }
 
 /// What a heartbeat or log upload learns from the server.

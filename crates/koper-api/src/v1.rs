@@ -304,6 +304,10 @@ pub struct Build {
     /// A background build: it waits for every other owner's normal builds.
     #[serde(default)]
     pub is_background: bool,
+    /// For a build from a git repository: making its source RPM, shown as
+    /// a chroot named `srpm-builds` (its log is read like a chroot's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_build: Option<BuildChroot>,
 }
 
 /// How a new build is queued (query parameters of the submit call).

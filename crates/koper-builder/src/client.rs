@@ -132,6 +132,7 @@ impl Client {
                 wait_seconds: wait.as_secs(),
                 slots,
                 tags: tags.to_vec(),
+                source_builds: true,
             })
             .send()
             .await?;

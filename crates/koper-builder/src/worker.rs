@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use koper_api::builder::{FinishRequest, Outcome, Task};
-use koper_sandbox::{BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig, ServerCa};
+use koper_sandbox::{
+    BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig, ServerCa, SourceRequest,
+};
 use tokio::sync::{mpsc, watch};
 
 use crate::BuilderConfig;
@@ -205,11 +207,35 @@ impl Worker {
     ) -> Result<(Outcome, Option<String>), ProtocolError> {
         let result_dir = task_dir.join("results");
         tokio::fs::create_dir_all(&result_dir).await?;
-        let srpm = task_dir.join("source.src.rpm");
-        with_retries(task, "downloading the source RPM", || {
-            self.client.download_srpm(task, &srpm)
-        })
-        .await?;
+        let job = match &task.source {
+            Some(source) => Job::Source(SourceRequest {
+                scm: source.scm.clone(),
+                timeout: Duration::from_secs(task.timeout_seconds),
+                max_log_bytes: task.max_log_bytes,
+                max_checkout_bytes: source.max_checkout_bytes,
+                enable_net: task.enable_net,
+                result_dir: result_dir.clone(),
+            }),
+            None => {
+                let srpm = task_dir.join("source.src.rpm");
+                with_retries(task, "downloading the source RPM", || {
+                    self.client.download_srpm(task, &srpm)
+                })
+                .await?;
+                Job::Build(Box::new(BuildRequest {
+                    chroot: task.chroot.clone(),
+                    srpm,
+                    extra_repos: task.repos.clone(),
+                    extra_packages: task.extra_packages.clone(),
+                    macros: task.macros.clone(),
+                    timeout: Duration::from_secs(task.timeout_seconds),
+                    max_log_bytes: task.max_log_bytes,
+                    enable_net: task.enable_net,
+                    result_dir: result_dir.clone(),
+                    server_ca: self.server_ca.clone(),
+                }))
+            }
+        };
 
         let cancel = CancelToken::new();
         let (log_tx, log_rx) = mpsc::unbounded_channel();
@@ -219,23 +245,18 @@ impl Worker {
             log_rx,
             cancel.clone(),
         ));
-        let request = BuildRequest {
-            chroot: task.chroot.clone(),
-            srpm,
-            extra_repos: task.repos.clone(),
-            extra_packages: task.extra_packages.clone(),
-            macros: task.macros.clone(),
-            timeout: Duration::from_secs(task.timeout_seconds),
-            max_log_bytes: task.max_log_bytes,
-            enable_net: task.enable_net,
-            result_dir: result_dir.clone(),
-            server_ca: self.server_ca.clone(),
-        };
         let sandbox = self.sandbox_config();
         let build_cancel = cancel.clone();
         let built = tokio::task::spawn_blocking(move || {
             let mut sink = ChannelSink(log_tx);
-            koper_sandbox::run_build(&sandbox, &request, &mut sink, &build_cancel)
+            match job {
+                Job::Build(request) => {
+                    koper_sandbox::run_build(&sandbox, &request, &mut sink, &build_cancel)
+                }
+                Job::Source(request) => {
+                    koper_sandbox::make_srpm(&sandbox, &request, &mut sink, &build_cancel)
+                }
+            }
         })
         .await
         .map_err(std::io::Error::other)?;
@@ -303,6 +324,13 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// What a task asks of the sandbox: build a source RPM, or make one from
+/// a repository (a source task).
+enum Job {
+    Build(Box<BuildRequest>),
+    Source(SourceRequest),
 }
 
 /// Forwards the sandbox's log output (from a blocking thread) to the

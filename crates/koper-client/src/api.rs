@@ -4,7 +4,7 @@ use std::path::Path;
 
 use futures::StreamExt;
 use koper_api::{ErrorBody, v1};
-use koper_types::{BuildId, ChrootName, OwnerName, ProjectName};
+use koper_types::{BuildId, ChrootName, OwnerName, ProjectName, ScmSource};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
@@ -208,6 +208,30 @@ impl Client {
             .json(&v1::SubmitUrl {
                 url: url.to_owned(),
             }),
+        )
+        .await
+    }
+
+    /// Has a builder make the source RPM from a git repository and build
+    /// it.
+    pub async fn submit_scm(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+        chroots: &[ChrootName],
+        options: &v1::BuildOptions,
+        scm: &ScmSource,
+    ) -> Result<v1::Build, ClientError> {
+        let chroots: Vec<&str> = chroots.iter().map(ChrootName::as_str).collect();
+        let mut query = vec![("chroots", chroots.join(","))];
+        query.extend(options_query(options));
+        self.json(
+            self.request(
+                Method::POST,
+                &format!("/projects/{owner}/{name}/builds/scm"),
+            )
+            .query(&query)
+            .json(scm),
         )
         .await
     }

@@ -23,10 +23,11 @@ pub struct NewBuild<'a> {
     pub srpm_sha256: Option<&'a str>,
     /// Its size in bytes (0 when there is none).
     pub srpm_bytes: i64,
-    /// The package it builds.
-    pub package_name: &'a PackageName,
+    /// The package it builds; unknown until a source task made the
+    /// source RPM.
+    pub package_name: Option<&'a PackageName>,
     /// `[epoch:]version-release`.
-    pub package_version: &'a str,
+    pub package_version: Option<&'a str>,
     /// Timeout per chroot, seconds.
     pub timeout: i64,
     /// Chroots to build for, with their arch.
@@ -43,6 +44,18 @@ pub struct NewBuild<'a> {
     pub priority: i64,
     /// Which builds it waits for or runs with.
     pub batch: BatchPlacement,
+    /// Set when a source task makes the source RPM first: the chroots'
+    /// tasks wait (`waiting`) until it has.
+    pub source: Option<NewSource<'a>>,
+}
+
+/// The source task of a new build.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSource<'a> {
+    /// What to make the source RPM from (JSON, `koper_types::ScmSource`).
+    pub source_json: &'a str,
+    /// The architecture of the builder that makes it.
+    pub arch: &'a str,
 }
 
 /// Where a new build goes among batches (Copr's batches).
@@ -74,8 +87,14 @@ pub struct BuildRow {
     pub submitter: Option<String>,
     /// `upload`, ...
     pub source_type: String,
-    /// State of the source phase.
+    /// State of the source phase: its source task's state, or succeeded
+    /// for a build whose source RPM was given.
     pub source_state: BuildState,
+    /// What the source RPM is made from (JSON, `koper_types::ScmSource`),
+    /// for builds with a source task.
+    pub source_json: Option<String>,
+    /// The source task (chroot `srpm-builds`), if the build has one.
+    pub source_task: Option<TaskRow>,
     /// The accepted source RPM, relative to the data directory.
     pub srpm_path: Option<String>,
     /// Its SHA-256.
@@ -94,14 +113,29 @@ pub struct BuildRow {
     pub priority: i64,
     /// Its batch, if it has one.
     pub batch_id: Option<i64>,
-    /// Its chroots, by name.
+    /// Its chroots, by name (the source task is not among them).
     pub chroots: Vec<TaskRow>,
+}
+
+impl BuildRow {
+    /// Takes the build's tasks: the source task apart, the chroots in
+    /// order; the source phase's state is its task's.
+    fn set_tasks(&mut self, tasks: Vec<TaskRow>) {
+        for task in tasks {
+            if task.chroot.is_source_builds() {
+                self.source_state = task.state;
+                self.source_task = Some(task);
+            } else {
+                self.chroots.push(task);
+            }
+        }
+    }
 }
 
 const BUILD_COLUMNS: &str = "b.id, b.project_id, p.owner_name, p.name AS project_name,
     u.name AS submitter, b.source_type, b.source_state, b.srpm_path, b.srpm_sha256,
     b.package_name, b.package_version, b.canceled, b.timeout, b.submitted_on,
-    b.priority, b.batch_id";
+    b.priority, b.batch_id, b.source_json";
 const BUILD_FROM: &str = "builds b JOIN projects p ON p.id = b.project_id
     LEFT JOIN users u ON u.id = b.submitter_id";
 
@@ -126,6 +160,8 @@ fn build_from_row(row: &AnyRow) -> Result<BuildRow, DbError> {
         submitted_on: row.try_get("submitted_on")?,
         priority: row.try_get("priority")?,
         batch_id: row.try_get("batch_id")?,
+        source_json: row.try_get("source_json")?,
+        source_task: None,
         chroots: Vec::new(),
     })
 }
@@ -176,25 +212,45 @@ impl Database {
         let row = sqlx::query(
             "INSERT INTO builds (project_id, submitter_id, source_type, source_state, srpm_path,
                  srpm_sha256, package_name, package_version, timeout, submitted_on, srpm_bytes,
-                 priority, batch_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                 priority, batch_id, source_json)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
         )
         .bind(new.project_id)
         .bind(new.submitter_id)
         .bind(new.source_type)
-        .bind(BuildState::Succeeded.as_str())
+        .bind(match new.source {
+            Some(_) => BuildState::Pending.as_str(),
+            None => BuildState::Succeeded.as_str(),
+        })
         .bind(new.srpm_path)
         .bind(new.srpm_sha256)
-        .bind(new.package_name.as_str())
+        .bind(new.package_name.map(PackageName::as_str))
         .bind(new.package_version)
         .bind(new.timeout)
         .bind(now)
         .bind(new.srpm_bytes)
         .bind(new.priority)
         .bind(batch_id)
+        .bind(new.source.map(|s| s.source_json))
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
+        let task_state = match new.source {
+            Some(source) => {
+                sqlx::query(
+                    "INSERT INTO build_chroots (build_id, chroot, arch, state)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id)
+                .bind(ChrootName::SOURCE_BUILDS)
+                .bind(source.arch)
+                .bind(BuildState::Pending.as_str())
+                .execute(&mut *tx)
+                .await?;
+                BuildState::Waiting
+            }
+            None => new.task_state,
+        };
         let copy_of = |chroot: &ChrootName| {
             new.built_in
                 .iter()
@@ -211,7 +267,7 @@ impl Database {
             .bind(id)
             .bind(chroot.as_str())
             .bind(arch.as_str())
-            .bind(new.task_state.as_str())
+            .bind(task_state.as_str())
             .fetch_one(&mut *tx)
             .await?;
             task_ids.insert(chroot, row.try_get::<i64, _>("id")?);
@@ -250,7 +306,8 @@ impl Database {
             return Ok(None);
         };
         let mut build = build_from_row(&row)?;
-        build.chroots = self.tasks_of_build(id).await?;
+        let tasks = self.tasks_of_build(id).await?;
+        build.set_tasks(tasks);
         Ok(Some(build))
     }
 
@@ -286,7 +343,7 @@ impl Database {
         for row in &task_rows {
             let task = task_from_row(row)?;
             if let Some(build) = builds.iter_mut().find(|b| b.id == task.build_id) {
-                build.chroots.push(task);
+                build.set_tasks(vec![task]);
             }
         }
         Ok(builds)
@@ -324,4 +381,77 @@ impl Database {
         tx.commit().await?;
         Ok(updated > 0)
     }
+}
+
+impl Database {
+    /// Records the source RPM a build's source task made and lets its
+    /// chroots' tasks start; false when the build already had one (a
+    /// repeated publish).
+    pub async fn source_made(&self, id: BuildId, srpm: &MadeSource<'_>) -> Result<bool, DbError> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE builds SET srpm_path = $1, srpm_sha256 = $2, srpm_bytes = $3,
+                 package_name = $4, package_version = $5
+             WHERE id = $6 AND srpm_path IS NULL",
+        )
+        .bind(srpm.path)
+        .bind(srpm.sha256)
+        .bind(srpm.bytes)
+        .bind(srpm.package_name.as_str())
+        .bind(srpm.package_version)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        // Copies of another chroot's packages (built_in) keep waiting for it.
+        sqlx::query(
+            "UPDATE build_chroots SET state = $1
+             WHERE build_id = $2 AND state = $3 AND built_in IS NULL",
+        )
+        .bind(BuildState::Pending.as_str())
+        .bind(id.0)
+        .bind(BuildState::Waiting.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(updated > 0)
+    }
+
+    /// Ends the tasks of a build still waiting for its source (the source
+    /// task failed or was canceled).
+    pub async fn end_waiting_tasks(
+        &self,
+        id: BuildId,
+        state: BuildState,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE build_chroots SET state = $1, fail_reason = $2, ended_on = $3
+             WHERE build_id = $4 AND state = $5",
+        )
+        .bind(state.as_str())
+        .bind(reason)
+        .bind(now)
+        .bind(id.0)
+        .bind(BuildState::Waiting.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The source RPM a source task made, as accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct MadeSource<'a> {
+    /// Relative to the data directory.
+    pub path: &'a str,
+    /// Its SHA-256 as signed.
+    pub sha256: &'a str,
+    /// Its size.
+    pub bytes: i64,
+    /// The package it builds.
+    pub package_name: &'a PackageName,
+    /// `[epoch:]version-release`.
+    pub package_version: &'a str,
 }

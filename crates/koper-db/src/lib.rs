@@ -26,7 +26,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub use builders::Builder;
-pub use builds::{BatchPlacement, BuildRow, NewBuild};
+pub use builds::{BatchPlacement, BuildRow, MadeSource, NewBuild, NewSource};
 pub use groups::{GroupMember, GroupRow};
 pub use locks::RepoLock;
 pub use projects::{BuildrootSettings, NewProject, ProjectRow};

@@ -102,14 +102,6 @@ fn private_mount_namespace() -> Result<(), SandboxError> {
 }
 
 fn check_host(config: &SandboxConfig, arch: &str) -> Result<(), SandboxError> {
-    if !nix::unistd::geteuid().is_root() {
-        return Err(SandboxError::Config(
-            "builds need root (for overlay mounts and to switch to the sandbox uid)".into(),
-        ));
-    }
-    if config.sandbox_uid == 0 {
-        return Err(SandboxError::Config("the sandbox uid must not be 0".into()));
-    }
     // rpm's name for the host's architecture.
     let host_arch = match std::env::consts::ARCH {
         "x86" => "i686",
@@ -121,7 +113,24 @@ fn check_host(config: &SandboxConfig, arch: &str) -> Result<(), SandboxError> {
             "this builder runs on {host_arch} and cannot build for {arch}"
         )));
     }
-    let mut tools = vec!["bwrap", "dnf", "rpm", "rpmbuild", "setpriv", "sh"];
+    check_runner(
+        config,
+        &["bwrap", "dnf", "rpm", "rpmbuild", "setpriv", "sh"],
+    )
+}
+
+/// Checks what every sandboxed job needs: root, a sandbox uid, the tools
+/// and a work dir the sandbox uid can reach.
+pub(crate) fn check_runner(config: &SandboxConfig, tools: &[&str]) -> Result<(), SandboxError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(SandboxError::Config(
+            "builds need root (for overlay mounts and to switch to the sandbox uid)".into(),
+        ));
+    }
+    if config.sandbox_uid == 0 {
+        return Err(SandboxError::Config("the sandbox uid must not be 0".into()));
+    }
+    let mut tools = tools.to_vec();
     if config.limits.max_file_bytes.is_some() {
         tools.push("prlimit");
     }
@@ -238,8 +247,50 @@ pub(crate) fn rpmbuild_args(macros: &BTreeMap<String, String>, srpm_name: &str) 
     args
 }
 
+/// A bwrap command (with `args`) whose process first joins the build's
+/// cgroups, then (for the build sandbox) takes the file-size limit and
+/// becomes the sandbox uid, then executes bwrap.
+pub(crate) fn sandbox_command(
+    config: &SandboxConfig,
+    cgroup: &BuildCgroup,
+    args: Vec<OsString>,
+    as_sandbox: bool,
+) -> Command {
+    let mut argv: Vec<OsString> = Vec::new();
+    let procs = cgroup.procs_files();
+    if !procs.is_empty() {
+        argv.extend(["sh", "-c", JOIN_SCRIPT, "koper-cgroup-join"].map(OsString::from));
+        argv.extend(procs.into_iter().map(OsString::from));
+        argv.push("--".into());
+    }
+    if as_sandbox {
+        let uid = config.sandbox_uid;
+        if let Some(bytes) = config.limits.max_file_bytes {
+            argv.push("prlimit".into());
+            argv.push(format!("--fsize={bytes}:{bytes}").into());
+            argv.push("--".into());
+        }
+        argv.extend(
+            [
+                "setpriv".to_owned(),
+                format!("--reuid={uid}"),
+                format!("--regid={uid}"),
+                "--clear-groups".to_owned(),
+                "--no-new-privs".to_owned(),
+                "--".to_owned(),
+            ]
+            .map(OsString::from),
+        );
+    }
+    argv.push("bwrap".into());
+    argv.extend(args);
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    cmd
+}
+
 /// Says why a step was cut short and turns it into the outcome.
-fn interrupted(logs: &mut Logs<'_>, channel: Channel, ended: &Ended) -> BuildOutcome {
+pub(crate) fn interrupted(logs: &mut Logs<'_>, channel: Channel, ended: &Ended) -> BuildOutcome {
     let (note, outcome) = match ended {
         Ended::TimedOut => (
             "the build ran out of time and was killed",
@@ -271,13 +322,13 @@ fn interrupted(logs: &mut Logs<'_>, channel: Channel, ended: &Ended) -> BuildOut
 
 /// A build's scratch directory under the work dir. Dropping it deletes it
 /// (after the caller unmounted what was mounted in it).
-struct Scratch {
-    path: PathBuf,
+pub(crate) struct Scratch {
+    pub(crate) path: PathBuf,
     _lock: Flock<File>,
 }
 
 impl Scratch {
-    fn create(work_dir: &Path) -> Result<Self, SandboxError> {
+    pub(crate) fn create(work_dir: &Path) -> Result<Self, SandboxError> {
         remove_stale(work_dir);
         let path = tempfile::Builder::new()
             .prefix("build-")
@@ -705,41 +756,8 @@ impl Job<'_> {
         Ok(None)
     }
 
-    /// A bwrap command (with `args`) whose process first joins the build's
-    /// cgroups, then (for the build sandbox) takes the file-size limit and
-    /// becomes the sandbox uid, then executes bwrap.
     fn command(&self, cgroup: &BuildCgroup, args: Vec<OsString>, as_sandbox: bool) -> Command {
-        let mut argv: Vec<OsString> = Vec::new();
-        let procs = cgroup.procs_files();
-        if !procs.is_empty() {
-            argv.extend(["sh", "-c", JOIN_SCRIPT, "koper-cgroup-join"].map(OsString::from));
-            argv.extend(procs.into_iter().map(OsString::from));
-            argv.push("--".into());
-        }
-        if as_sandbox {
-            let uid = self.config.sandbox_uid;
-            if let Some(bytes) = self.config.limits.max_file_bytes {
-                argv.push("prlimit".into());
-                argv.push(format!("--fsize={bytes}:{bytes}").into());
-                argv.push("--".into());
-            }
-            argv.extend(
-                [
-                    "setpriv".to_owned(),
-                    format!("--reuid={uid}"),
-                    format!("--regid={uid}"),
-                    "--clear-groups".to_owned(),
-                    "--no-new-privs".to_owned(),
-                    "--".to_owned(),
-                ]
-                .map(OsString::from),
-            );
-        }
-        argv.push("bwrap".into());
-        argv.extend(args);
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..]);
-        cmd
+        sandbox_command(self.config, cgroup, args, as_sandbox)
     }
 
     fn failed(

@@ -231,6 +231,81 @@ pub(crate) fn build_sandbox(view: &BuildView<'_>, command: &[OsString]) -> Vec<O
     a.0
 }
 
+/// What the source sandbox shows: the builder's own system (its git, make
+/// and rpmbuild) read-only, the checkout and the output directory
+/// writable.
+pub(crate) struct SourceView<'a> {
+    /// The builder host's top level.
+    pub(crate) host: &'a Layout,
+    /// The checkout, writable, at [`CHECKOUT_DIR`].
+    pub(crate) checkout: &'a Path,
+    /// Where the source RPM goes, writable, at [`SOURCE_OUT_DIR`].
+    pub(crate) out: &'a Path,
+    /// A hosts file naming the sandbox's host name.
+    pub(crate) hosts: &'a Path,
+    /// Whether the sandbox shares the host's network.
+    pub(crate) enable_net: bool,
+    /// With the network: the resolver configuration's target in `/run`.
+    pub(crate) resolv_target: Option<PathBuf>,
+    /// The working directory inside.
+    pub(crate) chdir: &'a str,
+    /// Environment variables besides PATH, HOME, LANG and TMPDIR.
+    pub(crate) env: &'a [(&'a str, String)],
+}
+
+/// Where the checkout is inside the source sandbox.
+pub(crate) const CHECKOUT_DIR: &str = "/builddir/src";
+/// Where the source RPM is written inside the source sandbox.
+pub(crate) const SOURCE_OUT_DIR: &str = "/builddir/out";
+
+/// bwrap's arguments for running `command` in the source sandbox: the
+/// build sandbox's isolation (every namespace, the network only when
+/// asked, uid 1000, no capabilities, no nested user namespaces, a
+/// read-only root) over the builder's own system, with only the checkout
+/// and the output directory writable besides tmpfs scratch space.
+pub(crate) fn source_sandbox(view: &SourceView<'_>, command: &[OsString]) -> Vec<OsString> {
+    let mut a = Args(Vec::new());
+    a.flag("--unshare-all");
+    if view.enable_net {
+        a.flag("--share-net");
+    }
+    a.flag("--unshare-user")
+        .pair("--uid", INSIDE_ID.to_string())
+        .pair("--gid", INSIDE_ID.to_string())
+        .flag("--disable-userns")
+        .flag("--die-with-parent")
+        .flag("--new-session")
+        .flag("--clearenv")
+        .pair("--hostname", HOSTNAME)
+        .triple("--setenv", "PATH", PATH)
+        .triple("--setenv", "HOME", BUILDDIR)
+        .triple("--setenv", "LANG", "C.UTF-8")
+        .triple("--setenv", "TMPDIR", "/tmp");
+    for (name, value) in view.env {
+        a.triple("--setenv", *name, value);
+    }
+    a.system(view.host, Path::new("/"))
+        .pair("--proc", "/proc")
+        .pair("--dev", "/dev")
+        .pair("--tmpfs", "/tmp")
+        .pair("--tmpfs", "/var")
+        .pair("--tmpfs", "/var/tmp")
+        .pair("--tmpfs", "/run")
+        .pair("--tmpfs", BUILDDIR)
+        .triple("--bind", view.checkout, CHECKOUT_DIR)
+        .triple("--bind", view.out, SOURCE_OUT_DIR)
+        .triple("--ro-bind", view.hosts, "/etc/hosts");
+    if let (true, Some(target)) = (view.enable_net, &view.resolv_target) {
+        a.triple("--ro-bind-try", target, target);
+    }
+    a.pair("--remount-ro", "/")
+        .pair("--chdir", view.chdir)
+        .pair("--cap-drop", "ALL")
+        .flag("--");
+    a.0.extend(command.iter().cloned());
+    a.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +389,37 @@ mod tests {
         assert!(!args.contains("CAP_SYS_ADMIN"));
         assert!(!args.contains("--share-net"));
         assert!(args.ends_with("-- dnf builddep"));
+    }
+
+    #[test]
+    fn the_source_sandbox_writes_only_the_checkout_and_the_output() {
+        let layout = layout();
+        let view = SourceView {
+            host: &layout,
+            checkout: Path::new("/w/s/src"),
+            out: Path::new("/w/s/out"),
+            hosts: Path::new("/w/s/hosts"),
+            enable_net: false,
+            resolv_target: Some("/run/resolved/resolv.conf".into()),
+            chdir: "/builddir/src/pkg",
+            env: &[("GIT_TERMINAL_PROMPT", "0".into())],
+        };
+        let args = joined(&source_sandbox(&view, &["make".into()]));
+        assert!(args.starts_with("--unshare-all --unshare-user --uid 1000"));
+        assert!(args.contains("--setenv GIT_TERMINAL_PROMPT 0"));
+        assert!(args.contains("--ro-bind /usr /usr --ro-bind /etc /etc"));
+        assert!(args.contains("--bind /w/s/src /builddir/src --bind /w/s/out /builddir/out"));
+        assert!(args.contains("--remount-ro / --chdir /builddir/src/pkg --cap-drop ALL -- make"));
+        assert!(!args.contains("--share-net"));
+        assert!(!args.contains("/run/resolved"));
+        assert_eq!(args.split(' ').filter(|a| *a == "--bind").count(), 2);
+        let args = joined(&source_sandbox(
+            &SourceView {
+                enable_net: true,
+                ..view
+            },
+            &[],
+        ));
+        assert!(args.contains("--unshare-all --share-net"));
     }
 }

@@ -11,6 +11,7 @@ mod layout;
 mod logs;
 mod process;
 mod provides;
+mod source;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use koper_chroots::{ChrootDefinition, RepoDefinition};
 
 pub use base::{PreparedBase, prepare_base_root};
 pub use build::run_build;
+pub use source::{SourceRequest, make_srpm};
 
 /// Where koper-sandbox keeps its files, and which host uid builds run as.
 #[derive(Debug, Clone)]
@@ -160,7 +162,7 @@ impl CancelToken {
 /// How a build ended, when the builder itself worked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BuildOutcome {
-    /// rpmbuild succeeded.
+    /// rpmbuild succeeded (for [`make_srpm`]: the source RPM was made).
     Succeeded {
         /// The binary RPMs rpmbuild produced, copied into the result
         /// directory, sorted by name. The source RPM is not among them: the

@@ -205,15 +205,15 @@ where
 
 /// Where a checked build goes: its chroots with their arches, its priority
 /// and batch.
-struct Placement {
-    chroots: Vec<(ChrootName, String)>,
-    priority: i64,
-    batch: BatchPlacement,
+pub(crate) struct Placement {
+    pub(crate) chroots: Vec<(ChrootName, String)>,
+    pub(crate) priority: i64,
+    pub(crate) batch: BatchPlacement,
 }
 
 /// Checks that `caller` may build into `target` as asked and places it in
 /// the queue.
-async fn place(app: &App, caller: &User, target: &BuildTarget<'_>) -> Result<Placement> {
+pub(crate) async fn place(app: &App, caller: &User, target: &BuildTarget<'_>) -> Result<Placement> {
     let chroots = check_target(app, caller, target).await?;
     let (priority, batch) = queueing(app, caller, &target.options).await?;
     Ok(Placement {
@@ -290,8 +290,8 @@ async fn queue_spooled(
                 source_type,
                 srpm_path: Some(&relative),
                 srpm_sha256: Some(&sha256),
-                package_name: &srpm.name,
-                package_version: &srpm.evr(),
+                package_name: Some(&srpm.name),
+                package_version: Some(&srpm.evr()),
                 timeout: project.build_timeout,
                 chroots: &chroots,
                 built_in: &built_in,
@@ -299,6 +299,7 @@ async fn queue_spooled(
                 task_state: BuildState::Pending,
                 priority,
                 batch,
+                source: None,
             },
             now_epoch(),
         )
@@ -312,7 +313,7 @@ async fn queue_spooled(
 /// Checks a spooled file, signs it with the project's key and moves it to
 /// `uploads/`; returns its path relative to the data directory and its
 /// SHA-256 as signed (what builders check their download against).
-async fn accept_srpm(
+pub(crate) async fn accept_srpm(
     app: &App,
     spooled: &spool::Spooled,
     key: &Arc<SigningKey>,
@@ -399,6 +400,7 @@ pub async fn delete_build(app: &App, caller: &User, id: BuildId) -> Result<v1::D
     if build
         .chroots
         .iter()
+        .chain(&build.source_task)
         .any(|t| !t.state.is_final() || (t.outcome.is_some() && t.lease_id.is_some()))
     {
         return Err(Error::Conflict(format!(
@@ -412,11 +414,12 @@ pub async fn delete_build(app: &App, caller: &User, id: BuildId) -> Result<v1::D
         .iter()
         .map(|u| u.used_bytes)
         .sum();
-    for task in &build.chroots {
+    for task in build.chroots.iter().chain(&build.source_task) {
         let Some(result_dir) = &task.result_dir else {
             continue;
         };
-        if task.state == BuildState::Succeeded {
+        // The source build's directory has no repo.
+        if task.state == BuildState::Succeeded && !task.chroot.is_source_builds() {
             publisher::apply_changes(
                 app,
                 &project,
@@ -475,30 +478,27 @@ pub fn state_of(build: &BuildRow) -> BuildState {
 /// A build as the API shows it.
 pub fn to_api(app: &App, build: &BuildRow) -> v1::Build {
     let repo_base = format!("{}/{}/{}", app.results_url(), build.owner, build.project);
-    let chroots: Vec<v1::BuildChroot> = build
-        .chroots
-        .iter()
-        .map(|task| v1::BuildChroot {
-            name: task.chroot.clone(),
-            state: task.state,
-            started_on: task.started_on,
-            ended_on: task.ended_on,
-            result_url: task
-                .result_dir
-                .as_ref()
-                .map(|dir| format!("{repo_base}/{}/{dir}/", task.chroot)),
-            fail_reason: task.fail_reason.clone(),
-            attempts: task.attempts,
-            queue: None,
-            built_in: task.built_in.and_then(|source| {
-                build
-                    .chroots
-                    .iter()
-                    .find(|other| other.id == source)
-                    .map(|other| other.chroot.clone())
-            }),
-        })
-        .collect();
+    let shown = |task: &koper_db::TaskRow| v1::BuildChroot {
+        name: task.chroot.clone(),
+        state: task.state,
+        started_on: task.started_on,
+        ended_on: task.ended_on,
+        result_url: task
+            .result_dir
+            .as_ref()
+            .map(|dir| format!("{repo_base}/{}/{dir}/", task.chroot)),
+        fail_reason: task.fail_reason.clone(),
+        attempts: task.attempts,
+        queue: None,
+        built_in: task.built_in.and_then(|source| {
+            build
+                .chroots
+                .iter()
+                .find(|other| other.id == source)
+                .map(|other| other.chroot.clone())
+        }),
+    };
+    let chroots: Vec<v1::BuildChroot> = build.chroots.iter().map(shown).collect();
     let all_ended = build.chroots.iter().all(|c| c.state.is_final());
     v1::Build {
         id: build.id,
@@ -511,7 +511,12 @@ pub fn to_api(app: &App, build: &BuildRow) -> v1::Build {
         }),
         submitter: build.submitter.clone(),
         submitted_on: build.submitted_on,
-        started_on: build.chroots.iter().filter_map(|c| c.started_on).min(),
+        started_on: build
+            .chroots
+            .iter()
+            .chain(&build.source_task)
+            .filter_map(|c| c.started_on)
+            .min(),
         ended_on: if all_ended {
             build.chroots.iter().filter_map(|c| c.ended_on).max()
         } else {
@@ -524,6 +529,7 @@ pub fn to_api(app: &App, build: &BuildRow) -> v1::Build {
             build.priority
         },
         is_background: build.priority < 0,
+        source_build: build.source_task.as_ref().map(shown),
     }
 }
 
@@ -601,6 +607,7 @@ pub async fn read_log(
     let task = build
         .chroots
         .iter()
+        .chain(&build.source_task)
         .find(|c| &c.chroot == chroot)
         .ok_or_else(|| Error::NotFound(format!("build {} has no chroot {chroot}", build.id)))?;
     let ended = task.state.is_final();

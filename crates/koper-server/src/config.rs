@@ -28,6 +28,8 @@ pub struct SettingsFile {
     pub default_build_timeout: Option<u64>,
     /// Largest live log a build may write, bytes.
     pub max_log_bytes: Option<u64>,
+    /// Most disk a git checkout of a source build may fill, bytes.
+    pub max_checkout_bytes: Option<u64>,
     /// How long a builder's lease lasts without a heartbeat, seconds.
     pub lease_seconds: Option<u64>,
     /// How many times a task is leased before it fails for good when its
@@ -77,6 +79,7 @@ impl SettingsFile {
             max_upload_bytes: higher.max_upload_bytes.or(self.max_upload_bytes),
             default_build_timeout: higher.default_build_timeout.or(self.default_build_timeout),
             max_log_bytes: higher.max_log_bytes.or(self.max_log_bytes),
+            max_checkout_bytes: higher.max_checkout_bytes.or(self.max_checkout_bytes),
             lease_seconds: higher.lease_seconds.or(self.lease_seconds),
             max_attempts: higher.max_attempts.or(self.max_attempts),
             retry_backoff_seconds: higher.retry_backoff_seconds.or(self.retry_backoff_seconds),
@@ -113,6 +116,8 @@ pub struct ServerConfig {
     pub default_build_timeout: Duration,
     /// Largest live log a build may write.
     pub max_log_bytes: u64,
+    /// Most disk a git checkout of a source build may fill.
+    pub max_checkout_bytes: u64,
     /// How long a lease lasts without a heartbeat.
     pub lease_duration: Duration,
     /// Leases of one task before it fails for good.
@@ -161,6 +166,7 @@ impl ServerConfig {
             max_upload_bytes: 1 << 30,
             default_build_timeout: Duration::from_secs(5 * 3600),
             max_log_bytes: 100 << 20,
+            max_checkout_bytes: 1 << 30,
             lease_duration: Duration::from_secs(120),
             max_attempts: 3,
             retry_backoff: Duration::from_secs(30),
@@ -198,6 +204,9 @@ impl ServerConfig {
         }
         if let Some(bytes) = settings.max_log_bytes {
             self.max_log_bytes = bytes;
+        }
+        if let Some(bytes) = settings.max_checkout_bytes {
+            self.max_checkout_bytes = bytes;
         }
         if let Some(secs) = settings.lease_seconds {
             self.lease_duration = Duration::from_secs(secs.max(5));

@@ -36,6 +36,7 @@ mod repo_file;
 mod retention;
 mod roles;
 mod scheduler;
+mod source_tasks;
 mod sources;
 mod spool;
 mod uploads;

@@ -21,7 +21,7 @@ use koper_types::{BuildState, ChrootName, now_epoch};
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::{keys, noarch, quota, release, retention};
+use crate::{keys, noarch, quota, release, retention, source_tasks};
 
 /// One lock per repository directory, so that two tasks of one repo never
 /// publish at the same time in this process (the repodata crate also
@@ -229,6 +229,9 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
         .project_by_id(build.project_id)
         .await?
         .ok_or_else(|| Error::internal("project vanished"))?;
+    if task.chroot.is_source_builds() {
+        return source_tasks::publish(app, &project, &build, &task, &outcome, &lease_id).await;
+    }
     let mut outcome = match outcome.as_str() {
         "succeeded" => Outcome::Succeeded,
         "canceled" => Outcome::Canceled,
@@ -369,7 +372,7 @@ pub(crate) async fn add_to_repo(
 
 /// Compresses the live log once the task has ended; the plain name then
 /// redirects to the `.gz` file.
-async fn finish_live_log(build_dir: &Path) -> Result<()> {
+pub(crate) async fn finish_live_log(build_dir: &Path) -> Result<()> {
     let live = build_dir.join(LIVE_LOG);
     if !tokio::fs::try_exists(&live).await? {
         return Ok(());

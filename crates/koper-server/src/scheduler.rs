@@ -9,14 +9,14 @@ use axum::body::Bytes;
 use futures::Stream;
 use koper_api::builder::{FinishRequest, LeaseRequest, LeaseStatus, Outcome, Task};
 use koper_db::{Builder, LeaseFilter, TaskRow};
-use koper_types::{BuildState, now_epoch};
+use koper_types::{BuildState, ChrootName, now_epoch};
 use tokio::io::AsyncWriteExt;
 
 use crate::app::App;
 use crate::builds::get_build;
 use crate::error::{Error, Result};
 use crate::publisher::{self, LIVE_LOG};
-use crate::{buildroot, provenance, spool};
+use crate::{buildroot, provenance, source_tasks, spool};
 
 /// How often lapsed leases are looked for.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(5);
@@ -49,7 +49,7 @@ pub async fn lease(app: &App, builder: &Builder, request: &LeaseRequest) -> Resu
         // Register interest before looking, so a build submitted between
         // the look and the wait still wakes this request.
         let notified = app.work_available().notified();
-        if let Some(task) = try_lease(app, builder, arches, &request.tags).await? {
+        if let Some(task) = try_lease(app, builder, request).await? {
             return Ok(Some(task));
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -58,24 +58,23 @@ pub async fn lease(app: &App, builder: &Builder, request: &LeaseRequest) -> Resu
     }
 }
 
-async fn try_lease(
-    app: &App,
-    builder: &Builder,
-    arches: &[String],
-    tags: &[String],
-) -> Result<Option<Task>> {
+async fn try_lease(app: &App, builder: &Builder, request: &LeaseRequest) -> Result<Option<Task>> {
     let lease_id = new_lease_id()?;
     let now = now_epoch();
     let expires = now + lease_seconds(app) as i64;
-    // Chroots needing a capability this builder lacks are not offered.
-    let excluded: Vec<String> = app
+    // Chroots needing a capability this builder lacks are not offered, nor
+    // source tasks to builders older than protocol 3.
+    let mut excluded: Vec<String> = app
         .chroots()
         .iter()
-        .filter(|def| !def.served_by(tags))
+        .filter(|def| !def.served_by(&request.tags))
         .map(|def| def.name.to_string())
         .collect();
+    if !request.source_builds {
+        excluded.push(ChrootName::SOURCE_BUILDS.to_owned());
+    }
     let filter = LeaseFilter {
-        arches,
+        arches: &request.arches,
         excluded_chroots: &excluded,
         now,
     };
@@ -120,6 +119,9 @@ async fn try_lease(
 /// describes the task for the builder.
 async fn prepare_task(app: &App, task: &TaskRow, lease_id: &str) -> Result<Task> {
     let build = get_build(app, task.build_id).await?;
+    if task.chroot.is_source_builds() {
+        return source_tasks::prepare(app, &build, task, lease_id, lease_seconds(app)).await;
+    }
     let mut chroot =
         app.chroots().get(&task.chroot).cloned().ok_or_else(|| {
             Error::internal(format!("chroot {} is no longer defined", task.chroot))
@@ -157,6 +159,7 @@ async fn prepare_task(app: &App, task: &TaskRow, lease_id: &str) -> Result<Task>
         timeout_seconds: u64::try_from(build.timeout).unwrap_or(0),
         max_log_bytes: app.config().max_log_bytes,
         enable_net: project.buildroot.enable_net,
+        source: None,
     })
 }
 

@@ -1,15 +1,20 @@
 //! Sources besides an uploaded SRPM: a source RPM at an http(s) URL
 //! (Copr's `link` source type), downloaded by the server with the upload
-//! size limit and a time limit, then accepted exactly like an upload.
+//! size limit and a time limit, then accepted exactly like an upload; and
+//! a git repository (Copr's `scm`), whose source RPM a builder makes in
+//! its sandbox (a source task, `source_tasks.rs`): the server never runs
+//! anything of the repository.
 
 use std::time::Duration;
 
 use futures::StreamExt;
-use koper_db::{BuildRow, User};
+use koper_db::{BuildRow, NewBuild, NewSource, User};
+use koper_types::{BuildState, ScmSource, now_epoch};
 
 use crate::app::App;
 use crate::builds::{self, BuildTarget};
 use crate::error::{Error, Result};
+use crate::quota;
 
 /// How long fetching a source may take, connection to last byte.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
@@ -81,6 +86,64 @@ pub async fn submit_srpm_url(
         .bytes_stream()
         .map(|chunk| chunk.map_err(|e| format!("fetching the source failed: {e}")));
     builds::submit_srpm_from(app, caller, target, body, announced, "link").await
+}
+
+/// Queues a build whose source RPM a builder makes from a git repository
+/// first; its chroots wait for that source task.
+pub async fn submit_scm(
+    app: &App,
+    caller: &User,
+    target: BuildTarget<'_>,
+    scm: &ScmSource,
+) -> Result<BuildRow> {
+    scm.check().map_err(|e| {
+        Error::bad_request_hint(
+            e.to_string(),
+            "give the repository's http(s) or git:// clone URL and paths inside it",
+        )
+    })?;
+    let placement = builds::place(app, caller, &target).await?;
+    quota::check_room(app, target.project, 0).await?;
+    let project = target.project;
+    let source_json = serde_json::to_string(scm).map_err(Error::internal)?;
+    // A builder that can build the first chroot makes the source RPM.
+    let arch = placement
+        .chroots
+        .first()
+        .map(|(_, arch)| arch.clone())
+        .ok_or_else(|| Error::bad_request("the project has no chroots to build for"))?;
+    let build_id = app
+        .db()
+        .create_build(
+            &NewBuild {
+                project_id: project.id,
+                submitter_id: Some(caller.id),
+                source_type: "scm",
+                srpm_path: None,
+                srpm_sha256: None,
+                srpm_bytes: 0,
+                package_name: None,
+                package_version: None,
+                timeout: project.build_timeout,
+                chroots: &placement.chroots,
+                // Whether the package is noarch is known only once the
+                // source RPM is made: every chroot builds it.
+                built_in: &[],
+                task_state: BuildState::Pending,
+                priority: placement.priority,
+                batch: placement.batch,
+                source: Some(NewSource {
+                    source_json: &source_json,
+                    arch: &arch,
+                }),
+            },
+            now_epoch(),
+        )
+        .await?;
+    app.work_available().notify_waiters();
+    tracing::info!(build.id = %build_id, clone_url = %scm.clone_url,
+        project = %format!("{}/{}", project.owner, project.name), "build from git submitted");
+    builds::get_build(app, build_id).await
 }
 
 fn fetch_failed(url: &str, detail: &str) -> Error {

@@ -142,14 +142,15 @@ async fn add(
                 srpm_sha256: None,
                 built_in: &[],
                 srpm_bytes: 0,
-                package_name: &main.name,
-                package_version: &main.evr(),
+                package_name: Some(&main.name),
+                package_version: Some(&main.evr()),
                 timeout: project.build_timeout,
                 chroots: &[(chroot.clone(), arch)],
                 // Never pending: no builder is involved.
                 task_state: BuildState::Starting,
                 priority: 0,
                 batch: koper_db::BatchPlacement::Alone,
+                source: None,
             },
             now_epoch(),
         )

@@ -6,7 +6,9 @@ use std::path::Path;
 
 /// Serves the files of `dir` over HTTP/1.1 on a free loopback port (one
 /// request per connection, 404 for anything else) from a background
-/// thread, for as long as the test runs. Returns the base URL.
+/// thread, for as long as the test runs; queries are ignored, so a bare
+/// git repository prepared with `git update-server-info` can be cloned
+/// from it (git's dumb HTTP). Returns the base URL.
 pub fn serve_dir(dir: &Path) -> anyhow::Result<String> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
@@ -22,7 +24,10 @@ pub fn serve_dir(dir: &Path) -> anyhow::Result<String> {
             while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
                 line.clear();
             }
-            let path = request.split(' ').nth(1).unwrap_or("/");
+            let target = request.split(' ').nth(1).unwrap_or("/");
+            // A static server ignores queries (git's dumb HTTP asks
+            // `info/refs?service=...` first).
+            let path = target.split('?').next().unwrap_or("/");
             let body = (!path.contains(".."))
                 .then(|| std::fs::read(root.join(path.trim_start_matches('/'))).ok())
                 .flatten();

@@ -7,6 +7,7 @@
 mod names;
 mod role;
 mod size;
+mod source;
 mod state;
 
 use std::fmt;
@@ -17,6 +18,9 @@ use serde::{Deserialize, Serialize};
 pub use names::{ChrootName, NameError, OwnerName, PackageName, ProjectName, ProjectRef, UserName};
 pub use role::{RoleState, Roles, UnknownRoleState};
 pub use size::{format_bytes, parse_bytes};
+pub use source::{
+    ScmSource, SourceError, SrpmMethod, check_clone_url, check_committish, check_relative_path,
+};
 pub use state::{BuildState, UnknownState, aggregate_state};
 
 /// A build's number, unique on the instance.

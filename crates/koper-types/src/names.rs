@@ -147,6 +147,9 @@ fn parse_project(s: &str) -> Result<(), NameError> {
 }
 
 fn parse_chroot(s: &str) -> Result<(), NameError> {
+    if s == ChrootName::SOURCE_BUILDS {
+        return Ok(());
+    }
     check("chroot name", s, 100, |c| {
         c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '+')
     })?;
@@ -211,6 +214,16 @@ impl From<UserName> for OwnerName {
 }
 
 impl ChrootName {
+    /// The pseudo chroot of source builds (making the source RPM from a
+    /// git checkout), named and laid out in the results tree as Copr does:
+    /// `results/<owner>/<project>/srpm-builds/<NNNNNNNN>/`. It has no repo.
+    pub const SOURCE_BUILDS: &'static str = "srpm-builds";
+
+    /// Whether this is [`ChrootName::SOURCE_BUILDS`].
+    pub fn is_source_builds(&self) -> bool {
+        self.0 == Self::SOURCE_BUILDS
+    }
+
     /// The architecture: the part after the last dash.
     pub fn arch(&self) -> &str {
         self.0.rsplit_once('-').map_or("", |(_, arch)| arch)

@@ -73,6 +73,9 @@ pub enum Command {
     ListChroots(ClientOnly),
     /// Build a source RPM in a project.
     Build(BuildArgs),
+    /// Build from a git repository: a builder makes the source RPM in its
+    /// sandbox, then the chroots build it.
+    BuildScm(BuildScmArgs),
     /// Show a build's state.
     Status(BuildIdArgs),
     /// Follow a build until it ends.
@@ -434,6 +437,13 @@ pub struct BuildArgs {
     /// The source RPM to build: a file to upload, or an http(s) URL the
     /// server fetches.
     pub srpm: PathBuf,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+/// Where a new build goes and whether to follow it.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
     /// Build only for this chroot (repeat for several) [default: all of
     /// the project's].
     #[arg(long = "chroot", short = 'r')]
@@ -453,6 +463,40 @@ pub struct BuildArgs {
     /// Build in the same batch as this build (side by side with it).
     #[arg(long, value_name = "BUILD_ID")]
     pub with_build_id: Option<String>,
+}
+
+/// Options of `koper build-scm`.
+#[derive(Debug, Args)]
+pub struct BuildScmArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    #[command(flatten)]
+    pub scm: ScmArgs,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+/// A git repository to make the source RPM from (Copr's SCM source).
+#[derive(Debug, Args)]
+pub struct ScmArgs {
+    /// The repository's http(s) or git:// URL.
+    #[arg(long)]
+    pub clone_url: String,
+    /// Branch, tag or commit to build [default: the default branch].
+    #[arg(long, default_value = "")]
+    pub commit: String,
+    /// Directory of the repository holding the spec file.
+    #[arg(long, default_value = "")]
+    pub subdir: String,
+    /// The spec file, relative to --subdir [default: the only *.spec there].
+    #[arg(long, default_value = "")]
+    pub spec: String,
+    /// How the source RPM is made: rpkg (rpmbuild -bs on the spec and the
+    /// files next to it) or make_srpm (`make -f .copr/Makefile srpm`).
+    #[arg(long, default_value = "rpkg")]
+    pub method: String,
 }
 
 /// A build id argument.

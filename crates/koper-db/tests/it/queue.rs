@@ -41,8 +41,8 @@ async fn submit(db: &Database, project_id: i64, priority: i64, batch: BatchPlace
             source_type: "upload",
             srpm_path: Some("uploads/x/pkg-1-1.src.rpm"),
             srpm_sha256: Some("00"),
-            package_name: &"pkg".parse().unwrap(),
-            package_version: "1-1",
+            package_name: Some(&"pkg".parse().unwrap()),
+            package_version: Some("1-1"),
             timeout: 60,
             chroots: &chroots,
             built_in: &[],
@@ -50,6 +50,7 @@ async fn submit(db: &Database, project_id: i64, priority: i64, batch: BatchPlace
             task_state: BuildState::Pending,
             priority,
             batch,
+            source: None,
         },
         NOW,
     )

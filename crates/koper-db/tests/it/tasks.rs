@@ -45,8 +45,8 @@ async fn project_with_build_in(
                 source_type: "upload",
                 srpm_path: Some("uploads/x/hello-1.0-1.src.rpm"),
                 srpm_sha256: Some("00"),
-                package_name: &"hello".parse().unwrap(),
-                package_version: "1.0-1",
+                package_name: Some(&"hello".parse().unwrap()),
+                package_version: Some("1.0-1"),
                 timeout: 60,
                 chroots: &with_arch,
                 built_in,
@@ -54,6 +54,7 @@ async fn project_with_build_in(
                 task_state: BuildState::Pending,
                 priority: 0,
                 batch: BatchPlacement::Alone,
+                source: None,
             },
             2,
         )

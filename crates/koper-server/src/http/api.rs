@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use koper_api::v1;
-use koper_types::{BuildId, ChrootName, OwnerName, ProjectName};
+use koper_types::{BuildId, ChrootName, OwnerName, ProjectName, ScmSource};
 use serde::Deserialize;
 
 use crate::app::App;
@@ -46,6 +46,10 @@ pub fn routes() -> Router<App> {
         .route(
             "/projects/{owner}/{project}/builds/url",
             post(submit_build_url),
+        )
+        .route(
+            "/projects/{owner}/{project}/builds/scm",
+            post(submit_build_scm),
         )
         .route(
             "/projects/{owner}/{project}/builds/check",
@@ -449,6 +453,38 @@ async fn submit_build_url(
             )?,
         },
         &submit.url,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(builds::to_api_explained(&app, &build).await?),
+    ))
+}
+
+async fn submit_build_scm(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path((owner, project)): Path<(String, String)>,
+    Query(query): Query<SubmitQuery>,
+    body: std::result::Result<Json<ScmSource>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<v1::Build>)> {
+    let Json(scm) = body.map_err(|e| Error::bad_request(e.body_text()))?;
+    let chroots = parse_chroot_list(&query.chroots)?;
+    let project = find_project(&app, &owner, &project).await?;
+    let build = sources::submit_scm(
+        &app,
+        &user,
+        BuildTarget {
+            project: &project,
+            chroots,
+            options: build_options(
+                query.priority,
+                query.background,
+                query.after_build_id.as_deref(),
+                query.with_build_id.as_deref(),
+            )?,
+        },
+        &scm,
     )
     .await?;
     Ok((

@@ -8,11 +8,12 @@ use std::time::{Duration, SystemTime};
 use indicatif::{ProgressBar, ProgressStyle};
 use koper_api::v1;
 use koper_client::Client;
-use koper_types::{BuildId, BuildState, ChrootName};
+use koper_types::{BuildId, BuildState, ChrootName, ScmSource, SrpmMethod};
 
 use super::{client, project_ref};
 use crate::cli::{
-    BuildArgs, BuildIdArgs, DeleteBuildArgs, ListBuildsArgs, OutputFormat, UploadRpmArgs,
+    BuildArgs, BuildIdArgs, BuildScmArgs, DeleteBuildArgs, ListBuildsArgs, OutputFormat, ScmArgs,
+    SubmitArgs, UploadRpmArgs,
 };
 use crate::exit::{CommandResult, Failure};
 use crate::output;
@@ -25,9 +26,8 @@ fn build_id(text: &str) -> Result<BuildId, Failure> {
         .map_err(|e: koper_types::NameError| Failure::new(2, e.to_string()))
 }
 
-pub async fn build(args: BuildArgs) -> CommandResult {
-    let client = client(&args.client)?;
-    let project = project_ref(&client, &args.project)?;
+/// The chroots and queueing options of a new build.
+fn submission(args: &SubmitArgs) -> Result<(Vec<ChrootName>, v1::BuildOptions), Failure> {
     let chroots = args
         .chroots
         .iter()
@@ -40,12 +40,44 @@ pub async fn build(args: BuildArgs) -> CommandResult {
         after_build_id: args.after_build_id.as_deref().map(build_id).transpose()?,
         with_build_id: args.with_build_id.as_deref().map(build_id).transpose()?,
     };
+    Ok((chroots, options))
+}
+
+/// The repository named on the command line.
+pub(crate) fn scm_source(args: &ScmArgs) -> Result<ScmSource, Failure> {
+    let method = SrpmMethod::from_copr(&args.method).ok_or_else(|| {
+        Failure::new(2, format!("unknown method {:?}", args.method)).hint("use rpkg or make_srpm")
+    })?;
+    Ok(ScmSource {
+        clone_url: args.clone_url.clone(),
+        committish: args.commit.clone(),
+        subdirectory: args.subdir.clone(),
+        spec: args.spec.clone(),
+        method,
+    })
+}
+
+pub async fn build_scm(args: BuildScmArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let project = project_ref(&client, &args.project)?;
+    let (chroots, options) = submission(&args.submit)?;
+    let scm = scm_source(&args.scm)?;
+    let build = client
+        .submit_scm(&project.owner, &project.name, &chroots, &options, &scm)
+        .await?;
+    announce_and_follow(&client, build, args.submit.nowait).await
+}
+
+pub async fn build(args: BuildArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let project = project_ref(&client, &args.project)?;
+    let (chroots, options) = submission(&args.submit)?;
     let url = args.srpm.to_string_lossy();
     if url.starts_with("http://") || url.starts_with("https://") {
         let build = client
             .submit_srpm_url(&project.owner, &project.name, &chroots, &options, &url)
             .await?;
-        return announce_and_follow(&client, build, args.nowait).await;
+        return announce_and_follow(&client, build, args.submit.nowait).await;
     }
     let size = std::fs::metadata(&args.srpm)
         .map_err(|e| {
@@ -86,7 +118,7 @@ pub async fn build(args: BuildArgs) -> CommandResult {
         )
         .await;
     bar.finish_and_clear();
-    announce_and_follow(&client, submitted?, args.nowait).await
+    announce_and_follow(&client, submitted?, args.submit.nowait).await
 }
 
 /// Says which build was added and follows it unless `nowait`.
@@ -147,8 +179,8 @@ async fn follow(client: &Client, id: BuildId) -> CommandResult {
             eprintln!("  {} Build {id}: {}", clock(), output::state(build.state));
             last_state = Some(build.state);
         }
-        let several = build.chroots.len() > 1;
-        for chroot in &build.chroots {
+        let several = build.chroots.len() + usize::from(build.source_build.is_some()) > 1;
+        for chroot in build.source_build.iter().chain(&build.chroots) {
             if states.get(&chroot.name) != Some(&chroot.state) && several {
                 eprintln!(
                     "  {} Build {id} {}: {}",
@@ -165,7 +197,7 @@ async fn follow(client: &Client, id: BuildId) -> CommandResult {
         if build.state.is_ended() {
             // A canceled build ends at once, its running chroots when their
             // builder has stopped; logs are complete a moment after that.
-            let settled = build.chroots.iter().all(|c| {
+            let settled = build.source_build.iter().chain(&build.chroots).all(|c| {
                 c.state.is_final()
                     && (c.result_url.is_none()
                         || cursors.get(&c.name).is_some_and(|cur| cur.complete))
@@ -229,7 +261,7 @@ async fn print_new_log(
 /// Prints how each chroot ended; the exit code copr-cli would give.
 fn summary(build: &v1::Build) -> ExitCode {
     eprintln!("Build {} {}", build.id, output::state(build.state));
-    for chroot in &build.chroots {
+    for chroot in build.source_build.iter().chain(&build.chroots) {
         let mut line = format!("  {}: {}", chroot.name, output::state(chroot.state));
         if let Some(url) = &chroot.result_url {
             line.push_str(&format!("  {url}"));
@@ -242,11 +274,16 @@ fn summary(build: &v1::Build) -> ExitCode {
     match build.state {
         BuildState::Succeeded | BuildState::Skipped => ExitCode::SUCCESS,
         _ => {
-            if let Some(url) = build.chroots.iter().find_map(|c| {
-                (c.state == BuildState::Failed)
-                    .then_some(c.result_url.as_ref())
-                    .flatten()
-            }) {
+            if let Some(url) = build
+                .source_build
+                .iter()
+                .chain(&build.chroots)
+                .find_map(|c| {
+                    (c.state == BuildState::Failed)
+                        .then_some(c.result_url.as_ref())
+                        .flatten()
+                })
+            {
                 output::error(
                     &format!("build {} {}", build.id, build.state),
                     Some(&format!("the logs are in {url}")),

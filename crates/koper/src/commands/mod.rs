@@ -26,6 +26,7 @@ pub async fn run(command: Command) -> CommandResult {
         Command::ListChroots(args) => projects::list_chroots(args).await,
         Command::Whoami(args) => projects::whoami(args).await,
         Command::Build(args) => builds::build(args).await,
+        Command::BuildScm(args) => builds::build_scm(args).await,
         Command::Status(args) => builds::status(args).await,
         Command::WatchBuild(args) => builds::watch(args).await,
         Command::ListBuilds(args) => builds::list(args).await,

@@ -23,6 +23,7 @@ mod prebuilt;
 mod queue;
 mod release;
 mod repos;
+mod scm;
 mod server_faults;
 mod signing;
 mod sources;

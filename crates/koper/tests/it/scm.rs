@@ -1,0 +1,284 @@
+//! Builds from git: the builder clones the repository served on loopback
+//! (git's dumb HTTP from a static server) and makes the source RPM in its
+//! sandbox, then the chroots build it; hostile repositories end with a
+//! clear reason and the builder keeps working.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::*;
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Alice",
+            "-c",
+            "user.email=alice@example.org",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_success(&out);
+}
+
+fn spec(version: &str) -> String {
+    format!(
+        "Name: hello\nVersion: {version}\nRelease: 1\nSummary: From git\nLicense: MIT\n\
+         BuildArch: noarch\nAutoReqProv: no\nSource0: greeting.txt\n\n\
+         %description\nMade from a git checkout.\n\n%prep\n\n%build\n\n%install\n\
+         install -D -m 0644 %{{SOURCE0}} %{{buildroot}}%{{_datadir}}/hello/greeting.txt\n\n\
+         %files\n%{{_datadir}}/hello/greeting.txt\n"
+    )
+}
+
+/// `.copr/Makefile` running `recipe` before making the source RPM of
+/// `pkg/hello.spec` as Copr's make_srpm method expects.
+fn makefile(recipe: &str) -> String {
+    format!(
+        "srpm:\n{recipe}\trpmbuild -bs --define \"_topdir /tmp/top\" \
+         --define \"_sourcedir $(CURDIR)/pkg\" --define \"_srcrpmdir $(outdir)\" pkg/hello.spec\n"
+    )
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Publishes the work tree `work` as the bare repository `served/name`.
+fn publish(work: &Path, served: &Path, name: &str) {
+    let bare = served.join(name);
+    let _ = std::fs::remove_dir_all(&bare);
+    git(
+        work,
+        &["clone", "--quiet", "--bare", ".", bare.to_str().unwrap()],
+    );
+    git(&bare, &["update-server-info"]);
+}
+
+#[test]
+fn git_sources_are_made_into_source_rpms_in_the_sandbox() {
+    let world = World::configured(&[], "max_checkout_bytes = 2097152\n");
+    let served = world.server.scratch("served").unwrap();
+    let work = world.server.scratch("work").unwrap();
+    // Nothing may connect here: a Makefile tries, without the network.
+    let watched = TcpListener::bind("127.0.0.1:0").unwrap();
+    watched.set_nonblocking(true).unwrap();
+    let watched_port = watched.local_addr().unwrap().port();
+
+    git(&work, &["init", "--quiet"]);
+    write(&work.join("pkg/hello.spec"), &spec("1.0"));
+    write(&work.join("pkg/greeting.txt"), "hello from git\n");
+    write(&work.join(".copr/Makefile"), &makefile(""));
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "--quiet", "-m", "hello 1.0"]);
+    git(&work, &["checkout", "--quiet", "-b", "two"]);
+    write(&work.join("pkg/hello.spec"), &spec("2.0"));
+    git(&work, &["commit", "--quiet", "-am", "hello 2.0"]);
+    git(&work, &["tag", "v2"]);
+    git(&work, &["checkout", "--quiet", "-b", "net", "main"]);
+    write(
+        &work.join(".copr/Makefile"),
+        &makefile(&format!(
+            "\tcurl -sSf --max-time 10 -o pkg/greeting.txt http://127.0.0.1:{watched_port}/greeting.txt\n"
+        )),
+    );
+    git(&work, &["commit", "--quiet", "-am", "fetches a source"]);
+    git(&work, &["checkout", "--quiet", "-b", "escape", "main"]);
+    write(
+        &work.join(".copr/Makefile"),
+        &makefile("\techo escaped > /etc/koper-escaped\n\techo escaped > /usr/koper-escaped\n"),
+    );
+    git(&work, &["commit", "--quiet", "-am", "writes outside"]);
+    git(&work, &["checkout", "--quiet", "-b", "link", "main"]);
+    std::fs::remove_file(work.join("pkg/hello.spec")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", work.join("pkg/hello.spec")).unwrap();
+    git(&work, &["add", "-A"]);
+    git(
+        &work,
+        &["commit", "--quiet", "-m", "a spec pointing outside"],
+    );
+    git(&work, &["checkout", "--quiet", "main"]);
+    publish(&work, &served, "hello.git");
+
+    let big = world.server.scratch("big").unwrap();
+    git(&big, &["init", "--quiet"]);
+    let noise: Vec<u8> = (0..3u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(big.join("noise.bin"), noise).unwrap();
+    write(&big.join("hello.spec"), &spec("1.0"));
+    git(&big, &["add", "."]);
+    git(&big, &["commit", "--quiet", "-m", "big"]);
+    publish(&big, &served, "big.git");
+
+    let base = koper_testkit::serve_dir(&served).unwrap();
+    let url = format!("{base}/hello.git");
+    let build_scm = |extra: &[&str]| {
+        let mut args = vec!["build-scm", "alice/hello"];
+        args.extend_from_slice(extra);
+        world.alice.run(&args).unwrap()
+    };
+    let chroot = host_chroot();
+    let result = |id: &str| world.results().join("alice/hello").join(&chroot).join(id);
+
+    // rpmbuild -bs on a spec in a subdirectory, its source file next to it.
+    let out = build_scm(&[
+        "--clone-url",
+        &url,
+        "--subdir",
+        "pkg",
+        "--spec",
+        "hello.spec",
+    ]);
+    assert_success(&out);
+    assert_eq!(stdout(&out).lines().next(), Some("1"));
+    assert!(
+        result("00000001-hello")
+            .join("hello-1.0-1.noarch.rpm")
+            .is_file()
+    );
+    assert!(
+        result("00000001-hello")
+            .join("hello-1.0-1.src.rpm")
+            .is_file()
+    );
+    let source_dir = world.results().join("alice/hello/srpm-builds/00000001");
+    for log in ["builder-live.log.gz", "root.log.gz", "build.log.gz"] {
+        assert!(source_dir.join(log).is_file(), "{log}");
+    }
+    assert!(gunzip(&source_dir.join("root.log.gz")).contains("koper: checked out "));
+    let build = world.build_json(1);
+    assert_eq!(build["state"], "succeeded");
+    assert_eq!(build["source_build"]["name"], "srpm-builds");
+    assert_eq!(build["source_build"]["state"], "succeeded");
+    assert_eq!(build["source_package"]["version"], "1.0-1");
+
+    // A tag, built by .copr/Makefile at the top (no spec named).
+    let out = build_scm(&[
+        "--clone-url",
+        &url,
+        "--commit",
+        "v2",
+        "--method",
+        "make_srpm",
+    ]);
+    assert_success(&out);
+    assert!(
+        result("00000002-hello")
+            .join("hello-2.0-1.noarch.rpm")
+            .is_file()
+    );
+
+    // Hostile or broken repositories: the build fails saying why.
+    let missing = format!("{base}/missing.git");
+    let big_url = format!("{base}/big.git");
+    let cases: [(&[&str], &str); 6] = [
+        (&["--clone-url", &missing], "git clone failed"),
+        (
+            &["--clone-url", &url, "--commit", "no-such-branch"],
+            "git clone failed",
+        ),
+        (
+            &["--clone-url", &big_url],
+            "larger than 2 MiB (the limit of a checkout)",
+        ),
+        (
+            &[
+                "--clone-url",
+                &url,
+                "--commit",
+                "net",
+                "--method",
+                "make_srpm",
+            ],
+            "make srpm failed",
+        ),
+        (
+            &[
+                "--clone-url",
+                &url,
+                "--commit",
+                "escape",
+                "--method",
+                "make_srpm",
+            ],
+            "Read-only file system",
+        ),
+        (
+            &[
+                "--clone-url",
+                &url,
+                "--commit",
+                "link",
+                "--subdir",
+                "pkg",
+                "--spec",
+                "hello.spec",
+            ],
+            "symlinks are not followed",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = build_scm(args);
+        assert_exit(&out, 4);
+        let text = stderr(&out);
+        assert!(text.contains("the source build failed"), "{args:?}: {text}");
+        assert!(text.contains(expected), "{args:?}: {text}");
+    }
+    assert!(
+        watched.accept().is_err(),
+        "the Makefile reached the network"
+    );
+    assert!(!Path::new("/etc/koper-escaped").exists());
+    assert!(!Path::new("/usr/koper-escaped").exists());
+
+    // Refused before anything is queued.
+    for (args, expected) in [
+        (
+            vec!["--clone-url", &url, "--subdir", "../x"],
+            "relative path inside the repository",
+        ),
+        (
+            vec!["--clone-url", &url, "--spec", "../../x.spec"],
+            "relative path inside the repository",
+        ),
+        (
+            vec!["--clone-url", "file:///etc"],
+            "only http, https and git URLs",
+        ),
+        (
+            vec!["--clone-url", &url, "--commit=--upload-pack=touch"],
+            "not a branch, tag or commit name",
+        ),
+    ] {
+        let out = build_scm(&args);
+        assert_exit(&out, 1);
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+
+    // Nothing accepted was lost (build 1 made way for build 2, as
+    // retention does), and the builder is healthy.
+    assert!(
+        result("00000002-hello")
+            .join("hello-2.0-1.noarch.rpm")
+            .is_file()
+    );
+    let out = build_scm(&["--clone-url", &url, "--subdir", "pkg"]);
+    assert_success(&out);
+    assert_eq!(stdout(&out).lines().next(), Some("9"));
+    assert!(
+        result("00000009-hello")
+            .join("hello-1.0-1.noarch.rpm")
+            .is_file()
+    );
+}
