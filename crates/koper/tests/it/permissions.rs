@@ -388,6 +388,18 @@ fn endpoints() -> Vec<Endpoint> {
             },
         },
         Endpoint {
+            method: "POST",
+            route: "/api/v1/projects/{owner}/{project}/builds/scm",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/api/v1/projects/alice/{}/builds/scm", t.project);
+                (
+                    url,
+                    Body::Json(json!({ "clone_url": "http://127.0.0.1:9/gone.git" })),
+                )
+            },
+        },
+        Endpoint {
             method: "DELETE",
             route: "/api/v1/builds/{id}",
             needs: Needs::Build,
