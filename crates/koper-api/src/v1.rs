@@ -1,6 +1,8 @@
 //! The native API (`/api/v1/`), used by the `koper` CLI.
 
-use koper_types::{BuildId, BuildState, ChrootName, OwnerName, ProjectName, RoleState};
+use koper_types::{
+    BuildId, BuildState, ChrootName, OwnerName, PackageName, ProjectName, RoleState, ScmSource,
+};
 use serde::{Deserialize, Serialize};
 
 /// What `GET /api/v1/` says about the server.
@@ -432,4 +434,43 @@ pub struct Forked {
     pub project: Project,
     /// How many builds were copied into it.
     pub builds: usize,
+}
+
+/// Where a package's builds come from (`koper build-package`, webhooks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source_type", rename_all = "snake_case")]
+pub enum PackageSource {
+    /// A git repository a builder makes the source RPM from.
+    Scm(ScmSource),
+    /// A source RPM at an http(s) URL the server fetches.
+    Link {
+        /// The URL.
+        url: String,
+    },
+}
+
+/// What adding or editing a package sets
+/// (`POST`/`PUT /api/v1/projects/{owner}/{project}/packages/{name}`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackageSettings {
+    /// Its default source.
+    #[serde(flatten)]
+    pub source: PackageSource,
+    /// Whether pushes to its repository rebuild it (webhooks).
+    #[serde(default)]
+    pub webhook_rebuild: bool,
+}
+
+/// A project's package.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Package {
+    /// The project's owner.
+    pub owner: OwnerName,
+    /// The project.
+    pub project: ProjectName,
+    /// Its name.
+    pub name: PackageName,
+    /// Its default source and webhook setting.
+    #[serde(flatten)]
+    pub settings: PackageSettings,
 }

@@ -580,7 +580,7 @@ impl Client {
 }
 
 /// The query parameters saying how a new build is queued.
-fn options_query(options: &v1::BuildOptions) -> Vec<(&'static str, String)> {
+pub(crate) fn options_query(options: &v1::BuildOptions) -> Vec<(&'static str, String)> {
     let mut query = Vec::new();
     if options.priority != 0 {
         query.push(("priority", options.priority.to_string()));

@@ -4,6 +4,7 @@
 mod access;
 mod api;
 mod config;
+mod packages;
 
 pub use api::{Client, ClientError, LogChunk};
 pub use config::{ClientConfig, ConfigError, ConfigOverrides, ConfigSource};

@@ -12,6 +12,7 @@ mod builds;
 mod chroots;
 mod groups;
 mod locks;
+mod packages;
 mod projects;
 mod queue;
 mod releases;
@@ -29,6 +30,7 @@ pub use builders::Builder;
 pub use builds::{BatchPlacement, BuildRow, MadeSource, NewBuild, NewSource};
 pub use groups::{GroupMember, GroupRow};
 pub use locks::RepoLock;
+pub use packages::{PackageRow, PackageSourceRow};
 pub use projects::{BuildrootSettings, NewProject, ProjectRow};
 pub use queue::{
     FinishedTask, LeaseFilter, OwnerShare, QueuedTask, RECENT_WINDOW_SECONDS, RunningTask,

@@ -25,6 +25,7 @@ mod import_checks;
 mod keys;
 pub mod metrics;
 mod noarch;
+mod packages;
 mod permissions;
 mod projects;
 mod provenance;

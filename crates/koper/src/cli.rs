@@ -76,6 +76,16 @@ pub enum Command {
     /// Build from a git repository: a builder makes the source RPM in its
     /// sandbox, then the chroots build it.
     BuildScm(BuildScmArgs),
+    /// Add a package built from a git repository by default.
+    AddPackageScm(PackageScmArgs),
+    /// Change a package's git repository.
+    EditPackageScm(PackageScmArgs),
+    /// List a project's packages and their default sources.
+    ListPackages(ProjectArgs),
+    /// Delete a package (its builds stay).
+    DeletePackage(PackageArgs),
+    /// Build a package from its default source.
+    BuildPackage(BuildPackageArgs),
     /// Show a build's state.
     Status(BuildIdArgs),
     /// Follow a build until it ends.
@@ -474,6 +484,55 @@ pub struct BuildScmArgs {
     pub project: String,
     #[command(flatten)]
     pub scm: ScmArgs,
+    #[command(flatten)]
+    pub submit: SubmitArgs,
+}
+
+/// Options of `koper add-package-scm` and `koper edit-package-scm`.
+#[derive(Debug, Args)]
+pub struct PackageScmArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// The package's name.
+    pub package: String,
+    #[command(flatten)]
+    pub scm: ScmArgs,
+    /// Rebuild it when its repository's webhook reports a push.
+    #[arg(long)]
+    pub webhook_rebuild: bool,
+}
+
+/// A project named on the command line.
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+}
+
+/// A package of a project.
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// The package's name.
+    pub package: String,
+}
+
+/// Options of `koper build-package`.
+#[derive(Debug, Args)]
+pub struct BuildPackageArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// The package to build from its default source.
+    pub package: String,
     #[command(flatten)]
     pub submit: SubmitArgs,
 }

@@ -6,6 +6,7 @@ mod locks;
 mod projects;
 mod queue;
 mod roles;
+mod sources;
 mod storage;
 mod tasks;
 mod users;

@@ -59,6 +59,7 @@ pub fn routes() -> Router<App> {
         .route("/builds/{id}/cancel", post(cancel_build))
         .route("/builds/{id}/log/{chroot}", get(build_log))
         .merge(super::access::routes())
+        .merge(super::package_api::routes())
         .fallback(unknown_endpoint)
 }
 
@@ -299,7 +300,7 @@ async fn list_builds(
 }
 
 #[derive(Deserialize)]
-struct SubmitQuery {
+pub(super) struct SubmitQuery {
     /// Comma-separated chroot names; absent means all of the project's.
     #[serde(default)]
     chroots: String,
@@ -313,6 +314,22 @@ struct SubmitQuery {
     after_build_id: Option<String>,
     /// Join this build's batch.
     with_build_id: Option<String>,
+}
+
+impl SubmitQuery {
+    /// Where a build submitted with these parameters goes.
+    pub(super) fn target<'p>(&self, project: &'p koper_db::ProjectRow) -> Result<BuildTarget<'p>> {
+        Ok(BuildTarget {
+            project,
+            chroots: parse_chroot_list(&self.chroots)?,
+            options: build_options(
+                self.priority,
+                self.background,
+                self.after_build_id.as_deref(),
+                self.with_build_id.as_deref(),
+            )?,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -378,7 +395,11 @@ async fn check_submission(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn find_project(app: &App, owner: &str, project: &str) -> Result<koper_db::ProjectRow> {
+pub(super) async fn find_project(
+    app: &App,
+    owner: &str,
+    project: &str,
+) -> Result<koper_db::ProjectRow> {
     let owner: OwnerName = owner.parse()?;
     let project: ProjectName = project.parse()?;
     projects::find_project(app, &owner, &project).await

@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod builder_api;
 mod copr;
+mod package_api;
 mod pages;
 mod repo;
 mod results;

@@ -27,7 +27,9 @@ fn build_id(text: &str) -> Result<BuildId, Failure> {
 }
 
 /// The chroots and queueing options of a new build.
-fn submission(args: &SubmitArgs) -> Result<(Vec<ChrootName>, v1::BuildOptions), Failure> {
+pub(crate) fn submission(
+    args: &SubmitArgs,
+) -> Result<(Vec<ChrootName>, v1::BuildOptions), Failure> {
     let chroots = args
         .chroots
         .iter()
@@ -122,7 +124,7 @@ pub async fn build(args: BuildArgs) -> CommandResult {
 }
 
 /// Says which build was added and follows it unless `nowait`.
-async fn announce_and_follow(
+pub(crate) async fn announce_and_follow(
     client: &koper_client::Client,
     build: v1::Build,
     nowait: bool,

@@ -5,6 +5,7 @@ mod admin;
 mod builder;
 mod builds;
 mod enable;
+mod packages;
 mod projects;
 mod repo;
 mod repos;
@@ -27,6 +28,11 @@ pub async fn run(command: Command) -> CommandResult {
         Command::Whoami(args) => projects::whoami(args).await,
         Command::Build(args) => builds::build(args).await,
         Command::BuildScm(args) => builds::build_scm(args).await,
+        Command::AddPackageScm(args) => packages::set_scm(args, false).await,
+        Command::EditPackageScm(args) => packages::set_scm(args, true).await,
+        Command::ListPackages(args) => packages::list(args).await,
+        Command::DeletePackage(args) => packages::delete(args).await,
+        Command::BuildPackage(args) => packages::build(args).await,
         Command::Status(args) => builds::status(args).await,
         Command::WatchBuild(args) => builds::watch(args).await,
         Command::ListBuilds(args) => builds::list(args).await,

@@ -279,7 +279,8 @@ impl Needs {
 
 /// What one cell of the matrix acts on, made fresh for it.
 struct Target {
-    /// A project of alice's where `builder` and `admin` hold their roles.
+    /// A project of alice's where `builder` and `admin` hold their roles,
+    /// with a package `hello`.
     project: String,
     /// A pending build in it.
     pending: i64,
@@ -397,6 +398,44 @@ fn endpoints() -> Vec<Endpoint> {
                     url,
                     Body::Json(json!({ "clone_url": "http://127.0.0.1:9/gone.git" })),
                 )
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/api/v1/projects/{owner}/{project}/packages/{name}",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/api/v1/projects/alice/{}/packages/{}", t.project, t.fresh);
+                let body = json!({ "source_type": "scm", "clone_url": "http://127.0.0.1:9/x.git" });
+                (url, Body::Json(body))
+            },
+        },
+        Endpoint {
+            method: "PUT",
+            route: "/api/v1/projects/{owner}/{project}/packages/{name}",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/api/v1/projects/alice/{}/packages/hello", t.project);
+                let body = json!({ "source_type": "link", "url": "http://127.0.0.1:9/x.src.rpm" });
+                (url, Body::Json(body))
+            },
+        },
+        Endpoint {
+            method: "DELETE",
+            route: "/api/v1/projects/{owner}/{project}/packages/{name}",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/api/v1/projects/alice/{}/packages/hello", t.project);
+                (url, Body::Empty)
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/api/v1/projects/{owner}/{project}/packages/{name}/build",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/api/v1/projects/alice/{}/packages/hello/build", t.project);
+                (url, Body::Empty)
             },
         },
         Endpoint {
@@ -735,6 +774,13 @@ impl Matrix {
             &format!("/api/v1/builds/{ended}/cancel"),
             Body::Empty,
         );
+        // A package built from a URL nothing answers on (its builds fail
+        // at once, harmlessly).
+        as_owner(
+            "POST",
+            &format!("/api/v1/projects/alice/{project}/packages/hello"),
+            Body::Json(json!({ "source_type": "link", "url": "http://127.0.0.1:9/x.src.rpm" })),
+        );
         let group = format!("g{n}");
         as_owner(
             "POST",
@@ -842,7 +888,7 @@ fn state_changing_routes() -> Vec<(String, String)> {
         if name == "builder_api.rs" {
             continue;
         }
-        let prefix = if name == "api.rs" || name == "access.rs" {
+        let prefix = if name == "api.rs" || name == "access.rs" || name == "package_api.rs" {
             "/api/v1"
         } else {
             ""

@@ -282,3 +282,134 @@ fn git_sources_are_made_into_source_rpms_in_the_sandbox() {
             .is_file()
     );
 }
+
+/// `hello.git` on loopback: hello 1.0 on main, 2.0 at tag v2, both in
+/// `pkg/`. Returns its clone URL.
+fn hello_repo(world: &World) -> String {
+    let served = world.server.scratch("served").unwrap();
+    let work = world.server.scratch("work").unwrap();
+    git(&work, &["init", "--quiet"]);
+    write(&work.join("pkg/hello.spec"), &spec("1.0"));
+    write(&work.join("pkg/greeting.txt"), "hello from git\n");
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "--quiet", "-m", "hello 1.0"]);
+    git(&work, &["checkout", "--quiet", "-b", "two"]);
+    write(&work.join("pkg/hello.spec"), &spec("2.0"));
+    git(&work, &["commit", "--quiet", "-am", "hello 2.0"]);
+    git(&work, &["tag", "v2"]);
+    git(&work, &["checkout", "--quiet", "main"]);
+    publish(&work, &served, "hello.git");
+    format!("{}/hello.git", koper_testkit::serve_dir(&served).unwrap())
+}
+
+#[test]
+fn packages_are_built_from_their_default_source() {
+    let world = World::new();
+    let url = hello_repo(&world);
+    let run = |args: &[&str]| world.alice.run(args).unwrap();
+
+    let out = run(&[
+        "add-package-scm",
+        "alice/hello",
+        "hello",
+        "--clone-url",
+        &url,
+        "--subdir",
+        "pkg",
+    ]);
+    assert_success(&out);
+    let out = run(&[
+        "add-package-scm",
+        "alice/hello",
+        "hello",
+        "--clone-url",
+        &url,
+    ]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    let out = run(&[
+        "add-package-scm",
+        "alice/hello",
+        "evil",
+        "--clone-url",
+        &url,
+        "--subdir",
+        "../etc",
+    ]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("relative path inside the repository"));
+    let out = run(&["list-packages", "alice/hello"]);
+    assert_success(&out);
+    assert_eq!(stdout(&out), format!("hello  {url} in pkg (rpkg)\n"));
+
+    let out = run(&["build-package", "alice/hello", "hello"]);
+    assert_success(&out);
+    let result = world.results().join("alice/hello").join(host_chroot());
+    assert!(
+        result
+            .join("00000001-hello/hello-1.0-1.noarch.rpm")
+            .is_file()
+    );
+
+    // Edited to build a tag; someone else may not change it.
+    let bob = world.server.add_user("bob").unwrap();
+    let out = bob
+        .run(&[
+            "edit-package-scm",
+            "alice/hello",
+            "hello",
+            "--clone-url",
+            &url,
+        ])
+        .unwrap();
+    assert_exit(&out, 7);
+    let out = run(&[
+        "edit-package-scm",
+        "alice/hello",
+        "hello",
+        "--clone-url",
+        &url,
+        "--subdir",
+        "pkg",
+        "--commit",
+        "v2",
+        "--webhook-rebuild",
+    ]);
+    assert_success(&out);
+    let out = run(&["build-package", "alice/hello", "hello", "--nowait"]);
+    assert_success(&out);
+    let out = run(&["watch-build", stdout(&out).trim()]);
+    assert_success(&out);
+    assert!(
+        result
+            .join("00000002-hello/hello-2.0-1.noarch.rpm")
+            .is_file()
+    );
+    let package: serde_json::Value = reqwest::blocking::get(format!(
+        "{}/api/v1/projects/alice/hello/packages/hello",
+        world.server.url
+    ))
+    .unwrap()
+    .json()
+    .unwrap();
+    assert_eq!(package["source_type"], "scm");
+    assert_eq!(package["committish"], "v2");
+    assert_eq!(package["webhook_rebuild"], true);
+
+    let out = run(&["delete-package", "alice/hello", "hello"]);
+    assert_success(&out);
+    assert_eq!(stdout(&run(&["list-packages", "alice/hello"])), "");
+    let out = run(&["build-package", "alice/hello", "hello"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("has no package hello"),
+        "{}",
+        stderr(&out)
+    );
+    // Its builds stay.
+    assert!(
+        result
+            .join("00000002-hello/hello-2.0-1.noarch.rpm")
+            .is_file()
+    );
+}
