@@ -474,3 +474,16 @@ pub struct Package {
     #[serde(flatten)]
     pub settings: PackageSettings,
 }
+
+/// One file of a build's results (`GET /api/v1/builds/{id}/files`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultFile {
+    /// The chroot it belongs to.
+    pub chroot: ChrootName,
+    /// Its name in the result directory.
+    pub name: String,
+    /// Where it is served.
+    pub url: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+}

@@ -62,6 +62,11 @@ pub struct LogChunk {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// For files (`fetch`, `download`): keeps them as served, never
+    /// undoing a `Content-Encoding: gzip` (koper serves `.log.gz` so, for
+    /// browsers; some web servers do it to `.xml.gz`), so sizes and
+    /// checksums hold.
+    files: reqwest::Client,
     config: ClientConfig,
 }
 
@@ -72,21 +77,31 @@ impl Client {
             url: config.url.clone(),
             source,
         };
-        let mut http = reqwest::Client::builder()
-            .user_agent(format!("koper-cli/{}", env!("CARGO_PKG_VERSION")));
         // A server with a certificate of its own CA: KOPER_CA_CERT, or
         // the bundle copr-cli users already point REQUESTS_CA_BUNDLE at.
         let bundle = std::env::var_os("KOPER_CA_CERT")
             .or_else(|| std::env::var_os("REQUESTS_CA_BUNDLE"))
             .filter(|path| !path.is_empty());
-        if let Some(path) = bundle {
-            let pem = std::fs::read(&path)?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(transport)? {
-                http = http.add_root_certificate(cert);
+        let certs = match bundle {
+            Some(path) => {
+                reqwest::Certificate::from_pem_bundle(&std::fs::read(&path)?).map_err(transport)?
             }
-        }
-        let http = http.build().map_err(transport)?;
-        Ok(Self { http, config })
+            None => Vec::new(),
+        };
+        let builder = || {
+            let builder = reqwest::Client::builder()
+                .user_agent(format!("koper-cli/{}", env!("CARGO_PKG_VERSION")));
+            certs.iter().fold(builder, |builder, cert| {
+                builder.add_root_certificate(cert.clone())
+            })
+        };
+        let http = builder().build().map_err(transport)?;
+        let files = builder().no_gzip().build().map_err(transport)?;
+        Ok(Self {
+            http,
+            files,
+            config,
+        })
     }
 
     /// The settings in use.
@@ -431,6 +446,29 @@ impl Client {
         .await
     }
 
+    /// Every file of a build's results.
+    pub async fn build_files(&self, id: BuildId) -> Result<Vec<v1::ResultFile>, ClientError> {
+        self.json(self.request(Method::GET, &format!("/builds/{id}/files")))
+            .await
+    }
+
+    /// A mock profile reproducing a project chroot's builds.
+    pub async fn mock_config(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+        chroot: &ChrootName,
+    ) -> Result<String, ClientError> {
+        self.send(self.request(
+            Method::GET,
+            &format!("/projects/{owner}/{name}/chroots/{chroot}/mock-config"),
+        ))
+        .await?
+        .text()
+        .await
+        .map_err(|source| self.transport(source))
+    }
+
     /// A project chroot's settings.
     pub async fn chroot_settings(
         &self,
@@ -528,7 +566,7 @@ impl Client {
     /// GETs any URL (a repository's files); `None` for a 404.
     pub async fn fetch(&self, url: &str) -> Result<Option<Vec<u8>>, ClientError> {
         let response = self
-            .http
+            .files
             .get(url)
             .send()
             .await
@@ -556,7 +594,7 @@ impl Client {
     pub async fn download(&self, url: &str, path: &Path) -> Result<(), ClientError> {
         use tokio::io::AsyncWriteExt;
         let response = self
-            .http
+            .files
             .get(url)
             .send()
             .await

@@ -17,6 +17,7 @@ mod buildroot;
 mod builds;
 
 pub mod config;
+mod downloads;
 mod error;
 mod forks;
 mod groups;
@@ -24,6 +25,7 @@ mod http;
 mod import_checks;
 mod keys;
 pub mod metrics;
+mod mock_config;
 mod noarch;
 mod packages;
 mod permissions;

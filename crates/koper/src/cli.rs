@@ -106,6 +106,10 @@ pub enum Command {
     /// Groups (`@name` owners) and their members.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Download a build's results (packages and logs) into a directory.
+    DownloadBuild(DownloadBuildArgs),
+    /// Print a mock profile that reproduces a project chroot's builds.
+    MockConfig(MockConfigArgs),
     /// Copy a project, with the newest build of each package, under
     /// another owner or name.
     Fork(ForkArgs),
@@ -722,6 +726,32 @@ pub struct MirrorArgs {
     pub project: String,
     /// The local directory to mirror into.
     pub dest: PathBuf,
+}
+
+/// Options of `koper download-build`.
+#[derive(Debug, Args)]
+pub struct DownloadBuildArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The build.
+    pub id: String,
+    /// Where to put the files (one directory per chroot).
+    #[arg(long, default_value = ".")]
+    pub dest: PathBuf,
+    /// Only these chroots' results.
+    #[arg(long = "chroot")]
+    pub chroots: Vec<String>,
+}
+
+/// Options of `koper mock-config`.
+#[derive(Debug, Args)]
+pub struct MockConfigArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// The chroot.
+    pub chroot: String,
 }
 
 /// Options of `koper fork`.

@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::builds::{self, BuildTarget};
 use crate::error::{Error, Result};
-use crate::{forks, projects, quota, sources, spool, uploads};
+use crate::{downloads, forks, mock_config, projects, quota, sources, spool, uploads};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -57,6 +57,11 @@ pub fn routes() -> Router<App> {
         )
         .route("/builds/{id}", get(get_build).delete(delete_build))
         .route("/builds/{id}/cancel", post(cancel_build))
+        .route("/builds/{id}/files", get(build_files))
+        .route(
+            "/projects/{owner}/{project}/chroots/{chroot}/mock-config",
+            get(mock_config),
+        )
         .route("/builds/{id}/log/{chroot}", get(build_log))
         .merge(super::access::routes())
         .merge(super::package_api::routes())
@@ -517,6 +522,33 @@ async fn submit_build_scm(
 async fn get_build(State(app): State<App>, Path(id): Path<String>) -> Result<Json<v1::Build>> {
     let build = builds::get_build(&app, id.parse::<BuildId>()?).await?;
     Ok(Json(builds::to_api_explained(&app, &build).await?))
+}
+
+async fn build_files(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<v1::ResultFile>>> {
+    let build = builds::get_build(&app, id.parse::<BuildId>()?).await?;
+    Ok(Json(downloads::result_files(&app, &build).await?))
+}
+
+/// A mock profile reproducing the project chroot's builds.
+async fn mock_config(
+    State(app): State<App>,
+    Path((owner, project, chroot)): Path<(String, String, String)>,
+) -> Result<String> {
+    let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
+    let chroot: ChrootName = chroot.parse()?;
+    let definition = match app.chroots().get(&chroot) {
+        Some(definition) if project.chroots.contains(&chroot) => definition.clone(),
+        _ => {
+            return Err(Error::NotFound(format!(
+                "project {}/{} has no chroot {chroot}",
+                project.owner, project.name
+            )));
+        }
+    };
+    mock_config::render(&app, &project, &definition).await
 }
 
 async fn cancel_build(

@@ -12,8 +12,8 @@ use koper_types::{BuildId, BuildState, ChrootName, ScmSource, SrpmMethod};
 
 use super::{client, project_ref};
 use crate::cli::{
-    BuildArgs, BuildIdArgs, BuildScmArgs, DeleteBuildArgs, ListBuildsArgs, OutputFormat, ScmArgs,
-    SubmitArgs, UploadRpmArgs,
+    BuildArgs, BuildIdArgs, BuildScmArgs, DeleteBuildArgs, DownloadBuildArgs, ListBuildsArgs,
+    OutputFormat, ScmArgs, SubmitArgs, UploadRpmArgs,
 };
 use crate::exit::{CommandResult, Failure};
 use crate::output;
@@ -406,5 +406,55 @@ pub async fn upload_rpm(args: UploadRpmArgs) -> CommandResult {
         build.project,
         output::state(build.state)
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fetches every result file of a build into `DEST/CHROOT/`, each through
+/// a temporary name and checked for its size, so an interrupted download
+/// never leaves a file that looks complete.
+pub async fn download(args: DownloadBuildArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let id = build_id(&args.id)?;
+    let wanted: Vec<ChrootName> = args
+        .chroots
+        .iter()
+        .map(|c| c.parse())
+        .collect::<Result<_, _>>()
+        .map_err(|e: koper_types::NameError| Failure::new(2, e.to_string()))?;
+    let files: Vec<v1::ResultFile> = client
+        .build_files(id)
+        .await?
+        .into_iter()
+        .filter(|f| wanted.is_empty() || wanted.contains(&f.chroot))
+        .collect();
+    if files.is_empty() {
+        return Err(
+            Failure::new(1, format!("build {id} has no results to download"))
+                .hint("a build has results once a chroot of it ended; see `koper status`"),
+        );
+    }
+    for file in &files {
+        // The names come from the server; a name is never a path.
+        if file.name.contains('/') || file.name.starts_with('.') {
+            return Err(Failure::new(
+                1,
+                format!("the server named a result {:?}", file.name),
+            ));
+        }
+        let dir = args.dest.join(file.chroot.as_str());
+        std::fs::create_dir_all(&dir).map_err(Failure::local)?;
+        let partial = dir.join(format!(".{}.part", file.name));
+        client.download(&file.url, &partial).await?;
+        let got = std::fs::metadata(&partial).map_err(Failure::local)?.len();
+        if got != file.bytes {
+            let _ = std::fs::remove_file(&partial);
+            return Err(Failure::new(
+                1,
+                format!("{} arrived with {got} of {} bytes", file.url, file.bytes),
+            ));
+        }
+        std::fs::rename(&partial, dir.join(&file.name)).map_err(Failure::local)?;
+        println!("{}/{}", file.chroot, file.name);
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -44,6 +44,8 @@ pub async fn run(command: Command) -> CommandResult {
         Command::Modify(args) => projects::modify(args).await,
         Command::Delete(args) => projects::delete(args).await,
         Command::Fork(args) => projects::fork(args).await,
+        Command::DownloadBuild(args) => builds::download(args).await,
+        Command::MockConfig(args) => projects::mock_config(args).await,
         Command::ListPermissions(args) => access::list_permissions(args).await,
         Command::EditPermissions(args) => access::edit_permissions(args).await,
         Command::RequestPermissions(args) => access::request_permissions(args).await,

@@ -8,7 +8,7 @@ use koper_types::{ChrootName, OwnerName, format_bytes};
 use super::{client, project_ref};
 use crate::cli::{
     ClientOnly, CreateArgs, DeleteArgs, EditChrootArgs, ForkArgs, GetChrootArgs, ListArgs,
-    ModifyArgs, OutputFormat, QuotaArgs, SearchArgs,
+    MockConfigArgs, ModifyArgs, OutputFormat, QuotaArgs, SearchArgs,
 };
 use crate::exit::{CommandResult, Failure};
 
@@ -309,5 +309,19 @@ pub async fn fork(args: ForkArgs) -> CommandResult {
         "Forked {}/{} into {} with {} build(s).",
         source.owner, source.name, forked.project.full_name, forked.builds
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn mock_config(args: MockConfigArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let project = project_ref(&client, &args.project)?;
+    let chroot: ChrootName = args
+        .chroot
+        .parse()
+        .map_err(|e: koper_types::NameError| Failure::new(2, e.to_string()))?;
+    let profile = client
+        .mock_config(&project.owner, &project.name, &chroot)
+        .await?;
+    print!("{profile}");
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ mod faults;
 mod fleet;
 mod forks;
 mod hostile;
+mod koper_cli;
 mod leases;
 mod noarch;
 mod pages;
