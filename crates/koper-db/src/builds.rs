@@ -72,6 +72,17 @@ pub enum BatchPlacement {
     After(BuildId),
 }
 
+/// Which of a project's builds a list shows; an empty field matches all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildFilter {
+    /// Builds of this package.
+    pub package: String,
+    /// Builds for this chroot.
+    pub chroot: String,
+    /// Builds with a chroot in this state (in `chroot`, when given).
+    pub chroot_state: String,
+}
+
 /// A stored build with its chroots.
 #[derive(Debug, Clone)]
 pub struct BuildRow {
@@ -344,6 +355,72 @@ impl Database {
             let task = task_from_row(row)?;
             if let Some(build) = builds.iter_mut().find(|b| b.id == task.build_id) {
                 build.set_tasks(vec![task]);
+            }
+        }
+        Ok(builds)
+    }
+
+    /// A project's builds matching `filter`, newest first.
+    pub async fn list_builds_filtered(
+        &self,
+        project_id: i64,
+        filter: &BuildFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<BuildRow>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {BUILD_COLUMNS} FROM {BUILD_FROM} WHERE b.project_id = $1
+               AND ($2 = '' OR b.package_name = $2)
+               AND ($3 = '' OR EXISTS (SELECT 1 FROM build_chroots c
+                    WHERE c.build_id = b.id AND c.chroot = $3
+                      AND ($4 = '' OR c.state = $4)))
+               AND ($4 = '' OR EXISTS (SELECT 1 FROM build_chroots c
+                    WHERE c.build_id = b.id AND c.state = $4))
+             ORDER BY b.id DESC LIMIT $5 OFFSET $6"
+        ))
+        .bind(project_id)
+        .bind(filter.package.as_str())
+        .bind(filter.chroot.as_str())
+        .bind(filter.chroot_state.as_str())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        self.with_tasks(rows.iter().map(build_from_row).collect::<Result<_, _>>()?)
+            .await
+    }
+
+    /// The newest builds of listed projects, for the home page.
+    pub async fn recent_listed_builds(&self, limit: i64) -> Result<Vec<BuildRow>, DbError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {BUILD_COLUMNS} FROM {BUILD_FROM} WHERE p.listed = 1
+             ORDER BY b.id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        self.with_tasks(rows.iter().map(build_from_row).collect::<Result<_, _>>()?)
+            .await
+    }
+
+    /// Fills in the chroots of builds.
+    async fn with_tasks(&self, mut builds: Vec<BuildRow>) -> Result<Vec<BuildRow>, DbError> {
+        if builds.is_empty() {
+            return Ok(builds);
+        }
+        // Ids are integers from the database: safe to inline.
+        let ids: Vec<String> = builds.iter().map(|b| b.id.0.to_string()).collect();
+        let task_rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM build_chroots
+             WHERE build_id IN ({}) ORDER BY chroot",
+            ids.join(",")
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        for row in &task_rows {
+            let task = task_from_row(row)?;
+            if let Some(build) = builds.iter_mut().find(|b| b.id == task.build_id) {
+                build.chroots.push(task);
             }
         }
         Ok(builds)

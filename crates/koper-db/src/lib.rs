@@ -17,6 +17,7 @@ mod projects;
 mod queue;
 mod releases;
 mod roles;
+mod sessions;
 mod storage;
 mod tasks;
 mod users;
@@ -27,7 +28,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub use builders::Builder;
-pub use builds::{BatchPlacement, BuildRow, MadeSource, NewBuild, NewSource};
+pub use builds::{BatchPlacement, BuildFilter, BuildRow, MadeSource, NewBuild, NewSource};
 pub use groups::{GroupMember, GroupRow};
 pub use locks::RepoLock;
 pub use packages::{PackageRow, PackageSourceRow};
@@ -40,7 +41,7 @@ pub use releases::ReleaseRow;
 pub use roles::{RoleChange, RoleRow};
 pub use storage::ProjectUsage;
 pub use tasks::{ExpiredLease, PublishedBuild, TaskRow};
-pub use users::{TokenMatch, User};
+pub use users::{ApiTokenInfo, TokenMatch, User};
 
 /// Which database server is behind a [`Database`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -122,3 +122,126 @@ impl Database {
         })
     }
 }
+
+/// An API token as its owner sees it on the token page (never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiTokenInfo {
+    /// Database id, what revoking names.
+    pub id: i64,
+    /// The name its owner gave it.
+    pub label: String,
+    /// Unix seconds.
+    pub created_on: i64,
+    /// Unix seconds; `None`: never expires.
+    pub expires_on: Option<i64>,
+    /// Unix seconds, once revoked.
+    pub revoked_on: Option<i64>,
+}
+
+impl Database {
+    /// Every user, by name.
+    pub async fn list_users(&self) -> Result<Vec<User>, DbError> {
+        let rows = sqlx::query("SELECT id, name, api_login, is_admin FROM users ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Sets (or with `None` removes) a user's password hash.
+    pub async fn set_password_hash(
+        &self,
+        user_id: i64,
+        password_hash: Option<&str>,
+    ) -> Result<(), DbError> {
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// The user called `name` with its password hash, if it has one.
+    pub async fn user_with_password(
+        &self,
+        name: &str,
+    ) -> Result<Option<(User, Option<String>)>, DbError> {
+        let row = sqlx::query(
+            "SELECT id, name, api_login, is_admin, password_hash FROM users WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((user_from_row(&row)?, row.try_get("password_hash")?)))
+            .transpose()
+    }
+
+    /// Stores a new named API token (its hash) for a user.
+    pub async fn add_labelled_api_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        label: &str,
+        expires_on: Option<i64>,
+        now: i64,
+    ) -> Result<i64, DbError> {
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (user_id, token_hash, label, created_on, expires_on)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(token_hash)
+        .bind(label)
+        .bind(now)
+        .bind(expires_on)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(DbError::from_insert)?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// A user's API tokens, newest first.
+    pub async fn list_api_tokens(&self, user_id: i64) -> Result<Vec<ApiTokenInfo>, DbError> {
+        let rows = sqlx::query(
+            "SELECT id, label, created_on, expires_on, revoked_on FROM api_tokens
+             WHERE user_id = $1 ORDER BY id DESC",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ApiTokenInfo {
+                    id: row.try_get("id")?,
+                    label: row.try_get("label")?,
+                    created_on: row.try_get("created_on")?,
+                    expires_on: row.try_get("expires_on")?,
+                    revoked_on: row.try_get("revoked_on")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes one of a user's tokens; `false` if the user has no such
+    /// unrevoked token.
+    pub async fn revoke_api_token(
+        &self,
+        user_id: i64,
+        token_id: i64,
+        now: i64,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_on = $1
+             WHERE id = $2 AND user_id = $3 AND revoked_on IS NULL",
+        )
+        .bind(now)
+        .bind(token_id)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 
 use crate::config::ServerConfig;
 use crate::keys::KeyStore;
+use crate::login_limit::LoginLimiter;
 use crate::metrics::Metrics;
 use crate::publisher::RepoLocks;
 
@@ -28,6 +29,7 @@ struct Inner {
     repo_locks: RepoLocks,
     keys: KeyStore,
     metrics: Metrics,
+    login_limiter: LoginLimiter,
 }
 
 impl App {
@@ -50,6 +52,7 @@ impl App {
                 repo_locks: RepoLocks::default(),
                 keys: KeyStore::default(),
                 metrics: Metrics::default(),
+                login_limiter: LoginLimiter::default(),
             }),
         }
     }
@@ -103,5 +106,10 @@ impl App {
     /// This process's counters and histograms.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// Failed sign-ins, by account and address.
+    pub fn login_limiter(&self) -> &LoginLimiter {
+        &self.inner.login_limiter
     }
 }

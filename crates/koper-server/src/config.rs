@@ -58,6 +58,8 @@ pub struct SettingsFile {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Whether anyone may create an account on the sign-up page.
+    pub allow_signup: Option<bool>,
 }
 
 impl SettingsFile {
@@ -94,6 +96,7 @@ impl SettingsFile {
             license_deny_list: higher.license_deny_list.or(self.license_deny_list),
             tls_cert: higher.tls_cert.or(self.tls_cert),
             tls_key: higher.tls_key.or(self.tls_key),
+            allow_signup: higher.allow_signup.or(self.allow_signup),
         }
     }
 }
@@ -141,6 +144,8 @@ pub struct ServerConfig {
     pub license_deny_list: Vec<String>,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Whether anyone may create an account on the sign-up page.
+    pub allow_signup: bool,
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -181,6 +186,7 @@ impl ServerConfig {
                 .map(|s| (*s).to_owned())
                 .collect(),
             tls: None,
+            allow_signup: false,
         }
     }
 
@@ -234,6 +240,9 @@ impl ServerConfig {
         }
         if let Some(max) = settings.max_running_per_owner {
             self.max_running_per_owner = (max > 0).then(|| i64::try_from(max).unwrap_or(i64::MAX));
+        }
+        if let Some(allow) = settings.allow_signup {
+            self.allow_signup = allow;
         }
         self.tls = match (settings.tls_cert, settings.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),

@@ -47,6 +47,9 @@ pub enum Error {
         /// How to free space or get more.
         hint: String,
     },
+    /// Too many attempts (sign-in); try again later.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// Something broke on the server; the detail goes to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -83,6 +86,7 @@ impl Error {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) | Self::QuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

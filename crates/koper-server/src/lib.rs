@@ -24,10 +24,12 @@ mod groups;
 mod http;
 mod import_checks;
 mod keys;
+mod login_limit;
 pub mod metrics;
 mod mock_config;
 mod noarch;
 mod packages;
+pub mod passwords;
 mod permissions;
 mod projects;
 mod provenance;
@@ -39,6 +41,7 @@ mod repo_file;
 mod retention;
 mod roles;
 mod scheduler;
+mod sessions;
 mod source_tasks;
 mod sources;
 mod spool;
@@ -224,11 +227,14 @@ async fn serve_http(
     stop: tokio::sync::oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     let Some(tls) = tls else {
-        return axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stop.await;
-            })
-            .await;
+        return axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stop.await;
+        })
+        .await;
     };
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
@@ -238,7 +244,7 @@ async fn serve_http(
     });
     axum_server::from_tcp_rustls(listener.into_std()?, tls)?
         .handle(handle)
-        .serve(router.into_make_service())
+        .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await
 }
 

@@ -20,17 +20,19 @@ pub struct NewAccount {
     pub expires_on: i64,
 }
 
+/// Creates a user without credentials.
+pub async fn create_account(db: &Database, name: &UserName, is_admin: bool) -> Result<User> {
+    match db.create_user(name, is_admin, now_epoch()).await {
+        Ok(user) => Ok(user),
+        Err(DbError::Conflict) => Err(Error::Conflict(format!("user {name} already exists"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Creates a user with a fresh API token.
 pub async fn add_user(db: &Database, name: &UserName, is_admin: bool) -> Result<NewAccount> {
-    let now = now_epoch();
-    let user = match db.create_user(name, is_admin, now).await {
-        Ok(user) => user,
-        Err(DbError::Conflict) => {
-            return Err(Error::Conflict(format!("user {name} already exists")));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let (token, expires_on) = issue_token(db, &user, now).await?;
+    let user = create_account(db, name, is_admin).await?;
+    let (token, expires_on) = issue_token(db, &user, now_epoch()).await?;
     Ok(NewAccount {
         user,
         token,
@@ -58,4 +60,50 @@ async fn issue_token(db: &Database, user: &User, now: i64) -> Result<(String, i6
     db.add_api_token(user.id, &hash_token(&token), Some(expires_on), now)
         .await?;
     Ok((token, expires_on))
+}
+
+/// The expiries a user may pick for a token on the token page, in days.
+pub const TOKEN_DAYS_CHOICES: [i64; 5] = [7, 30, 90, 180, 365];
+
+/// Creates a named API token for `user`, valid `days` days (one of
+/// [`TOKEN_DAYS_CHOICES`]); the token is returned once.
+pub async fn create_named_token(
+    db: &Database,
+    user: &User,
+    label: &str,
+    days: i64,
+) -> Result<NewAccount> {
+    if !TOKEN_DAYS_CHOICES.contains(&days) {
+        return Err(Error::bad_request(format!(
+            "a token is valid for one of {TOKEN_DAYS_CHOICES:?} days, not {days}"
+        )));
+    }
+    let label = label.trim();
+    if label.chars().count() > 100 || label.chars().any(char::is_control) {
+        return Err(Error::bad_request(
+            "a token's name is at most 100 characters, without control characters",
+        ));
+    }
+    let now = now_epoch();
+    let token = new_token()?;
+    let expires_on = now + days * 24 * 3600;
+    db.add_labelled_api_token(user.id, &hash_token(&token), label, Some(expires_on), now)
+        .await?;
+    Ok(NewAccount {
+        user: user.clone(),
+        token,
+        expires_on,
+    })
+}
+
+/// Revokes one of `user`'s tokens.
+pub async fn revoke_token(db: &Database, user: &User, token_id: i64) -> Result<()> {
+    if db.revoke_api_token(user.id, token_id, now_epoch()).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound(format!(
+            "{} has no token {token_id} that is not yet revoked",
+            user.name
+        )))
+    }
 }

@@ -5,14 +5,17 @@
 //!   directory and its local builder ([`TestServer`]), driven by the real
 //!   `koper` CLI;
 //! - real `dnf --installroot` against a `.repo` file ([`DnfRoot`]);
+//! - a headless Chromium driven through chromedriver ([`Browser`]);
 //! - a static file server on loopback for sources fetched by URL
 //!   ([`serve_dir`]).
 
+mod browser;
 mod dnf;
 mod fixtures;
 mod http;
 mod server;
 
+pub use browser::Browser;
 pub use dnf::DnfRoot;
 pub use fixtures::{build_rpms, build_srpm, build_srpm_from_text, fixtures_dir};
 pub use http::serve_dir;

@@ -387,6 +387,27 @@ impl TestServer {
         })
     }
 
+    /// Gives a user a password for the web pages with `koper admin
+    /// set-password` (the password on its standard input).
+    pub fn set_password(&self, name: &str, password: &str) -> anyhow::Result<()> {
+        use std::io::Write;
+        let mut child = Command::new(&self.koper)
+            .args(["admin", "set-password", name, "--data-dir"])
+            .arg(self.data_dir())
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        writeln!(child.stdin.take().context("stdin")?, "{password}")?;
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            bail!(
+                "koper admin set-password failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(())
+    }
+
     /// Waits until `path` (relative to the data directory) exists.
     pub fn wait_for_file(&self, path: &str, timeout: Duration) -> bool {
         let full = self.data_dir().join(path);

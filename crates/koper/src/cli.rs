@@ -276,6 +276,18 @@ pub enum AdminCommand {
         /// Make the user an administrator of the instance.
         #[arg(long)]
         admin: bool,
+        /// Also give the user a password for the web pages, read from the
+        /// first line of standard input.
+        #[arg(long)]
+        password: bool,
+    },
+    /// Set a user's password for the web pages, read from the first line
+    /// of standard input; the user's browser sessions end.
+    SetPassword {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// The user's name.
+        name: String,
     },
     /// Issue another API token for an existing user.
     NewToken {

@@ -2,18 +2,22 @@
 //! call one operation of the server and map its result.
 
 mod access;
+mod account;
 mod api;
 mod builder_api;
 mod copr;
+mod forms;
 mod package_api;
 mod pages;
+mod permissions_page;
 mod repo;
 mod results;
+mod web;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::App;
@@ -21,19 +25,50 @@ use crate::app::App;
 /// Every route the server answers.
 pub fn router(app: App) -> Router {
     Router::new()
-        .route("/", get(index))
         .route("/metrics", get(metrics))
+        .route("/static/koper.css", get(stylesheet))
+        .route("/static/koper.js", get(script))
         .nest("/api/v1", api::routes())
         .nest("/builder-api/v1", builder_api::routes())
         .merge(copr::routes())
         .merge(results::routes())
         .merge(repo::routes())
         .merge(pages::routes())
+        .merge(account::routes())
+        .merge(forms::routes())
+        .merge(permissions_page::routes())
+        .fallback(web::not_found)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            web::panicked,
+        ))
         .with_state(app)
 }
 
-async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
+/// The pages' stylesheet, compiled in.
+async fn stylesheet() -> Response {
+    static_file(
+        "text/css; charset=utf-8",
+        include_str!("../../static/koper.css"),
+    )
+}
+
+/// The pages' script, compiled in.
+async fn script() -> Response {
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/koper.js"),
+    )
+}
+
+fn static_file(kind: &'static str, text: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        text,
+    )
+        .into_response()
 }
 
 /// Prometheus metrics (OpenMetrics text).

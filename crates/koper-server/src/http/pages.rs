@@ -1,79 +1,207 @@
-//! Browsable pages: the project directory (`/coprs/`), a project's page,
-//! each repo's packages (like repoview) and each package's versions with
-//! changelog and files, and a project's Atom feed of builds. Plain HTML,
-//! no JavaScript.
+//! Browsable pages: home, the project directory (`/coprs/`), user and
+//! group pages, a project's page, its builds and each build, each repo's
+//! packages (like repoview) and each package's versions with changelog
+//! and files, and a project's Atom feed of builds.
 
+use std::collections::HashMap;
+
+use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header;
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
 use axum::routing::get;
-use koper_db::ProjectRow;
-use koper_types::{ChrootName, format_bytes};
+use koper_db::{BuildFilter, BuildRow, ProjectRow};
+use koper_types::{BuildState, ChrootName, OwnerName, format_bytes};
 use serde::Deserialize;
 
+use super::web::{Chrome, PageError, PageResult, Visitor, render, url_encode};
 use crate::app::App;
-use crate::error::Result;
-use crate::{builds, keys, projects, quota, release, views};
+use crate::error::Error;
+use crate::{builds, keys, permissions, projects, quota, release, views};
 
 pub fn routes() -> Router<App> {
-    Router::new()
+    let mut router = Router::new()
+        .route("/", get(home))
         .route("/coprs/", get(directory))
         .route("/coprs", get(directory))
-        .route("/coprs/{owner}/{project}/", get(user_project))
-        .route("/coprs/g/{group}/{project}/", get(group_project))
-        .route("/coprs/{owner}/{project}/feed.atom", get(user_feed))
-        .route("/coprs/g/{group}/{project}/feed.atom", get(group_feed))
-        .route(
-            "/coprs/{owner}/{project}/packages/{chroot}/",
-            get(user_packages),
-        )
-        .route(
-            "/coprs/g/{group}/{project}/packages/{chroot}/",
-            get(group_packages),
-        )
-        .route(
-            "/coprs/{owner}/{project}/packages/{chroot}/{name}/",
-            get(user_package),
-        )
-        .route("/coprs/{owner}/{project}/build/{id}/", get(user_build))
-        .route("/coprs/g/{group}/{project}/build/{id}/", get(group_build))
-        .route(
-            "/coprs/g/{group}/{project}/packages/{chroot}/{name}/",
-            get(group_package),
-        )
-}
-
-fn esc(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60em;margin:1em auto;\
-    padding:0 1em;color:#222}a{color:#0b5ea8}table{border-collapse:collapse}\
-    td,th{padding:.2em .8em .2em 0;text-align:left;vertical-align:top}\
-    code,pre{background:#f4f4f4;padding:.1em .3em}pre{padding:.5em;overflow-x:auto}\
-    .muted{color:#666}h1 small{font-weight:normal;color:#666}";
-
-fn page(title: &str, body: &str) -> Response {
-    Html(format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · koper</title><style>{STYLE}</style></head>\n<body>\n\
-         <p><a href=\"/coprs/\">koper projects</a></p>\n{body}\n</body></html>\n",
-        esc(title)
-    ))
-    .into_response()
+        .route("/coprs/{owner}/", get(owner_page))
+        .route("/coprs/g/{group}/", get(owner_page));
+    // Every project page exists for user projects and for group
+    // (`@group`) projects.
+    for prefix in ["/coprs/{owner}/{project}", "/coprs/g/{group}/{project}"] {
+        router = router
+            .route(&format!("{prefix}/"), get(project_page))
+            .route(&format!("{prefix}/feed.atom"), get(feed))
+            .route(&format!("{prefix}/builds/"), get(builds_page))
+            .route(&format!("{prefix}/build/{{id}}/"), get(build_page))
+            .route(&format!("{prefix}/packages/{{chroot}}/"), get(packages))
+            .route(
+                &format!("{prefix}/packages/{{chroot}}/{{name}}/"),
+                get(package),
+            );
+    }
+    router
 }
 
 /// A project page's path prefix: `/coprs/alice/hello` or `/coprs/g/grp/x`.
-fn project_path(project: &ProjectRow) -> String {
+pub fn project_path(project: &ProjectRow) -> String {
     match project.owner.as_str().strip_prefix('@') {
         Some(group) => format!("/coprs/g/{group}/{}", project.name),
         None => format!("/coprs/{}/{}", project.owner, project.name),
     }
+}
+
+/// An owner's page: `/coprs/alice/` or `/coprs/g/grp/`.
+pub fn owner_path(owner: &OwnerName) -> String {
+    match owner.as_str().strip_prefix('@') {
+        Some(group) => format!("/coprs/g/{group}/"),
+        None => format!("/coprs/{owner}/"),
+    }
+}
+
+/// The path parameters of every page below a project or an owner, with
+/// the owner of `/coprs/g/GROUP/...` paths as `@GROUP`.
+pub struct PathParams(HashMap<String, String>);
+
+impl FromRequestParts<App> for PathParams {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, PageError> {
+        let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, app)
+            .await
+            .map_err(|e| Error::bad_request(e.body_text()))?;
+        if let Some(group) = params.remove("group") {
+            params.insert("owner".into(), format!("@{group}"));
+        }
+        Ok(Self(params))
+    }
+}
+
+impl PathParams {
+    /// A parameter the route has.
+    pub fn get(&self, name: &str) -> Result<&str, PageError> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| Error::internal(format!("route without {{{name}}}")).into())
+    }
+
+    /// The owner of the page.
+    pub fn owner(&self) -> Result<OwnerName, PageError> {
+        Ok(self.get("owner")?.parse()?)
+    }
+
+    /// The project the page is about.
+    pub async fn project(&self, app: &App) -> Result<ProjectRow, PageError> {
+        Ok(projects::find_project(app, &self.owner()?, &self.get("project")?.parse()?).await?)
+    }
+}
+
+/// What the visitor may do in a project (nothing when not signed in), to
+/// show only the buttons that work.
+pub async fn access_of(
+    app: &App,
+    visitor: &Visitor,
+    project: &ProjectRow,
+) -> Result<permissions::Access, PageError> {
+    Ok(match &visitor.user {
+        Some(user) => permissions::access(app, user, project).await?,
+        None => permissions::Access::default(),
+    })
+}
+
+/// One build in a list.
+pub struct BuildLine {
+    id: String,
+    url: String,
+    project: String,
+    project_url: String,
+    package: String,
+    state: String,
+    chroots: String,
+    submitted: String,
+}
+
+fn build_line(build: &BuildRow) -> BuildLine {
+    let path = match build.owner.as_str().strip_prefix('@') {
+        Some(group) => format!("/coprs/g/{group}/{}", build.project),
+        None => format!("/coprs/{}/{}", build.owner, build.project),
+    };
+    BuildLine {
+        id: build.id.to_string(),
+        url: format!("{path}/build/{}/", build.id),
+        project: format!("{}/{}", build.owner, build.project),
+        project_url: format!("{path}/"),
+        package: match (&build.package_name, &build.package_version) {
+            (Some(name), Some(version)) => format!("{name} {version}"),
+            (Some(name), None) => name.to_string(),
+            _ => String::new(),
+        },
+        state: builds::state_of(build).to_string(),
+        chroots: build
+            .chroots
+            .iter()
+            .map(|c| c.chroot.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        submitted: short_time(build.submitted_on),
+    }
+}
+
+/// `2026-01-02 03:04 UTC`.
+pub fn short_time(secs: i64) -> String {
+    let text = views::rfc3339(secs);
+    format!("{} {} UTC", &text[..10], &text[11..16])
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    chrome: Chrome,
+    builds: Vec<BuildLine>,
+}
+
+async fn home(State(app): State<App>, visitor: Visitor) -> PageResult {
+    let builds = app.db().recent_listed_builds(20).await?;
+    render(&HomePage {
+        chrome: visitor.chrome(&app, "Home"),
+        builds: builds.iter().map(build_line).collect(),
+    })
+}
+
+struct ProjectLine {
+    url: String,
+    full_name: String,
+    description: String,
+    chroots: String,
+}
+
+fn project_line(project: &ProjectRow) -> ProjectLine {
+    ProjectLine {
+        url: format!("{}/", project_path(project)),
+        full_name: format!("{}/{}", project.owner, project.name),
+        description: project.description.clone(),
+        chroots: project
+            .chroots
+            .iter()
+            .map(ChrootName::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "directory.html")]
+struct DirectoryPage {
+    chrome: Chrome,
+    heading: String,
+    intro: Option<String>,
+    show_search: bool,
+    query: String,
+    empty: String,
+    projects: Vec<ProjectLine>,
 }
 
 #[derive(Deserialize)]
@@ -82,256 +210,372 @@ struct SearchQuery {
     q: String,
 }
 
-async fn directory(State(app): State<App>, Query(query): Query<SearchQuery>) -> Result<Response> {
+async fn directory(
+    State(app): State<App>,
+    visitor: Visitor,
+    Query(query): Query<SearchQuery>,
+) -> PageResult {
     let found = app.db().search_projects(&query.q).await?;
-    let mut body = format!(
-        "<h1>Projects</h1>\n<form action=\"/coprs/\"><input name=\"q\" value=\"{}\" \
-         placeholder=\"owner, name or description\"> <button>Search</button></form>\n",
-        esc(&query.q)
-    );
-    if found.is_empty() {
-        body.push_str("<p class=\"muted\">No listed project matches.</p>\n");
-    } else {
-        body.push_str("<table>\n<tr><th>project</th><th>description</th><th>chroots</th></tr>\n");
-        for project in &found {
-            let chroots: Vec<&str> = project.chroots.iter().map(ChrootName::as_str).collect();
-            body.push_str(&format!(
-                "<tr><td><a href=\"{}/\">{}/{}</a></td><td>{}</td><td>{}</td></tr>\n",
-                project_path(project),
-                esc(project.owner.as_str()),
-                esc(project.name.as_str()),
-                esc(&project.description),
-                esc(&chroots.join(" "))
-            ));
-        }
-        body.push_str("</table>\n");
+    render(&DirectoryPage {
+        chrome: visitor.chrome(&app, "Projects"),
+        heading: "Projects".into(),
+        intro: None,
+        show_search: true,
+        query: query.q,
+        empty: "No listed project matches.".into(),
+        projects: found.iter().map(project_line).collect(),
+    })
+}
+
+/// A user's or a group's projects; unlisted ones only for the owner and
+/// administrators.
+async fn owner_page(State(app): State<App>, visitor: Visitor, params: PathParams) -> PageResult {
+    let owner = params.owner()?;
+    let is_group = owner.as_str().starts_with('@');
+    if !is_group && app.db().find_user(owner.as_str()).await?.is_none() {
+        return Err(Error::NotFound(format!("there is no user {owner}")).into());
     }
-    Ok(page("Projects", &body))
+    let sees_unlisted = visitor
+        .user
+        .as_ref()
+        .is_some_and(|u| u.is_admin || u.name.as_str() == owner.as_str());
+    let projects: Vec<ProjectRow> = app
+        .db()
+        .list_projects(Some(&owner))
+        .await?
+        .into_iter()
+        .filter(|p| p.listed || sees_unlisted)
+        .collect();
+    render(&DirectoryPage {
+        chrome: visitor.chrome(&app, owner.to_string()),
+        heading: owner.to_string(),
+        intro: Some(format!(
+            "{} project(s) {} {owner}.",
+            projects.len(),
+            if is_group { "of the group" } else { "of" }
+        )),
+        show_search: false,
+        query: String::new(),
+        empty: format!("{owner} has no projects yet."),
+        projects: projects.iter().map(project_line).collect(),
+    })
 }
 
-async fn find(app: &App, owner: &str, project: &str) -> Result<ProjectRow> {
-    projects::find_project(app, &owner.parse()?, &project.parse()?).await
+struct ChrootLine {
+    name: String,
+    name_release: String,
+    release_url: Option<String>,
+    release_name: String,
 }
 
-async fn user_project(
-    State(app): State<App>,
-    Path((owner, project)): Path<(String, String)>,
-) -> Result<Response> {
-    project_page(&app, find(&app, &owner, &project).await?).await
+struct ProjectView {
+    path: String,
+    owner: String,
+    owner_url: String,
+    full_name: String,
+    description: String,
+    instructions: String,
+    hub: String,
+    can_build: bool,
+    can_admin: bool,
+    signed_in: bool,
+    chroots: Vec<ChrootLine>,
+    release_example: Option<String>,
+    fingerprint: String,
+    pubkey_url: String,
+    key_until: Option<String>,
+    storage_used: String,
+    storage_quota: String,
+    storage_scope: String,
+    retain_older: i64,
+    enable_net: bool,
+    repos: Vec<String>,
 }
 
-async fn group_project(
-    State(app): State<App>,
-    Path((group, project)): Path<(String, String)>,
-) -> Result<Response> {
-    project_page(&app, find(&app, &format!("@{group}"), &project).await?).await
+#[derive(Template)]
+#[template(path = "project.html")]
+struct ProjectPage {
+    chrome: Chrome,
+    p: ProjectView,
+    builds: Vec<BuildLine>,
 }
 
-async fn project_page(app: &App, project: ProjectRow) -> Result<Response> {
+async fn project_page(State(app): State<App>, visitor: Visitor, params: PathParams) -> PageResult {
+    let project = params.project(&app).await?;
     let path = project_path(&project);
-    let full = format!("{}/{}", project.owner, project.name);
-    let key = keys::project_key(app, &project).await?;
-    let budget = quota::budget_for(app, &project).await?;
-    let mut body = format!(
-        "<h1>{} <small><a href=\"{path}/feed.atom\">feed</a></small></h1>\n",
-        esc(&full)
-    );
-    if !project.description.is_empty() {
-        body.push_str(&format!("<p>{}</p>\n", esc(&project.description)));
-    }
-    body.push_str(
-        "<h2>Install</h2>\n<table>\n<tr><th>chroot</th><th>release package</th>\
-                   <th>.repo file</th><th>packages</th></tr>\n",
-    );
+    let full_name = format!("{}/{}", project.owner, project.name);
+    let key = keys::project_key(&app, &project).await?;
+    let budget = quota::budget_for(&app, &project).await?;
+    let mut chroots = Vec::new();
     for chroot in &project.chroots {
-        let release = release::release_url(app, &project, chroot)
-            .await?
-            .map(|url| {
-                format!(
-                    "<a href=\"{}\">{}</a>",
-                    esc(&url),
-                    esc(&release::package_name(&project))
-                )
-            })
-            .unwrap_or_default();
-        body.push_str(&format!(
-            "<tr><td>{chroot}</td><td>{release}</td>\
-             <td><a href=\"{path}/repo/{}/dnf.repo\">dnf.repo</a></td>\
-             <td><a href=\"{path}/packages/{chroot}/\">browse</a></td></tr>\n",
-            chroot.name_release()
-        ));
+        chroots.push(ChrootLine {
+            name: chroot.to_string(),
+            name_release: chroot.name_release().to_string(),
+            release_url: release::release_url(&app, &project, chroot).await?,
+            release_name: release::package_name(&project),
+        });
     }
-    body.push_str("</table>\n");
-    if let Some(chroot) = project.chroots.first() {
-        body.push_str(&format!(
-            "<p>For example: <code>sudo dnf install {}{path}/release/{}/{}.noarch.rpm</code>, \
-             then <code>sudo dnf install PACKAGE</code>.</p>\n",
-            esc(app.public_url()),
+    let release_example = project.chroots.first().map(|chroot| {
+        format!(
+            "{}{path}/release/{}/{}.noarch.rpm",
+            app.public_url(),
             chroot.name_release(),
-            esc(&release::package_name(&project))
-        ));
-    }
-    body.push_str(&format!(
-        "<p>Packages and repository metadata are signed with key <code>{}</code> \
-         (<a href=\"{}/{}/pubkey.gpg\">pubkey.gpg</a>{}).</p>\n",
-        key.fingerprint(),
-        esc(&app.results_url()),
-        esc(&full),
-        key.expires_on()
-            .map(|t| format!(", valid until {}", &views::rfc3339(t)[..10]))
-            .unwrap_or_default()
-    ));
-    body.push_str(&format!(
-        "<p>Storage: {} of {} used ({}). Keeps {} older build(s) of each package per chroot.</p>\n",
-        format_bytes(budget.used),
-        format_bytes(budget.quota),
-        if budget.scope.contains('/') {
+            release::package_name(&project)
+        )
+    });
+    let access = access_of(&app, &visitor, &project).await?;
+    let view = ProjectView {
+        owner: project.owner.to_string(),
+        owner_url: owner_path(&project.owner),
+        description: project.description.clone(),
+        instructions: String::new(),
+        hub: crate::keys::instance_host(&app).to_owned(),
+        can_build: access.build,
+        can_admin: access.admin,
+        signed_in: visitor.user.is_some(),
+        chroots,
+        release_example,
+        fingerprint: key.fingerprint(),
+        pubkey_url: format!("{}/{full_name}/pubkey.gpg", app.results_url()),
+        key_until: key.expires_on().map(|t| views::rfc3339(t)[..10].to_owned()),
+        storage_used: format_bytes(budget.used),
+        storage_quota: format_bytes(budget.quota),
+        storage_scope: if budget.scope.contains('/') {
             "the project's own quota".to_owned()
         } else {
-            format!("shared by {}'s projects", esc(&budget.scope))
+            format!("shared by {}'s projects", budget.scope)
         },
-        project.retain_older
-    ));
-    body.push_str(
-        "<h2>Recent builds</h2>\n<table>\n<tr><th>build</th><th>package</th>\
-                   <th>state</th><th>submitted</th></tr>\n",
-    );
-    for build in app.db().list_builds(project.id, 20, 0).await? {
-        body.push_str(&format!(
-            "<tr><td><a href=\"{path}/build/{0}/\">{0}</a></td><td>{1} {2}</td>\
-             <td>{3}</td><td>{4}</td></tr>\n",
-            build.id,
-            esc(build.package_name.as_ref().map_or("", |n| n.as_str())),
-            esc(build.package_version.as_deref().unwrap_or_default()),
-            builds::state_of(&build),
-            views::rfc3339(build.submitted_on)
-        ));
+        retain_older: project.retain_older,
+        enable_net: project.buildroot.enable_net,
+        repos: project.buildroot.additional_repos.clone(),
+        full_name: full_name.clone(),
+        path,
+    };
+    let builds = app.db().list_builds(project.id, 10, 0).await?;
+    render(&ProjectPage {
+        chrome: visitor.chrome(&app, full_name),
+        p: view,
+        builds: builds.iter().map(build_line).collect(),
+    })
+}
+
+/// Builds per page of a project's builds list.
+const BUILDS_PER_PAGE: i64 = 25;
+
+#[derive(Deserialize)]
+struct BuildsQuery {
+    #[serde(default)]
+    package: String,
+    #[serde(default)]
+    chroot: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "builds.html")]
+struct BuildsPage {
+    chrome: Chrome,
+    path: String,
+    full_name: String,
+    can_build: bool,
+    filter: BuildFilter,
+    chroots: Vec<String>,
+    states: Vec<String>,
+    builds: Vec<BuildLine>,
+    page: i64,
+    newer: Option<String>,
+    older: Option<String>,
+}
+
+/// The states a chroot of a build can be in, for the builds filter.
+const CHROOT_STATES: [BuildState; 7] = [
+    BuildState::Pending,
+    BuildState::Starting,
+    BuildState::Running,
+    BuildState::Succeeded,
+    BuildState::Failed,
+    BuildState::Canceled,
+    BuildState::Skipped,
+];
+
+async fn builds_page(
+    State(app): State<App>,
+    visitor: Visitor,
+    params: PathParams,
+    Query(query): Query<BuildsQuery>,
+) -> PageResult {
+    let project = params.project(&app).await?;
+    let path = project_path(&project);
+    if !query.state.is_empty() && !CHROOT_STATES.iter().any(|s| s.as_str() == query.state) {
+        return Err(Error::bad_request(format!("unknown build state {:?}", query.state)).into());
     }
-    body.push_str("</table>\n");
-    Ok(page(&full, &body))
+    if !query.chroot.is_empty() {
+        query.chroot.parse::<ChrootName>()?;
+    }
+    let filter = BuildFilter {
+        package: query.package.trim().to_owned(),
+        chroot: query.chroot.clone(),
+        chroot_state: query.state.clone(),
+    };
+    let page = query.page.unwrap_or(1).clamp(1, 1_000_000);
+    // One more than a page tells whether an older page exists.
+    let mut rows = app
+        .db()
+        .list_builds_filtered(
+            project.id,
+            &filter,
+            BUILDS_PER_PAGE + 1,
+            (page - 1) * BUILDS_PER_PAGE,
+        )
+        .await?;
+    let has_older = rows.len() as i64 > BUILDS_PER_PAGE;
+    rows.truncate(BUILDS_PER_PAGE as usize);
+    let page_url = |n: i64| {
+        format!(
+            "{path}/builds/?package={}&chroot={}&state={}&page={n}",
+            url_encode(&filter.package),
+            url_encode(&filter.chroot),
+            url_encode(&filter.chroot_state)
+        )
+    };
+    let access = access_of(&app, &visitor, &project).await?;
+    render(&BuildsPage {
+        chrome: visitor.chrome(
+            &app,
+            format!("Builds of {}/{}", project.owner, project.name),
+        ),
+        full_name: format!("{}/{}", project.owner, project.name),
+        can_build: access.build,
+        chroots: project.chroots.iter().map(ToString::to_string).collect(),
+        states: CHROOT_STATES.iter().map(ToString::to_string).collect(),
+        builds: rows.iter().map(build_line).collect(),
+        newer: (page > 1).then(|| page_url(page - 1)),
+        older: has_older.then(|| page_url(page + 1)),
+        page,
+        filter,
+        path,
+    })
 }
 
-async fn user_build(
-    State(app): State<App>,
-    Path((owner, project, id)): Path<(String, String, String)>,
-) -> Result<Response> {
-    build_page(&app, find(&app, &owner, &project).await?, &id).await
+struct ChrootRun {
+    name: String,
+    state: String,
+    builder: String,
+    started: String,
+    ended: String,
+    result_url: Option<String>,
+    fail_reason: Option<String>,
+    waiting: Option<String>,
+    live: bool,
+    log: String,
+    log_offset: usize,
 }
 
-async fn group_build(
-    State(app): State<App>,
-    Path((group, project, id)): Path<(String, String, String)>,
-) -> Result<Response> {
-    build_page(&app, find(&app, &format!("@{group}"), &project).await?, &id).await
+#[derive(Template)]
+#[template(path = "build.html")]
+struct BuildPage {
+    chrome: Chrome,
+    path: String,
+    full_name: String,
+    id: String,
+    package: String,
+    state: String,
+    submitted: String,
+    submitter: Option<String>,
+    source_type: String,
+    background: bool,
+    chroots: Vec<ChrootRun>,
 }
 
-/// One build: its chroots, their results, and for the pending ones why
-/// they wait and when they are likely to start.
-async fn build_page(app: &App, project: ProjectRow, id: &str) -> Result<Response> {
-    let build = builds::get_build(app, id.parse()?).await?;
+/// How much of a running build's log the page shows before the script
+/// follows it.
+const LOG_SHOWN_BYTES: usize = 256 << 10;
+
+/// One build: its chroots, their results, for the pending ones why they
+/// wait and when they are likely to start, and the live log of those not
+/// ended.
+async fn build_page(State(app): State<App>, visitor: Visitor, params: PathParams) -> PageResult {
+    let project = params.project(&app).await?;
+    let id = params.get("id")?;
+    let build = builds::get_build(&app, id.parse()?).await?;
     if build.project_id != project.id {
-        return Err(crate::error::Error::NotFound(format!(
+        return Err(Error::NotFound(format!(
             "build {id} is not in {}/{}",
             project.owner, project.name
-        )));
+        ))
+        .into());
     }
-    let shown = builds::to_api_explained(app, &build).await?;
-    let title = format!("Build {} of {}/{}", build.id, project.owner, project.name);
-    let mut body = format!(
-        "<h1>{}</h1>\n<p>{} {} · <b>{}</b> · submitted {}{}{}</p>\n",
-        esc(&title),
-        esc(build.package_name.as_ref().map_or("", |n| n.as_str())),
-        esc(build.package_version.as_deref().unwrap_or_default()),
-        shown.state,
-        views::rfc3339(build.submitted_on),
-        build
-            .submitter
-            .as_ref()
-            .map(|s| format!(" by {}", esc(s)))
-            .unwrap_or_default(),
-        if shown.is_background {
-            " · background"
-        } else {
-            ""
-        }
-    );
-    body.push_str(
-        "<table>\n<tr><th>chroot</th><th>state</th><th>started</th><th>ended</th>\
-         <th>results</th></tr>\n",
-    );
+    let shown = builds::to_api_explained(&app, &build).await?;
+    let mut chroots = Vec::new();
     for chroot in &shown.chroots {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            chroot.name,
-            chroot.state,
-            chroot.started_on.map(views::rfc3339).unwrap_or_default(),
-            chroot.ended_on.map(views::rfc3339).unwrap_or_default(),
-            chroot
-                .result_url
-                .as_ref()
-                .map(|u| format!("<a href=\"{}\">files and logs</a>", esc(u)))
-                .unwrap_or_default()
-        ));
-        if let Some(reason) = &chroot.fail_reason {
-            body.push_str(&format!(
-                "<tr><td></td><td colspan=\"4\" class=\"muted\">{}</td></tr>\n",
-                esc(reason)
-            ));
-        }
-        if let Some(queue) = &chroot.queue {
-            body.push_str(&format!(
-                "<tr><td></td><td colspan=\"4\">Waiting: {}{}</td></tr>\n",
-                esc(&queue.message),
-                queue
-                    .estimated_start
-                    .map(|t| format!(" (estimated start {})", views::rfc3339(t)))
-                    .unwrap_or_default()
-            ));
-        }
+        let task = build.chroots.iter().find(|t| t.chroot == chroot.name);
+        let live = !chroot.state.is_final();
+        let (log, log_offset) = if live {
+            let chunk = builds::read_log(&app, &build, &chroot.name, 0, LOG_SHOWN_BYTES).await?;
+            // Whole lines only, so that the script continues at a line.
+            let end = chunk
+                .bytes
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |i| i + 1);
+            (
+                String::from_utf8_lossy(&chunk.bytes[..end]).into_owned(),
+                end,
+            )
+        } else {
+            (String::new(), 0)
+        };
+        chroots.push(ChrootRun {
+            name: chroot.name.to_string(),
+            state: chroot.state.to_string(),
+            builder: task
+                .and_then(|t| t.builder_id)
+                .map(|b| format!("#{b}"))
+                .unwrap_or_default(),
+            started: chroot.started_on.map(short_time).unwrap_or_default(),
+            ended: chroot.ended_on.map(short_time).unwrap_or_default(),
+            result_url: chroot.result_url.clone(),
+            fail_reason: chroot.fail_reason.clone(),
+            waiting: chroot.queue.as_ref().map(|q| {
+                format!(
+                    "{}{}",
+                    q.message,
+                    q.estimated_start
+                        .map(|t| format!(" (estimated start {})", short_time(t)))
+                        .unwrap_or_default()
+                )
+            }),
+            live,
+            log,
+            log_offset,
+        });
     }
-    body.push_str("</table>\n");
-    Ok(page(&title, &body))
+    let full_name = format!("{}/{}", project.owner, project.name);
+    render(&BuildPage {
+        chrome: visitor.chrome(&app, format!("Build {} of {full_name}", build.id)),
+        path: project_path(&project),
+        full_name,
+        id: build.id.to_string(),
+        package: build_line(&build).package,
+        state: shown.state.to_string(),
+        submitted: short_time(build.submitted_on),
+        submitter: build.submitter.clone(),
+        source_type: build.source_type.clone(),
+        background: shown.is_background,
+        chroots,
+    })
 }
 
-async fn user_feed(
-    State(app): State<App>,
-    Path((owner, project)): Path<(String, String)>,
-) -> Result<Response> {
-    feed(&app, find(&app, &owner, &project).await?).await
-}
-
-async fn group_feed(
-    State(app): State<App>,
-    Path((group, project)): Path<(String, String)>,
-) -> Result<Response> {
-    feed(&app, find(&app, &format!("@{group}"), &project).await?).await
-}
-
-async fn feed(app: &App, project: ProjectRow) -> Result<Response> {
+async fn feed(State(app): State<App>, params: PathParams) -> PageResult {
+    let project = params.project(&app).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
-        views::feed(app, &project).await?,
+        views::feed(&app, &project).await?,
     )
         .into_response())
-}
-
-async fn user_packages(
-    State(app): State<App>,
-    Path((owner, project, chroot)): Path<(String, String, String)>,
-) -> Result<Response> {
-    packages(&app, find(&app, &owner, &project).await?, &chroot).await
-}
-
-async fn group_packages(
-    State(app): State<App>,
-    Path((group, project, chroot)): Path<(String, String, String)>,
-) -> Result<Response> {
-    packages(
-        &app,
-        find(&app, &format!("@{group}"), &project).await?,
-        &chroot,
-    )
-    .await
 }
 
 fn evr(p: &koper_repodata::ListedPackage) -> String {
@@ -342,125 +586,130 @@ fn evr(p: &koper_repodata::ListedPackage) -> String {
     }
 }
 
+struct PackageLine {
+    name: String,
+    evr: String,
+    arches: String,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "packages.html")]
+struct PackagesPage {
+    chrome: Chrome,
+    path: String,
+    full_name: String,
+    chroot: String,
+    files_url: String,
+    packages: Vec<PackageLine>,
+}
+
 /// A repo's packages, one row per name with its newest version.
-async fn packages(app: &App, project: ProjectRow, chroot: &str) -> Result<Response> {
-    let chroot: ChrootName = chroot.parse()?;
-    let listed = views::repo_packages(app, &project, &chroot).await?;
-    let title = format!("{}/{} packages for {chroot}", project.owner, project.name);
-    let mut body = format!(
-        "<h1>{}</h1>\n<p><a href=\"{}/\">project</a> · <a href=\"{}/{}/{}/{chroot}/\">files</a></p>\n",
-        esc(&title),
-        project_path(&project),
-        esc(&app.results_url()),
-        esc(project.owner.as_str()),
-        esc(project.name.as_str()),
-    );
-    body.push_str(
-        "<table>\n<tr><th>package</th><th>version</th><th>arch</th><th>summary</th></tr>\n",
-    );
+async fn packages(State(app): State<App>, visitor: Visitor, params: PathParams) -> PageResult {
+    let project = params.project(&app).await?;
+    let chroot: ChrootName = params.get("chroot")?.parse()?;
+    let listed = views::repo_packages(&app, &project, &chroot).await?;
     let mut names: Vec<&str> = listed.iter().map(|p| p.name.as_str()).collect();
     names.dedup();
-    for name in names {
-        let arches: Vec<&str> = listed
-            .iter()
-            .filter(|p| p.name == name)
-            .map(|p| p.arch.as_str())
-            .collect();
-        let Some(newest) = listed.iter().rfind(|p| p.name == name) else {
-            continue;
-        };
-        body.push_str(&format!(
-            "<tr><td><a href=\"{}/\">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            esc(name),
-            esc(name),
-            esc(&evr(newest)),
-            esc(&arches.join(" ")),
-            esc(&newest.summary)
-        ));
-    }
-    body.push_str("</table>\n");
-    Ok(page(&title, &body))
+    let packages = names
+        .into_iter()
+        .filter_map(|name| {
+            let newest = listed.iter().rfind(|p| p.name == name)?;
+            Some(PackageLine {
+                name: name.to_owned(),
+                evr: evr(newest),
+                arches: listed
+                    .iter()
+                    .filter(|p| p.name == name)
+                    .map(|p| p.arch.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                summary: newest.summary.clone(),
+            })
+        })
+        .collect();
+    let full_name = format!("{}/{}", project.owner, project.name);
+    render(&PackagesPage {
+        chrome: visitor.chrome(&app, format!("{full_name} packages for {chroot}")),
+        path: project_path(&project),
+        files_url: format!("{}/{full_name}/{chroot}/", app.results_url()),
+        full_name,
+        chroot: chroot.to_string(),
+        packages,
+    })
 }
 
-async fn user_package(
-    State(app): State<App>,
-    Path((owner, project, chroot, name)): Path<(String, String, String, String)>,
-) -> Result<Response> {
-    package(&app, find(&app, &owner, &project).await?, &chroot, &name).await
+struct FirstVersion {
+    summary: String,
+    description: String,
+    license: String,
+    url: String,
 }
 
-async fn group_package(
-    State(app): State<App>,
-    Path((group, project, chroot, name)): Path<(String, String, String, String)>,
-) -> Result<Response> {
-    package(
-        &app,
-        find(&app, &format!("@{group}"), &project).await?,
-        &chroot,
-        &name,
-    )
-    .await
+struct VersionView {
+    nevra: String,
+    download: String,
+    size: String,
+    built: String,
+    changelog: Vec<(String, String, String)>,
+    files: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "package.html")]
+struct PackagePage {
+    chrome: Chrome,
+    path: String,
+    full_name: String,
+    chroot: String,
+    name: String,
+    first: Option<FirstVersion>,
+    versions: Vec<VersionView>,
 }
 
 /// One package: every published version with its changelog and files.
-async fn package(app: &App, project: ProjectRow, chroot: &str, name: &str) -> Result<Response> {
-    let chroot: ChrootName = chroot.parse()?;
-    let versions = views::package_details(app, &project, &chroot, name).await?;
-    let title = format!("{name} in {}/{} ({chroot})", project.owner, project.name);
-    let repo_url = format!(
-        "{}/{}/{}/{chroot}",
-        app.results_url(),
-        project.owner,
-        project.name
-    );
-    let mut body = format!(
-        "<h1>{}</h1>\n<p><a href=\"../\">all packages</a></p>\n",
-        esc(&title)
-    );
-    if let Some(first) = versions.first() {
-        body.push_str(&format!(
-            "<p>{}</p>\n<pre>{}</pre>\n<p>License: {}{}</p>\n",
-            esc(&first.listed.summary),
-            esc(&first.description),
-            esc(&first.license),
-            if first.url.is_empty() {
-                String::new()
-            } else {
-                format!(" · <a href=\"{0}\">{0}</a>", esc(&first.url))
-            }
-        ));
-    }
-    for version in &versions {
-        let p = &version.listed;
-        body.push_str(&format!(
-            "<h2>{}-{}.{}</h2>\n<p><a href=\"{}/{}\">download</a> · {} · built {}</p>\n",
-            esc(&p.name),
-            esc(&evr(p)),
-            esc(&p.arch),
-            esc(&repo_url),
-            esc(&p.location),
-            format_bytes(i64::try_from(p.size).unwrap_or(i64::MAX)),
-            views::rfc3339(p.build_time)
-        ));
-        if !version.changelog.is_empty() {
-            body.push_str("<h3>Changelog</h3>\n");
-            for entry in &version.changelog {
-                body.push_str(&format!(
-                    "<p><b>{}</b> {}</p>\n<pre>{}</pre>\n",
-                    &views::rfc3339(entry.time)[..10],
-                    esc(&entry.author),
-                    esc(&entry.text)
-                ));
-            }
-        }
-        if !version.files.is_empty() {
-            body.push_str("<h3>Files</h3>\n<pre>");
-            for file in &version.files {
-                body.push_str(&esc(file));
-                body.push('\n');
-            }
-            body.push_str("</pre>\n");
-        }
-    }
-    Ok(page(&title, &body))
+async fn package(State(app): State<App>, visitor: Visitor, params: PathParams) -> PageResult {
+    let project = params.project(&app).await?;
+    let chroot: ChrootName = params.get("chroot")?.parse()?;
+    let name = params.get("name")?;
+    let versions = views::package_details(&app, &project, &chroot, name).await?;
+    let full_name = format!("{}/{}", project.owner, project.name);
+    let repo_url = format!("{}/{full_name}/{chroot}", app.results_url());
+    render(&PackagePage {
+        chrome: visitor.chrome(&app, format!("{name} in {full_name} ({chroot})")),
+        path: project_path(&project),
+        first: versions.first().map(|first| FirstVersion {
+            summary: first.listed.summary.clone(),
+            description: first.description.clone(),
+            license: first.license.clone(),
+            url: first.url.clone(),
+        }),
+        versions: versions
+            .iter()
+            .map(|version| {
+                let p = &version.listed;
+                VersionView {
+                    nevra: format!("{}-{}.{}", p.name, evr(p), p.arch),
+                    download: format!("{repo_url}/{}", p.location),
+                    size: format_bytes(i64::try_from(p.size).unwrap_or(i64::MAX)),
+                    built: views::rfc3339(p.build_time),
+                    changelog: version
+                        .changelog
+                        .iter()
+                        .map(|e| {
+                            (
+                                views::rfc3339(e.time)[..10].to_owned(),
+                                e.author.clone(),
+                                e.text.clone(),
+                            )
+                        })
+                        .collect(),
+                    files: version.files.clone(),
+                }
+            })
+            .collect(),
+        full_name,
+        chroot: chroot.to_string(),
+        name: name.to_owned(),
+    })
 }

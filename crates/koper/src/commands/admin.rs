@@ -54,16 +54,58 @@ fn print_client_config(dir: &DataDir, account: &users::NewAccount) {
     println!("token = \"{}\"", account.token);
 }
 
+/// The first line of standard input, without its line ending: a password
+/// given on the command line would show in `ps` and shell histories.
+fn read_password() -> Result<String, Failure> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| {
+        Failure::local(format!("cannot read the password from standard input: {e}"))
+    })?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        return Err(Failure::new(2, "no password on standard input")
+            .hint("e.g. `printf '%s\\n' \"$PASSWORD\" | koper admin set-password NAME`"));
+    }
+    Ok(password)
+}
+
 pub async fn admin(command: AdminCommand) -> CommandResult {
     match command {
-        AdminCommand::AddUser { data, name, admin } => {
+        AdminCommand::AddUser {
+            data,
+            name,
+            admin,
+            password,
+        } => {
             let name = user_name(&name)?;
+            let password = if password {
+                let password = read_password()?;
+                koper_server::passwords::check_policy(&password)
+                    .map_err(|e| Failure::new(2, e.to_string()))?;
+                Some(password)
+            } else {
+                None
+            };
             let (dir, db) = open(&data).await?;
             let account = users::add_user(&db, &name, admin).await.map_err(|e| {
                 Failure::new(1, e.to_string())
                     .hint("`koper admin new-token NAME` issues another token for an existing user")
             })?;
+            if let Some(password) = password {
+                koper_server::passwords::set_password(&db, &name, &password)
+                    .await
+                    .map_err(|e| Failure::new(1, e.to_string()))?;
+            }
             print_client_config(&dir, &account);
+        }
+        AdminCommand::SetPassword { data, name } => {
+            let name = user_name(&name)?;
+            let password = read_password()?;
+            let (_, db) = open(&data).await?;
+            koper_server::passwords::set_password(&db, &name, &password)
+                .await
+                .map_err(|e| Failure::new(1, e.to_string()))?;
+            eprintln!("password of {name} set; their browser sessions were ended");
         }
         AdminCommand::NewToken { data, name } => {
             let name = user_name(&name)?;

@@ -29,3 +29,4 @@ mod server_faults;
 mod signing;
 mod sources;
 mod storage;
+mod web;

@@ -97,7 +97,7 @@ fn projects_repos_and_builds_can_be_browsed() {
     assert_eq!(status, 200);
     assert!(html.contains("First release"), "{html}");
     assert!(
-        html.contains("Alice Packager &lt;alice@example.org&gt;"),
+        html.contains("Alice Packager &#60;alice@example.org&#62;"),
         "{html}"
     );
     assert!(html.contains("/usr/bin/hello\n"), "{html}");

@@ -263,6 +263,8 @@ enum Needs {
     Owner,
     /// Administering the group (or being a site admin).
     GroupAdmin,
+    /// Nothing: anyone may (signing in and out).
+    Anyone,
 }
 
 impl Needs {
@@ -273,6 +275,7 @@ impl Needs {
             Needs::Build => matches!(actor, Builder | Admin | Owner | SiteAdmin),
             Needs::Manage => matches!(actor, Admin | Owner | SiteAdmin),
             Needs::Owner | Needs::GroupAdmin => matches!(actor, Owner | SiteAdmin),
+            Needs::Anyone => true,
         }
     }
 }
@@ -301,7 +304,16 @@ enum Body {
     CoprMultipart(Value, &'static str),
     /// A multipart body with one RPM part (native `rpms`).
     RpmsMultipart,
+    /// A web form (url-encoded), sent with the caller's session and CSRF
+    /// token.
+    WebForm(Vec<(&'static str, String)>),
+    /// A web upload form (multipart: CSRF token, these fields, the source
+    /// RPM as `srpm`), sent with the caller's session.
+    WebUpload(Vec<(&'static str, String)>),
 }
+
+/// The password every matrix user signs in to the web pages with.
+const WEB_PASSWORD: &str = "matrix password 1";
 
 /// A state-changing endpoint: its method and path as the server's source
 /// registers them, what it needs, and how to call it.
@@ -673,13 +685,184 @@ fn endpoints() -> Vec<Endpoint> {
                 )
             },
         },
+        // Web forms: state-changing pages, with a session and CSRF token.
+        Endpoint {
+            method: "POST",
+            route: "/login",
+            needs: Needs::Anyone,
+            request: |_| {
+                let form = vec![("name", "erin".into()), ("password", WEB_PASSWORD.into())];
+                ("/login".into(), Body::WebForm(form))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/logout",
+            needs: Needs::Anyone,
+            request: |_| ("/logout".into(), Body::WebForm(vec![])),
+        },
+        Endpoint {
+            method: "POST",
+            route: "/signup",
+            needs: Needs::Anyone,
+            request: |t| {
+                let form = vec![("name", t.fresh.clone()), ("password", WEB_PASSWORD.into())];
+                ("/signup".into(), Body::WebForm(form))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/new",
+            needs: Needs::Owner,
+            request: |t| {
+                let form = vec![
+                    ("owner", "alice".into()),
+                    ("name", t.fresh.clone()),
+                    ("chroots", host_chroot()),
+                    ("listed", "on".into()),
+                ];
+                ("/coprs/new".into(), Body::WebForm(form))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/{owner}/{project}/edit",
+            needs: Needs::Manage,
+            request: |t| {
+                let url = format!("/coprs/alice/{}/edit", t.project);
+                (url, Body::WebForm(settings_form()))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/g/{group}/{project}/edit",
+            needs: Needs::Manage,
+            request: |t| {
+                let url = format!("/coprs/g/{}/{}/edit", t.group, t.project);
+                (url, Body::WebForm(settings_form()))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/{owner}/{project}/new_build",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/coprs/alice/{}/new_build", t.project);
+                (url, Body::WebUpload(vec![("chroots", host_chroot())]))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/g/{group}/{project}/new_build",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/coprs/g/{}/{}/new_build", t.group, t.project);
+                (url, Body::WebUpload(vec![("chroots", host_chroot())]))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/{owner}/{project}/new_build_url",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/coprs/alice/{}/new_build_url", t.project);
+                (url, Body::WebForm(url_build_form()))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/g/{group}/{project}/new_build_url",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/coprs/g/{}/{}/new_build_url", t.group, t.project);
+                (url, Body::WebForm(url_build_form()))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/{owner}/{project}/permissions",
+            needs: Needs::Manage,
+            request: |t| {
+                let url = format!("/coprs/alice/{}/permissions", t.project);
+                (url, Body::WebForm(grant_form()))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/g/{group}/{project}/permissions",
+            needs: Needs::Manage,
+            request: |t| {
+                let url = format!("/coprs/g/{}/{}/permissions", t.group, t.project);
+                (url, Body::WebForm(grant_form()))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/{owner}/{project}/permissions/request",
+            needs: Needs::Login,
+            request: |t| {
+                let url = format!("/coprs/alice/{}/permissions/request", t.project);
+                (url, Body::WebForm(vec![("builder", "on".into())]))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/g/{group}/{project}/permissions/request",
+            needs: Needs::Login,
+            request: |t| {
+                let url = format!("/coprs/g/{}/{}/permissions/request", t.group, t.project);
+                (url, Body::WebForm(vec![("builder", "on".into())]))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/account/tokens",
+            needs: Needs::Login,
+            request: |_| {
+                let form = vec![("label", "matrix".into()), ("days", "30".into())];
+                ("/account/tokens".into(), Body::WebForm(form))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/account/tokens/{id}/revoke",
+            needs: Needs::Login,
+            request: |_| {
+                (
+                    "/account/tokens/999999/revoke".into(),
+                    Body::WebForm(vec![]),
+                )
+            },
+        },
     ]
+}
+
+fn settings_form() -> Vec<(&'static str, String)> {
+    vec![
+        ("description", "changed on the web".into()),
+        ("chroots", host_chroot()),
+        ("listed", "on".into()),
+        ("retain_older", "0".into()),
+    ]
+}
+
+fn url_build_form() -> Vec<(&'static str, String)> {
+    vec![
+        ("chroots", host_chroot()),
+        ("url", "http://127.0.0.1:9/gone.src.rpm".into()),
+    ]
+}
+
+fn grant_form() -> Vec<(&'static str, String)> {
+    vec![("user", "erin".into()), ("builder", "approved".into())]
 }
 
 /// The matrix's cast and a way to call the server as each of them.
 struct Matrix {
     world: World,
     http: Client,
+    /// For web forms: redirects are answers, not to be followed.
+    web_http: Client,
     srpm: PathBuf,
     other: TestUser,
     builder: TestUser,
@@ -701,6 +884,11 @@ impl Matrix {
     }
 
     fn call(&self, actor: Actor, method: &str, url: &str, body: Body) -> (u16, String) {
+        match body {
+            Body::WebForm(fields) => return self.call_web(actor, url, fields, false),
+            Body::WebUpload(fields) => return self.call_web(actor, url, fields, true),
+            _ => {}
+        }
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let mut request: RequestBuilder = self
             .http
@@ -720,9 +908,81 @@ impl Matrix {
                 request.multipart(form)
             }
             Body::RpmsMultipart => request.multipart(Form::new().part("rpm", self.srpm_part())),
+            Body::WebForm(_) | Body::WebUpload(_) => unreachable!("sent by call_web"),
         };
         let response = request.send().unwrap();
         let status = response.status().as_u16();
+        (status, response.text().unwrap_or_default())
+    }
+
+    /// A fresh browser session of `actor` (signed in unless anonymous):
+    /// its `Cookie` header and the CSRF token its forms carry.
+    fn web_session(&self, actor: Actor) -> (String, String) {
+        let base = &self.world.server.url;
+        let page = self.web_http.get(format!("{base}/login")).send().unwrap();
+        let mut cookies = set_cookies(&page);
+        let csrf = csrf_of(&page.text().unwrap());
+        let Some(user) = self.user(actor) else {
+            return (cookies, csrf);
+        };
+        let signed_in = self
+            .web_http
+            .post(format!("{base}/login"))
+            .header("cookie", &cookies)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("name", user.name.as_str()),
+                ("password", WEB_PASSWORD),
+            ])
+            .send()
+            .unwrap();
+        assert_eq!(signed_in.status().as_u16(), 303, "{} signs in", user.name);
+        cookies = set_cookies(&signed_in);
+        let page = self
+            .web_http
+            .get(format!("{base}/account/tokens"))
+            .header("cookie", &cookies)
+            .send()
+            .unwrap();
+        let csrf = csrf_of(&page.text().unwrap());
+        (cookies, csrf)
+    }
+
+    /// Submits a web form as `actor`. A redirect to the sign-in page is
+    /// the web's refusal of an anonymous caller: it counts as 401.
+    fn call_web(
+        &self,
+        actor: Actor,
+        url: &str,
+        fields: Vec<(&'static str, String)>,
+        upload: bool,
+    ) -> (u16, String) {
+        let (cookies, csrf) = self.web_session(actor);
+        let request = self
+            .web_http
+            .post(format!("{}{url}", self.world.server.url))
+            .header("cookie", cookies);
+        let request = if upload {
+            let mut form = Form::new().text("csrf", csrf);
+            for (name, value) in fields {
+                form = form.text(name, value);
+            }
+            request.multipart(form.part("srpm", self.srpm_part()))
+        } else {
+            let mut form = vec![("csrf", csrf)];
+            form.extend(fields);
+            request.form(&form)
+        };
+        let response = request.send().unwrap();
+        let status = response.status().as_u16();
+        let to_sign_in = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .is_some_and(|l| l.starts_with("/login"));
+        if status == 303 && to_sign_in {
+            return (401, "redirected to the sign-in page".into());
+        }
         (status, response.text().unwrap_or_default())
     }
 
@@ -792,6 +1052,22 @@ impl Matrix {
             &format!("/api/v1/groups/{group}/members/erin"),
             Body::Json(json!({ "admin": false })),
         );
+        // A project of the group, where the same users hold the same roles.
+        as_owner(
+            "POST",
+            "/api/v1/projects",
+            Body::Json(
+                json!({ "owner": format!("@{group}"), "name": project, "chroots": [host_chroot()] }),
+            ),
+        );
+        as_owner(
+            "PUT",
+            &format!("/api/v1/projects/@{group}/{project}/permissions"),
+            Body::Json(json!({
+                "carol": { "builder": "approved" },
+                "dave": { "admin": "approved" },
+            })),
+        );
         Target {
             project,
             pending,
@@ -811,10 +1087,17 @@ fn every_state_changing_endpoint_checks_permissions() {
     let admin = server.add_user("dave").unwrap();
     server.add_user("erin").unwrap();
     let site_admin = server.add_site_admin("root").unwrap();
+    for name in ["alice", "bob", "carol", "dave", "erin", "root"] {
+        server.set_password(name, WEB_PASSWORD).unwrap();
+    }
     let srpm = world.srpm("hello");
     let mut matrix = Matrix {
         world,
         http: Client::new(),
+        web_http: Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
         srpm,
         other,
         builder,
@@ -961,4 +1244,24 @@ fn calls(text: &str, name: &str) -> bool {
             .last()
             .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
     })
+}
+
+/// The cookies a response sets, as a `Cookie` header.
+fn set_cookies(response: &reqwest::blocking::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The CSRF token of the first form of a page.
+fn csrf_of(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token");
+    let rest = &page[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
 }

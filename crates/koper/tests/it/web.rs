@@ -1,0 +1,385 @@
+//! The web pages in a real headless Chromium against the real server:
+//! signing in, creating a project, uploading a source RPM through the
+//! form, following the live log until the build succeeded, the install
+//! instructions, API tokens; and what is refused: a wrong password, a form
+//! without its CSRF token, too many failed sign-ins. Screenshots of the
+//! main pages are kept under the test target's tmp directory.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, Locator};
+use koper_testkit::Browser;
+
+use crate::common::*;
+
+const PASSWORD: &str = "a long enough password";
+
+fn screenshots_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn page_text(client: &Client) -> String {
+    // Waits for the page a click started to load.
+    client
+        .wait()
+        .for_element(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Clicks what `locator` finds and waits until the page it leads to
+/// replaced the current one.
+async fn click_through(client: &Client, locator: Locator<'_>) {
+    let old = client.find(Locator::Css("html")).await.unwrap();
+    client.find(locator).await.unwrap().click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // A replaced page's elements are stale: asking them fails.
+    while old.tag_name().await.is_ok() {
+        assert!(Instant::now() < deadline, "the click led nowhere");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn sign_in(client: &Client, url: &str, name: &str, password: &str) {
+    client.goto(&format!("{url}/login")).await.unwrap();
+    let field = client.find(Locator::Id("name")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(name).await.unwrap();
+    client
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    click_through(client, Locator::Css("main button[type=submit]")).await;
+}
+
+/// Waits (at most `limit`) until `ready` says yes; panics with `what`
+/// otherwise.
+async fn wait_until<F, Fut>(limit: Duration, what: &str, mut ready: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !ready().await {
+        assert!(Instant::now() < deadline, "gave up waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[test]
+fn a_packager_builds_and_a_user_finds_the_install_instructions() {
+    let world = World::new();
+    world.server.set_password("alice", PASSWORD).unwrap();
+    world.server.add_user("bob").unwrap();
+    world.server.set_password("bob", PASSWORD).unwrap();
+    let srpm = world.srpm("hello");
+    let url = world.server.url.clone();
+    let host = host_chroot();
+    runtime().block_on(async {
+        let browser = Browser::start(&screenshots_dir()).await.unwrap();
+        let client = &browser.client;
+
+        // Home and directory, signed out.
+        client.goto(&format!("{url}/")).await.unwrap();
+        assert!(page_text(client).await.contains("Recent builds"));
+        browser.screenshot("home").await.unwrap();
+
+        // A wrong password is refused on the form, which keeps the name.
+        sign_in(client, &url, "alice", "not the password").await;
+        let text = page_text(client).await;
+        assert!(text.contains("wrong user name or password"), "{text}");
+        browser.screenshot("login-refused").await.unwrap();
+
+        // Signing in from a page that needed it comes back to it.
+        client.goto(&format!("{url}/coprs/new")).await.unwrap();
+        assert!(client.current_url().await.unwrap().path() == "/login");
+        client
+            .find(Locator::Id("name"))
+            .await
+            .unwrap()
+            .send_keys("alice")
+            .await
+            .unwrap();
+        client
+            .find(Locator::Id("password"))
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        click_through(client, Locator::Css("main button[type=submit]")).await;
+        assert_eq!(client.current_url().await.unwrap().path(), "/coprs/new");
+
+        // A new project through the form.
+        client
+            .find(Locator::Id("name"))
+            .await
+            .unwrap()
+            .send_keys("webhello")
+            .await
+            .unwrap();
+        client
+            .find(Locator::Id("description"))
+            .await
+            .unwrap()
+            .send_keys("Built from the browser")
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css(&format!(
+                "input[name=chroots][value=\"{host}\"]"
+            )))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        browser.screenshot("new-project").await.unwrap();
+        click_through(client, Locator::Css("main button[type=submit]")).await;
+        assert_eq!(
+            client.current_url().await.unwrap().path(),
+            "/coprs/alice/webhello/"
+        );
+
+        // A form whose CSRF token is not the session's is refused.
+        client
+            .goto(&format!("{url}/coprs/alice/webhello/edit"))
+            .await
+            .unwrap();
+        client
+            .execute(
+                "document.querySelector('main input[name=csrf]').value = 'forged'",
+                vec![],
+            )
+            .await
+            .unwrap();
+        click_through(client, Locator::Css("main button[type=submit]")).await;
+        let text = page_text(client).await;
+        assert!(
+            text.contains("403") && text.contains("security token"),
+            "{text}"
+        );
+        browser.screenshot("csrf-refused").await.unwrap();
+
+        // Upload the source RPM through the form (with the progress bar's
+        // script), then follow the live log on the build page.
+        client
+            .goto(&format!("{url}/coprs/alice/webhello/new_build"))
+            .await
+            .unwrap();
+        client
+            .find(Locator::Id("srpm"))
+            .await
+            .unwrap()
+            .send_keys(srpm.to_str().unwrap())
+            .await
+            .unwrap();
+        browser.screenshot("new-build").await.unwrap();
+        click_through(
+            client,
+            Locator::Css("form[data-upload] button[type=submit]"),
+        )
+        .await;
+        wait_until(Duration::from_secs(60), "the build page", || async {
+            client
+                .current_url()
+                .await
+                .is_ok_and(|u| u.path().starts_with("/coprs/alice/webhello/build/"))
+        })
+        .await;
+        let mut log_seen = String::new();
+        let deadline = Instant::now() + Duration::from_secs(900);
+        loop {
+            if let Ok(pre) = client.find(Locator::Css("pre.log")).await
+                && let Ok(text) = pre.text().await
+                && text.len() > log_seen.len()
+            {
+                log_seen = text;
+            }
+            if client
+                .find(Locator::Css(".page-head .state-succeeded"))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "gave up waiting for the build");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        assert!(
+            log_seen.contains("hello"),
+            "the live log showed nothing while the build ran: {log_seen:?}"
+        );
+        browser.screenshot("build-succeeded").await.unwrap();
+
+        // The project page: install instructions and repo files.
+        client
+            .goto(&format!("{url}/coprs/alice/webhello/"))
+            .await
+            .unwrap();
+        let text = page_text(client).await;
+        assert!(text.contains("dnf copr enable"), "{text}");
+        assert!(text.contains("koper-alice-webhello"), "{text}");
+        client
+            .find(Locator::Css(&format!(
+                "a[href=\"/coprs/alice/webhello/repo/{}/dnf.repo\"]",
+                host.trim_end_matches(&format!("-{}", std::env::consts::ARCH))
+            )))
+            .await
+            .unwrap();
+        assert!(text.contains("hello 1.0-1"), "{text}");
+        browser.screenshot("project").await.unwrap();
+
+        client
+            .goto(&format!(
+                "{url}/coprs/alice/webhello/builds/?state=succeeded"
+            ))
+            .await
+            .unwrap();
+        assert!(page_text(client).await.contains("hello 1.0-1"));
+        browser.screenshot("builds").await.unwrap();
+        client
+            .goto(&format!("{url}/coprs/alice/webhello/builds/?state=failed"))
+            .await
+            .unwrap();
+        assert!(page_text(client).await.contains("No build matches"));
+
+        // An API token made on the token page works once copied, and not
+        // after it is revoked.
+        client.goto(&format!("{url}/account/tokens")).await.unwrap();
+        client
+            .find(Locator::Id("label"))
+            .await
+            .unwrap()
+            .send_keys("laptop")
+            .await
+            .unwrap();
+        click_through(client, Locator::Css("main form button[type=submit]")).await;
+        let token = client
+            .find(Locator::Id("new-token"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        browser.screenshot("token-created").await.unwrap();
+        let me = |token: String| {
+            let url = url.clone();
+            async move {
+                reqwest::Client::new()
+                    .get(format!("{url}/api/v1/me"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        assert_eq!(me(token.clone()).await, 200);
+        client.goto(&format!("{url}/account/tokens")).await.unwrap();
+        assert!(!page_text(client).await.contains(&token), "shown once only");
+        click_through(client, Locator::Css("button.danger")).await;
+        assert!(page_text(client).await.contains("revoked"));
+        assert_eq!(me(token).await, 401);
+
+        // The pages on a phone-sized screen.
+        client
+            .goto(&format!("{url}/coprs/alice/webhello/"))
+            .await
+            .unwrap();
+        browser.resize(390, 844).await.unwrap();
+        browser.screenshot("project-phone").await.unwrap();
+        browser.resize(1280, 900).await.unwrap();
+
+        // Bob asks for the builder role on the permissions page; alice
+        // grants it on hers.
+        click_through(client, Locator::Css(".topbar button.linkish")).await;
+        sign_in(client, &url, "bob", PASSWORD).await;
+        client
+            .goto(&format!("{url}/coprs/alice/webhello/permissions"))
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("input[name=builder]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        click_through(client, Locator::Css("main form button[type=submit]")).await;
+        let text = page_text(client).await;
+        assert!(text.contains("Your request was saved"), "{text}");
+        click_through(client, Locator::Css(".topbar button.linkish")).await;
+        sign_in(client, &url, "alice", PASSWORD).await;
+        client
+            .goto(&format!("{url}/coprs/alice/webhello/permissions"))
+            .await
+            .unwrap();
+        let builder_role = client
+            .find(Locator::Css("select[form=role-bob][name=builder]"))
+            .await
+            .unwrap();
+        assert_eq!(
+            builder_role.prop("value").await.unwrap().as_deref(),
+            Some("request")
+        );
+        builder_role.select_by_value("approved").await.unwrap();
+        click_through(client, Locator::Css("form#role-bob button")).await;
+        let text = page_text(client).await;
+        assert!(text.contains("The roles of bob were saved"), "{text}");
+        browser.screenshot("permissions").await.unwrap();
+        let roles: serde_json::Value = reqwest::Client::new()
+            .get(format!("{url}/api/v1/projects/alice/webhello/permissions"))
+            .bearer_auth(&world.alice.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            roles,
+            serde_json::json!([{ "user": "bob", "builder": "approved", "admin": "nothing" }])
+        );
+
+        // Signing out, then too many failed sign-ins lock the account:
+        // even its right password is refused until the window passes.
+        click_through(client, Locator::Css(".topbar button.linkish")).await;
+        assert!(page_text(client).await.contains("Sign in"));
+        for _ in 0..5 {
+            sign_in(client, &url, "alice", "wrong again").await;
+            assert!(
+                page_text(client)
+                    .await
+                    .contains("wrong user name or password")
+            );
+        }
+        sign_in(client, &url, "alice", PASSWORD).await;
+        let text = page_text(client).await;
+        assert!(text.contains("too many failed sign-ins"), "{text}");
+        browser.screenshot("login-rate-limited").await.unwrap();
+
+        // Errors are pages in the same look.
+        client.goto(&format!("{url}/no/such/page")).await.unwrap();
+        assert!(page_text(client).await.contains("Not found"));
+        browser.screenshot("not-found").await.unwrap();
+
+        browser.close().await.unwrap();
+    });
+    eprintln!("screenshots in {}", screenshots_dir().display());
+}
