@@ -94,7 +94,10 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Option<User>
         TokenMatch::Expired(user) => {
             return Err(Error::Unauthenticated {
                 message: format!("the API token of {} has expired", user.name),
-                hint: Some("ask an administrator for a new token".into()),
+                hint: Some(format!(
+                    "create a new one at {}/account/tokens, or ask an administrator",
+                    app.public_url()
+                )),
             });
         }
         TokenMatch::Unknown => return Err(invalid_token()),

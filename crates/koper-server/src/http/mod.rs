@@ -3,6 +3,7 @@
 
 mod access;
 mod account;
+mod admin;
 mod api;
 mod builder_api;
 mod copr;
@@ -35,6 +36,7 @@ pub fn router(app: App) -> Router {
         .merge(repo::routes())
         .merge(pages::routes())
         .merge(account::routes())
+        .merge(admin::routes())
         .merge(forms::routes())
         .merge(permissions_page::routes())
         .fallback(web::not_found)

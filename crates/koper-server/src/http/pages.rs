@@ -202,6 +202,10 @@ struct DirectoryPage {
     query: String,
     empty: String,
     projects: Vec<ProjectLine>,
+    /// A group's members and whether each is an admin of it.
+    members: Vec<(String, bool)>,
+    /// A user's groups.
+    groups: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -224,6 +228,8 @@ async fn directory(
         query: query.q,
         empty: "No listed project matches.".into(),
         projects: found.iter().map(project_line).collect(),
+        members: Vec::new(),
+        groups: Vec::new(),
     })
 }
 
@@ -231,10 +237,30 @@ async fn directory(
 /// administrators.
 async fn owner_page(State(app): State<App>, visitor: Visitor, params: PathParams) -> PageResult {
     let owner = params.owner()?;
-    let is_group = owner.as_str().starts_with('@');
-    if !is_group && app.db().find_user(owner.as_str()).await?.is_none() {
-        return Err(Error::NotFound(format!("there is no user {owner}")).into());
-    }
+    let (members, groups) = match owner.group() {
+        Some(group) => {
+            let group = crate::groups::show_group(&app, group).await?;
+            let members = group
+                .members
+                .into_iter()
+                .map(|m| (m.user, m.admin))
+                .collect();
+            (members, Vec::new())
+        }
+        None => {
+            let user = app
+                .db()
+                .find_user(owner.as_str())
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("there is no user {owner}")))?;
+            let groups = app.db().groups_of(user.id).await?;
+            (
+                Vec::new(),
+                groups.into_iter().map(|(g, _)| g.name).collect(),
+            )
+        }
+    };
+    let is_group = owner.group().is_some();
     let sees_unlisted = visitor
         .user
         .as_ref()
@@ -258,6 +284,8 @@ async fn owner_page(State(app): State<App>, visitor: Visitor, params: PathParams
         query: String::new(),
         empty: format!("{owner} has no projects yet."),
         projects: projects.iter().map(project_line).collect(),
+        members,
+        groups,
     })
 }
 

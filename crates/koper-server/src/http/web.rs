@@ -32,6 +32,8 @@ pub struct Chrome {
     pub csrf: String,
     /// Whether the sign-up page is open.
     pub signup: bool,
+    /// Whether the visitor administers the instance.
+    pub is_admin: bool,
 }
 
 /// The value of cookie `name` in a request.
@@ -162,6 +164,7 @@ impl Visitor {
             user: self.user.as_ref().map(|u| u.name.to_string()),
             csrf: self.csrf(),
             signup: app.config().allow_signup,
+            is_admin: self.user.as_ref().is_some_and(|u| u.is_admin),
         }
     }
 
@@ -296,6 +299,7 @@ pub fn error_page(error: &Error) -> Response {
             user: None,
             csrf: String::new(),
             signup: false,
+            is_admin: false,
         },
         status: status.as_u16(),
         heading,

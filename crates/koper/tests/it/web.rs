@@ -86,6 +86,8 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
     world.server.set_password("alice", PASSWORD).unwrap();
     world.server.add_user("bob").unwrap();
     world.server.set_password("bob", PASSWORD).unwrap();
+    world.server.add_site_admin("root").unwrap();
+    world.server.set_password("root", PASSWORD).unwrap();
     let srpm = world.srpm("hello");
     let url = world.server.url.clone();
     let host = host_chroot();
@@ -297,6 +299,21 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
         assert!(page_text(client).await.contains("revoked"));
         assert_eq!(me(token).await, 401);
 
+        // Alice's page lists her projects; the instance page is not hers.
+        client.goto(&format!("{url}/coprs/alice/")).await.unwrap();
+        let text = page_text(client).await;
+        assert!(
+            text.contains("alice/webhello") && text.contains("alice/hello"),
+            "{text}"
+        );
+        browser.screenshot("user").await.unwrap();
+        client.goto(&format!("{url}/admin/")).await.unwrap();
+        let text = page_text(client).await;
+        assert!(
+            text.contains("403") && text.contains("not an administrator"),
+            "{text}"
+        );
+
         // The pages on a phone-sized screen.
         client
             .goto(&format!("{url}/coprs/alice/webhello/"))
@@ -373,6 +390,16 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
         let text = page_text(client).await;
         assert!(text.contains("too many failed sign-ins"), "{text}");
         browser.screenshot("login-rate-limited").await.unwrap();
+
+        // A site administrator sees the queue, the builders and the users.
+        sign_in(client, &url, "root", PASSWORD).await;
+        client.goto(&format!("{url}/admin/")).await.unwrap();
+        let text = page_text(client).await;
+        assert!(text.contains("Builders") && text.contains("bob"), "{text}");
+        browser.screenshot("admin").await.unwrap();
+        client.goto(&format!("{url}/")).await.unwrap();
+        assert!(page_text(client).await.contains("hello 1.0-1"));
+        browser.screenshot("home-with-builds").await.unwrap();
 
         // Errors are pages in the same look.
         client.goto(&format!("{url}/no/such/page")).await.unwrap();

@@ -1,0 +1,85 @@
+//! The instance page for site administrators: the queue, recent build
+//! times, the builders and the accounts (what `koper admin status` shows).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+
+use super::pages::short_time;
+use super::web::{Chrome, PageResult, Visitor, render};
+use crate::app::App;
+use crate::error::Error;
+use crate::metrics;
+
+pub fn routes() -> Router<App> {
+    Router::new().route("/admin/", get(admin_page))
+}
+
+struct BuilderLine {
+    name: String,
+    state: String,
+    state_class: &'static str,
+    arches: String,
+    slots: i64,
+    running: i64,
+    last_seen: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    chrome: Chrome,
+    queue: Vec<metrics::QueueCount>,
+    /// Arch, tasks, mean build seconds.
+    recent: Vec<(String, usize, i64)>,
+    builders: Vec<BuilderLine>,
+    /// Name, administrator.
+    users: Vec<(String, bool)>,
+}
+
+async fn admin_page(State(app): State<App>, visitor: Visitor) -> PageResult {
+    let user = visitor.require_user()?;
+    if !user.is_admin {
+        return Err(Error::Forbidden(format!(
+            "{} is not an administrator of this instance",
+            user.name
+        ))
+        .into());
+    }
+    let status = metrics::status(&app).await?;
+    render(&AdminPage {
+        chrome: visitor.chrome(&app, "Instance"),
+        queue: status.queue,
+        recent: status
+            .recent
+            .into_iter()
+            .map(|r| (r.arch, r.tasks, r.mean_build_seconds))
+            .collect(),
+        builders: status
+            .builders
+            .into_iter()
+            .map(|b| BuilderLine {
+                state_class: match b.state.as_str() {
+                    "busy" => "running",
+                    "idle" => "succeeded",
+                    "offline" => "failed",
+                    _ => "canceled",
+                },
+                name: b.name,
+                state: b.state,
+                arches: b.arches.join(" "),
+                slots: b.slots,
+                running: b.running,
+                last_seen: b.last_seen_on.map(short_time).unwrap_or_default(),
+            })
+            .collect(),
+        users: app
+            .db()
+            .list_users()
+            .await?
+            .into_iter()
+            .map(|u| (u.name.to_string(), u.is_admin))
+            .collect(),
+    })
+}
