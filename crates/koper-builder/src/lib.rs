@@ -7,6 +7,7 @@
 //! `koper serve` runs the same code in-process as its local builder.
 
 mod client;
+mod upstream;
 mod worker;
 
 use std::path::PathBuf;
@@ -36,6 +37,9 @@ pub struct BuilderConfig {
     pub limits: ResourceLimits,
     /// Extra trusted certificates (PEM) for a server with its own CA.
     pub ca_cert: Option<PathBuf>,
+    /// How often the repos of a dnf base root are asked whether they
+    /// changed (a change makes the root again).
+    pub upstream_check_interval: std::time::Duration,
 }
 
 impl BuilderConfig {
@@ -51,6 +55,7 @@ impl BuilderConfig {
             sandbox_uid_base: 3_000_000,
             limits: default_limits(),
             ca_cert: None,
+            upstream_check_interval: std::time::Duration::from_secs(600),
         }
     }
 }

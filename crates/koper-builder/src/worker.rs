@@ -2,6 +2,7 @@
 //! sandbox while streaming its log (which also renews the lease and brings
 //! back cancel requests), uploads the results and reports the outcome.
 
+use crate::upstream::UpstreamWatch;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -70,6 +71,7 @@ pub async fn run(config: BuilderConfig, stop: watch::Receiver<bool>) -> Result<(
         }),
         None => None,
     };
+    let upstream = UpstreamWatch::new(reqwest::Client::new(), config.upstream_check_interval);
     let mut workers = Vec::new();
     for slot in 0..config.slots.max(1) {
         let worker = Worker {
@@ -77,6 +79,7 @@ pub async fn run(config: BuilderConfig, stop: watch::Receiver<bool>) -> Result<(
             config: config.clone(),
             slot,
             server_ca: server_ca.clone(),
+            upstream: upstream.clone(),
         };
         workers.push(tokio::spawn(worker.run(stop.clone())));
     }
@@ -91,6 +94,7 @@ struct Worker {
     config: BuilderConfig,
     slot: u32,
     server_ca: Option<ServerCa>,
+    upstream: UpstreamWatch,
 }
 
 impl Worker {
@@ -222,8 +226,10 @@ impl Worker {
                     self.client.download_srpm(task, &srpm)
                 })
                 .await?;
+                let mut chroot = task.chroot.clone();
+                chroot.upstream = self.upstream.revision(&chroot).await;
                 Job::Build(Box::new(BuildRequest {
-                    chroot: task.chroot.clone(),
+                    chroot,
                     srpm,
                     extra_repos: task.repos.clone(),
                     extra_packages: task.extra_packages.clone(),

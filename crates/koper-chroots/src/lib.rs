@@ -84,6 +84,12 @@ pub struct ChrootDefinition {
     /// server, not in definition files.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub refresh: u64,
+    /// What the base repos hold now (a digest of their `repomd.xml`), when
+    /// a builder checked; part of a dnf base root's identity, so a root is
+    /// made again after its distribution published updates. Set by
+    /// builders, never in definition files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {

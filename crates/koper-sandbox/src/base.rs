@@ -173,31 +173,7 @@ pub(crate) fn prepare(
     cancel: &CancelToken,
 ) -> Result<Prepared, SandboxError> {
     let mut progress = Progress { logs };
-    let (kind, slug, mut fingerprint) = match &chroot.base_root {
-        BaseRoot::Directory { path } => (
-            Kind::Directory,
-            format!(
-                "dir-{}",
-                &hex_sha256(path.as_os_str().as_encoded_bytes())[..16]
-            ),
-            directory_fingerprint(path),
-        ),
-        BaseRoot::Dnf {
-            releasever,
-            packages,
-        } => (
-            Kind::Installed,
-            format!("dnf-{}", chroot.name),
-            dnf_fingerprint(chroot, releasever, packages),
-        ),
-    };
-    // A refresh asked for by an administrator makes a new version; cached
-    // roots of chroots never refreshed keep their names.
-    if chroot.refresh > 0 {
-        fingerprint = hex_sha256(format!("{fingerprint} refresh {}", chroot.refresh).as_bytes())
-            [..16]
-            .to_owned();
-    }
+    let (kind, slug, fingerprint) = identity(chroot);
     let base_dir = config.cache_dir.join("bases").join(&slug);
     fsutil::make_dir(&base_dir, 0o700)?;
     let version_dir = base_dir.join(&fingerprint);
@@ -283,6 +259,45 @@ pub(crate) fn prepare(
         provides,
         _lock: lock,
     }))
+}
+
+/// A base root's kind, its cache directory's name and the fingerprint of
+/// its current version: what it is made from, administrators' refreshes
+/// and, for dnf roots, what the base repos hold.
+fn identity(chroot: &ChrootDefinition) -> (Kind, String, String) {
+    let (kind, slug, mut fingerprint) = match &chroot.base_root {
+        BaseRoot::Directory { path } => (
+            Kind::Directory,
+            format!(
+                "dir-{}",
+                &hex_sha256(path.as_os_str().as_encoded_bytes())[..16]
+            ),
+            directory_fingerprint(path),
+        ),
+        BaseRoot::Dnf {
+            releasever,
+            packages,
+        } => (
+            Kind::Installed,
+            format!("dnf-{}", chroot.name),
+            dnf_fingerprint(chroot, releasever, packages),
+        ),
+    };
+    // A refresh asked for by an administrator makes a new version; cached
+    // roots of chroots never refreshed keep their names.
+    if chroot.refresh > 0 {
+        fingerprint = hex_sha256(format!("{fingerprint} refresh {}", chroot.refresh).as_bytes())
+            [..16]
+            .to_owned();
+    }
+    // Updates published by the distribution make a new version too (the
+    // builder says what the base repos hold; directory roots have their
+    // own fingerprint of the tree).
+    if let (Kind::Installed, Some(upstream)) = (&kind, &chroot.upstream) {
+        fingerprint =
+            hex_sha256(format!("{fingerprint} upstream {upstream}").as_bytes())[..16].to_owned();
+    }
+    (kind, slug, fingerprint)
 }
 
 fn open_lock(path: &Path) -> Result<File, SandboxError> {
@@ -622,6 +637,43 @@ pub(crate) fn resolv_target() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dnf_roots_identity_follows_its_repos_contents_and_refreshes() {
+        let mut chroot = ChrootDefinition {
+            name: "fedora-42-x86_64".parse().unwrap(),
+            arch: "x86_64".into(),
+            description: String::new(),
+            base_root: BaseRoot::Dnf {
+                releasever: "42".into(),
+                packages: vec!["bash".into()],
+            },
+            repos: Vec::new(),
+            macros: Default::default(),
+            tags: Vec::new(),
+            refresh: 0,
+            upstream: None,
+        };
+        let (kind, slug, unknown) = identity(&chroot);
+        assert_eq!(
+            (kind, slug.as_str()),
+            (Kind::Installed, "dnf-fedora-42-x86_64")
+        );
+        chroot.upstream = Some("aaaa".into());
+        let (_, _, first) = identity(&chroot);
+        chroot.upstream = Some("bbbb".into());
+        let (_, _, second) = identity(&chroot);
+        chroot.refresh = 1;
+        let (_, _, refreshed) = identity(&chroot);
+        let all = [&unknown, &first, &second, &refreshed];
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        chroot.upstream = Some("bbbb".into());
+        assert_eq!(identity(&chroot).2, refreshed, "stable for the same input");
+    }
 
     #[test]
     fn directory_fingerprints_follow_the_tree() {

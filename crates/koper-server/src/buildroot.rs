@@ -337,6 +337,7 @@ mod tests {
             macros: Default::default(),
             tags: Default::default(),
             refresh: 0,
+            upstream: None,
         };
         assert_eq!(
             expand_url("http://x/$releasever/${basearch}/os/$basearch", &chroot),

@@ -92,6 +92,7 @@ fn a_changed_tree_is_described_again_and_the_old_version_goes() -> anyhow::Resul
         macros: Default::default(),
         tags: Vec::new(),
         refresh: 0,
+        upstream: None,
     };
     let cache = tempfile::tempdir()?;
     let config = config_with_cache(cache.path());
