@@ -241,9 +241,9 @@ impl Database {
             .collect())
     }
 
-    /// Listed projects whose owner, name or description contains `query`
-    /// (any case), sorted by owner and name; all listed ones without a
-    /// query.
+    /// Listed projects whose owner, name or description, or the name of a
+    /// package built in them, contains `query` (any case), sorted by owner
+    /// and name; all listed ones without a query.
     pub async fn search_projects(&self, query: &str) -> Result<Vec<ProjectRow>, DbError> {
         let pattern = format!(
             "%{}%",
@@ -257,7 +257,9 @@ impl Database {
             "SELECT id FROM projects WHERE listed = 1 AND (
                  LOWER(owner_name) LIKE $1 ESCAPE '\\' OR LOWER(name) LIKE $1 ESCAPE '\\'
                  OR LOWER(description) LIKE $1 ESCAPE '\\'
-                 OR LOWER(owner_name || '/' || name) LIKE $1 ESCAPE '\\')",
+                 OR LOWER(owner_name || '/' || name) LIKE $1 ESCAPE '\\'
+                 OR id IN (SELECT project_id FROM builds
+                           WHERE LOWER(package_name) LIKE $1 ESCAPE '\\'))",
         )
         .bind(pattern)
         .fetch_all(&self.pool)

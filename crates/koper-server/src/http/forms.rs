@@ -42,6 +42,14 @@ pub fn routes() -> Router<App> {
                 .layer(DefaultBodyLimit::disable()),
         )
         .route(
+            "/coprs/{owner}/{project}/build/{id}/cancel",
+            post(cancel_build),
+        )
+        .route(
+            "/coprs/g/{group}/{project}/build/{id}/cancel",
+            post(cancel_build),
+        )
+        .route(
             "/coprs/{owner}/{project}/new_build_url",
             post(build_from_url),
         )
@@ -434,5 +442,26 @@ async fn build_from_url(
         options: v1::BuildOptions::default(),
     };
     let build = sources::submit_srpm_url(&app, user, target, form.text("url").trim()).await?;
+    build_created(&project, &build)
+}
+
+/// Cancels a build of the project, then shows it.
+async fn cancel_build(State(app): State<App>, params: PathParams, form: CheckedForm) -> PageResult {
+    // Refused by the project of the address first, so that naming a
+    // build of another project tells nothing to who may not build here.
+    let project = buildable(&app, &form.visitor, &params).await?;
+    let Some(user) = form.visitor.user.as_ref() else {
+        return Err(Error::internal("buildable without a user").into());
+    };
+    let id = params.get("id")?.parse()?;
+    let build = builds::get_build(&app, id).await?;
+    if build.project_id != project.id {
+        return Err(Error::NotFound(format!(
+            "build {id} is not in {}/{}",
+            project.owner, project.name
+        ))
+        .into());
+    }
+    let build = builds::cancel_build(&app, user, id).await?;
     build_created(&project, &build)
 }

@@ -515,6 +515,7 @@ struct BuildPage {
     submitter: Option<String>,
     source_type: String,
     background: bool,
+    can_cancel: bool,
     chroots: Vec<ChrootRun>,
 }
 
@@ -593,6 +594,7 @@ async fn build_page(State(app): State<App>, visitor: Visitor, params: PathParams
         submitter: build.submitter.clone(),
         source_type: build.source_type.clone(),
         background: shown.is_background,
+        can_cancel: !shown.state.is_final() && access_of(&app, &visitor, &project).await?.build,
         chroots,
     })
 }

@@ -780,6 +780,29 @@ fn endpoints() -> Vec<Endpoint> {
         },
         Endpoint {
             method: "POST",
+            route: "/coprs/{owner}/{project}/build/{id}/cancel",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/coprs/alice/{}/build/{}/cancel", t.project, t.pending);
+                (url, Body::WebForm(vec![]))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/g/{group}/{project}/build/{id}/cancel",
+            needs: Needs::Build,
+            request: |t| {
+                // A build of another project: refused by this one's roles
+                // first, then not found for those who may build here.
+                let url = format!(
+                    "/coprs/g/{}/{}/build/{}/cancel",
+                    t.group, t.project, t.pending
+                );
+                (url, Body::WebForm(vec![]))
+            },
+        },
+        Endpoint {
+            method: "POST",
             route: "/coprs/{owner}/{project}/permissions",
             needs: Needs::Manage,
             request: |t| {
@@ -1093,9 +1116,13 @@ fn every_state_changing_endpoint_checks_permissions() {
     let srpm = world.srpm("hello");
     let mut matrix = Matrix {
         world,
-        http: Client::new(),
+        // A connection per request: the server closes one after refusing
+        // an upload it did not read, and a request sent on it again
+        // would fail instead of being answered.
+        http: Client::builder().pool_max_idle_per_host(0).build().unwrap(),
         web_http: Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
             .build()
             .unwrap(),
         srpm,

@@ -131,7 +131,7 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
             .find(Locator::Id("name"))
             .await
             .unwrap()
-            .send_keys("webhello")
+            .send_keys("webtools")
             .await
             .unwrap();
         client
@@ -154,12 +154,12 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
         click_through(client, Locator::Css("main button[type=submit]")).await;
         assert_eq!(
             client.current_url().await.unwrap().path(),
-            "/coprs/alice/webhello/"
+            "/coprs/alice/webtools/"
         );
 
         // A form whose CSRF token is not the session's is refused.
         client
-            .goto(&format!("{url}/coprs/alice/webhello/edit"))
+            .goto(&format!("{url}/coprs/alice/webtools/edit"))
             .await
             .unwrap();
         client
@@ -180,7 +180,7 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
         // Upload the source RPM through the form (with the progress bar's
         // script), then follow the live log on the build page.
         client
-            .goto(&format!("{url}/coprs/alice/webhello/new_build"))
+            .goto(&format!("{url}/coprs/alice/webtools/new_build"))
             .await
             .unwrap();
         client
@@ -200,7 +200,7 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
             client
                 .current_url()
                 .await
-                .is_ok_and(|u| u.path().starts_with("/coprs/alice/webhello/build/"))
+                .is_ok_and(|u| u.path().starts_with("/coprs/alice/webtools/build/"))
         })
         .await;
         let mut log_seen = String::new();
@@ -230,15 +230,15 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
 
         // The project page: install instructions and repo files.
         client
-            .goto(&format!("{url}/coprs/alice/webhello/"))
+            .goto(&format!("{url}/coprs/alice/webtools/"))
             .await
             .unwrap();
         let text = page_text(client).await;
         assert!(text.contains("dnf copr enable"), "{text}");
-        assert!(text.contains("koper-alice-webhello"), "{text}");
+        assert!(text.contains("koper-alice-webtools"), "{text}");
         client
             .find(Locator::Css(&format!(
-                "a[href=\"/coprs/alice/webhello/repo/{}/dnf.repo\"]",
+                "a[href=\"/coprs/alice/webtools/repo/{}/dnf.repo\"]",
                 host.trim_end_matches(&format!("-{}", std::env::consts::ARCH))
             )))
             .await
@@ -248,17 +248,33 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
 
         client
             .goto(&format!(
-                "{url}/coprs/alice/webhello/builds/?state=succeeded"
+                "{url}/coprs/alice/webtools/builds/?state=succeeded"
             ))
             .await
             .unwrap();
         assert!(page_text(client).await.contains("hello 1.0-1"));
         browser.screenshot("builds").await.unwrap();
         client
-            .goto(&format!("{url}/coprs/alice/webhello/builds/?state=failed"))
+            .goto(&format!("{url}/coprs/alice/webtools/builds/?state=failed"))
             .await
             .unwrap();
         assert!(page_text(client).await.contains("No build matches"));
+
+        // The directory finds projects by the packages built in them.
+        client.goto(&format!("{url}/coprs/?q=HELLO")).await.unwrap();
+        let text = page_text(client).await;
+        assert!(
+            text.contains("alice/webtools") && text.contains("alice/hello"),
+            "{text}"
+        );
+        client.goto(&format!("{url}/coprs/?q=tools")).await.unwrap();
+        assert!(page_text(client).await.contains("alice/webtools"));
+        let others = client
+            .find_all(Locator::Css("a[href=\"/coprs/alice/hello/\"]"))
+            .await
+            .unwrap();
+        assert!(others.is_empty(), "alice/hello matches \"tools\"");
+        browser.screenshot("directory").await.unwrap();
 
         // An API token made on the token page works once copied, and not
         // after it is revoked.
@@ -303,7 +319,7 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
         client.goto(&format!("{url}/coprs/alice/")).await.unwrap();
         let text = page_text(client).await;
         assert!(
-            text.contains("alice/webhello") && text.contains("alice/hello"),
+            text.contains("alice/webtools") && text.contains("alice/hello"),
             "{text}"
         );
         browser.screenshot("user").await.unwrap();
@@ -316,7 +332,7 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
 
         // The pages on a phone-sized screen.
         client
-            .goto(&format!("{url}/coprs/alice/webhello/"))
+            .goto(&format!("{url}/coprs/alice/webtools/"))
             .await
             .unwrap();
         browser.resize(390, 844).await.unwrap();
@@ -328,7 +344,7 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
         click_through(client, Locator::Css(".topbar button.linkish")).await;
         sign_in(client, &url, "bob", PASSWORD).await;
         client
-            .goto(&format!("{url}/coprs/alice/webhello/permissions"))
+            .goto(&format!("{url}/coprs/alice/webtools/permissions"))
             .await
             .unwrap();
         client
@@ -344,7 +360,7 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
         click_through(client, Locator::Css(".topbar button.linkish")).await;
         sign_in(client, &url, "alice", PASSWORD).await;
         client
-            .goto(&format!("{url}/coprs/alice/webhello/permissions"))
+            .goto(&format!("{url}/coprs/alice/webtools/permissions"))
             .await
             .unwrap();
         let builder_role = client
@@ -361,7 +377,7 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
         assert!(text.contains("The roles of bob were saved"), "{text}");
         browser.screenshot("permissions").await.unwrap();
         let roles: serde_json::Value = reqwest::Client::new()
-            .get(format!("{url}/api/v1/projects/alice/webhello/permissions"))
+            .get(format!("{url}/api/v1/projects/alice/webtools/permissions"))
             .bearer_auth(&world.alice.token)
             .send()
             .await
