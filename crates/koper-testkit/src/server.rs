@@ -387,6 +387,27 @@ impl TestServer {
         })
     }
 
+    /// Runs one SQL statement on the server's database, with `psql` or
+    /// `sqlite3` (to put the instance in a state no command makes, such as
+    /// an expired token).
+    pub fn sql(&self, statement: &str) -> anyhow::Result<()> {
+        if let Some(db) = &self.postgres {
+            return psql(&db.url, statement);
+        }
+        let out = Command::new("sqlite3")
+            .arg(self.data_dir().join("koper.db"))
+            .arg(statement)
+            .output()
+            .context("running sqlite3")?;
+        if !out.status.success() {
+            bail!(
+                "sqlite3 {statement:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
     /// Gives a user a password for the web pages with `koper admin
     /// set-password` (the password on its standard input).
     pub fn set_password(&self, name: &str, password: &str) -> anyhow::Result<()> {

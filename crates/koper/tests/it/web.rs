@@ -417,6 +417,20 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
         assert!(page_text(client).await.contains("hello 1.0-1"));
         browser.screenshot("home-with-builds").await.unwrap();
 
+        // A token past its expiry: the CLI says so and where to get a new one.
+        world
+            .server
+            .sql("UPDATE api_tokens SET expires_on = 1 WHERE user_id = (SELECT id FROM users WHERE name = 'alice')")
+            .unwrap();
+        let out = world.alice.run(&["whoami"]).unwrap();
+        assert_exit(&out, 7);
+        assert!(
+            stderr(&out).contains("the API token of alice has expired")
+                && stderr(&out).contains("/account/tokens"),
+            "{}",
+            stderr(&out)
+        );
+
         // Errors are pages in the same look.
         client.goto(&format!("{url}/no/such/page")).await.unwrap();
         assert!(page_text(client).await.contains("Not found"));
