@@ -420,7 +420,7 @@ impl Database {
         for row in &task_rows {
             let task = task_from_row(row)?;
             if let Some(build) = builds.iter_mut().find(|b| b.id == task.build_id) {
-                build.chroots.push(task);
+                build.set_tasks(vec![task]);
             }
         }
         Ok(builds)

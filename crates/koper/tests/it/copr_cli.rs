@@ -468,3 +468,119 @@ fn a_refused_copr_upload_leaves_no_file_behind() {
         assert!(left.is_empty(), "{json}: {left:?}");
     }
 }
+
+#[test]
+fn copr_cli_builds_from_git_and_packages_with_a_default_source() {
+    let world = World::with_tls();
+    let alice = CoprCli::new(&world, "alice", "alice", &world.alice.token);
+    let host = host_chroot();
+    let url = crate::scm::hello_repo(&world);
+    let out = alice.run(&["create", "gitty", "--chroot", &host]);
+    assert_success(&out);
+
+    let out = alice.run(&[
+        "buildscm",
+        "gitty",
+        "--clone-url",
+        &url,
+        "--subdir",
+        "pkg",
+        "--spec",
+        "hello.spec",
+        "--nowait",
+    ]);
+    assert_success(&out);
+    let id = created_builds(&out).remove(0);
+    wait_for_state(&alice, &id, "succeeded");
+    let out = alice.run(&[
+        "buildscm",
+        "gitty",
+        "--clone-url",
+        &url,
+        "--method",
+        "tito",
+        "--nowait",
+    ]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("not supported"), "{}", stderr(&out));
+
+    let out = alice.run(&[
+        "add-package-scm",
+        "gitty",
+        "--name",
+        "hello",
+        "--clone-url",
+        &url,
+        "--subdir",
+        "pkg",
+        "--commit",
+        "v2",
+        "--webhook-rebuild",
+        "on",
+    ]);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("Create or edit operation was successful."),
+        "{}",
+        stdout(&out)
+    );
+    let out = alice.run(&[
+        "add-package-scm",
+        "gitty",
+        "--name",
+        "hello",
+        "--clone-url",
+        &url,
+    ]);
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+
+    let out = alice.run(&["build-package", "gitty", "--name", "hello", "--nowait"]);
+    assert_success(&out);
+    let id = created_builds(&out).remove(0);
+    wait_for_state(&alice, &id, "succeeded");
+    let out = alice.run(&[
+        "get-package",
+        "gitty",
+        "--name",
+        "hello",
+        "--with-latest-build",
+    ]);
+    assert_success(&out);
+    let package: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(package["source_type"], "scm");
+    assert_eq!(package["source_dict"]["committish"], "v2");
+    assert_eq!(package["auto_rebuild"], true);
+    assert_eq!(
+        package["latest_build"]["source_package"]["version"],
+        "2.0-1"
+    );
+
+    // copr-cli sends empty strings for what is not given: back to main.
+    let out = alice.run(&[
+        "edit-package-scm",
+        "gitty",
+        "--name",
+        "hello",
+        "--clone-url",
+        &url,
+        "--subdir",
+        "pkg",
+    ]);
+    assert_success(&out);
+    let out = alice.run(&["list-packages", "gitty"]);
+    assert_success(&out);
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(listed[0]["source_dict"]["committish"], "", "{listed}");
+    assert_eq!(listed[0]["source_dict"]["subdirectory"], "pkg");
+
+    let out = alice.run(&["delete-package", "gitty", "--name", "hello"]);
+    assert_success(&out);
+    let out = alice.run(&["build-package", "gitty", "--name", "hello", "--nowait"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("has no package hello"),
+        "{}",
+        stderr(&out)
+    );
+}

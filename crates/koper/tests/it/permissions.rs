@@ -636,6 +636,67 @@ fn endpoints() -> Vec<Endpoint> {
         },
         Endpoint {
             method: "POST",
+            route: "/api_3/build/create/scm",
+            needs: Needs::Build,
+            request: |t| {
+                let body = json!({
+                    "ownername": "alice", "projectname": t.project,
+                    "clone_url": "http://127.0.0.1:9/gone.git", "chroots": [host_chroot()],
+                });
+                ("/api_3/build/create/scm".into(), Body::Json(body))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/api_3/package/add/{owner}/{project}/{package}/{source_type}",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/api_3/package/add/alice/{}/{}/scm", t.project, t.fresh);
+                let body =
+                    json!({ "package_name": t.fresh, "clone_url": "http://127.0.0.1:9/x.git" });
+                (url, Body::Json(body))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/api_3/package/edit/{owner}/{project}/{package}/{source_type}",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/api_3/package/edit/alice/{}/hello/scm", t.project);
+                let body = json!({ "clone_url": "http://127.0.0.1:9/x.git" });
+                (url, Body::Json(body))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/api_3/package/edit/{owner}/{project}/{package}",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/api_3/package/edit/alice/{}/hello", t.project);
+                let body = json!({ "clone_url": "http://127.0.0.1:9/x.git" });
+                (url, Body::Json(body))
+            },
+        },
+        Endpoint {
+            method: "DELETE",
+            route: "/api_3/package/delete",
+            needs: Needs::Build,
+            request: |t| {
+                let body = json!({ "ownername": "alice", "projectname": t.project, "package_name": "hello" });
+                ("/api_3/package/delete".into(), Body::Json(body))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/api_3/package/build",
+            needs: Needs::Build,
+            request: |t| {
+                let body = json!({ "ownername": "alice", "projectname": t.project, "package_name": "hello" });
+                ("/api_3/package/build".into(), Body::Json(body))
+            },
+        },
+        Endpoint {
+            method: "POST",
             route: "/api_3/build/create/rpm-upload",
             needs: Needs::Build,
             request: |t| {

@@ -285,7 +285,7 @@ fn git_sources_are_made_into_source_rpms_in_the_sandbox() {
 
 /// `hello.git` on loopback: hello 1.0 on main, 2.0 at tag v2, both in
 /// `pkg/`. Returns its clone URL.
-fn hello_repo(world: &World) -> String {
+pub fn hello_repo(world: &World) -> String {
     let served = world.server.scratch("served").unwrap();
     let work = world.server.scratch("work").unwrap();
     git(&work, &["init", "--quiet"]);

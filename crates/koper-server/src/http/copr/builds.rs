@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::routing::{delete, get, post, put};
 use koper_api::{copr, v1};
 use koper_db::{BuildRow, ProjectRow, TaskRow, User};
-use koper_types::{BuildId, ChrootName, PackageName};
+use koper_types::{BuildId, ChrootName, PackageName, ScmSource, SrpmMethod};
 use serde_json::{Value, json};
 
 use crate::app::App;
@@ -33,6 +33,7 @@ pub fn routes(router: Router<App>) -> Router<App> {
         post(create_upload).layer(DefaultBodyLimit::disable()),
     );
     let router = route(router, "/api_3/build/create/url", post(create_url));
+    let router = route(router, "/api_3/build/create/scm", post(create_scm));
     let router = route(
         router,
         "/api_3/build/create/rpm-upload",
@@ -87,7 +88,10 @@ pub fn routes(router: Router<App>) -> Router<App> {
 
 /// The chroots a Copr build request selects: `chroots` (names or fnmatch
 /// patterns; none means all of the project's) minus `exclude_chroots`.
-fn selected_chroots(project: &ProjectRow, fields: &Fields) -> CoprResult<Vec<ChrootName>> {
+pub(super) fn selected_chroots(
+    project: &ProjectRow,
+    fields: &Fields,
+) -> CoprResult<Vec<ChrootName>> {
     let patterns = |key: &str| -> CoprResult<Vec<glob::Pattern>> {
         fields
             .list(key)
@@ -131,7 +135,7 @@ fn selected_chroots(project: &ProjectRow, fields: &Fields) -> CoprResult<Vec<Chr
 
 /// Where a Copr build goes in the queue: `background`, and a batch
 /// (`after_build_id` or `with_build_id`, numbers or numeric strings).
-fn build_options(fields: &Fields) -> CoprResult<v1::BuildOptions> {
+pub(super) fn build_options(fields: &Fields) -> CoprResult<v1::BuildOptions> {
     let build_id = |key: &str| -> CoprResult<Option<BuildId>> { Ok(fields.int(key)?.map(BuildId)) };
     Ok(v1::BuildOptions {
         priority: 0,
@@ -241,6 +245,68 @@ async fn create_url(
             order_type: "ASC".into(),
         },
     }))
+}
+
+/// A build from a git repository (copr-cli `buildscm`).
+async fn create_scm(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> CoprResult<Json<copr::Build>> {
+    let user = caller(&app, &headers).await?;
+    let fields = Fields::from_json(&body)?;
+    let project = named_project(&app, &fields).await?;
+    let scm = scm_source(&fields, None)?;
+    let submitted = sources::submit_scm(
+        &app,
+        &user,
+        BuildTarget {
+            project: &project,
+            chroots: selected_chroots(&project, &fields)?,
+            options: build_options(&fields)?,
+        },
+        &scm,
+    )
+    .await?;
+    Ok(Json(build(&app, &submitted)))
+}
+
+/// Copr's SCM fields (`clone_url`, `committish`, `subdirectory`, `spec`,
+/// `scm_type`, `source_build_method`) over `stored` (fields not sent keep
+/// its values).
+pub(super) fn scm_source(fields: &Fields, stored: Option<&ScmSource>) -> CoprResult<ScmSource> {
+    if let Some(kind) = fields.str("scm_type")
+        && !kind.is_empty()
+        && kind != "git"
+    {
+        return Err(Error::bad_request(format!(
+            "scm_type {kind}: koper builds from git repositories only"
+        ))
+        .into());
+    }
+    let method = match fields.str("source_build_method") {
+        Some(name) => SrpmMethod::from_copr(&name).ok_or_else(|| {
+            Error::bad_request(format!(
+                "source_build_method {name} is not supported; use rpkg or make_srpm"
+            ))
+        })?,
+        None => stored.map(|s| s.method).unwrap_or_default(),
+    };
+    let text = |key: &str, old: Option<&String>| -> String {
+        fields.str(key).or_else(|| old.cloned()).unwrap_or_default()
+    };
+    let clone_url = match (fields.str("clone_url"), stored) {
+        (Some(url), _) => url,
+        (None, Some(stored)) => stored.clone_url.clone(),
+        (None, None) => return Err(Error::bad_request("Missing argument clone_url").into()),
+    };
+    Ok(ScmSource {
+        clone_url,
+        committish: text("committish", stored.map(|s| &s.committish)),
+        subdirectory: text("subdirectory", stored.map(|s| &s.subdirectory)),
+        spec: text("spec", stored.map(|s| &s.spec)),
+        method,
+    })
 }
 
 async fn create_rpm_upload(
@@ -474,17 +540,22 @@ async fn built_packages(
     Ok(Json(all))
 }
 
-/// koper checks and stores an uploaded SRPM when it is submitted, so the
-/// source phase has already ended; its result is the SRPM beside the
-/// packages.
+/// The source phase: a build from git has a source task whose results
+/// (logs) are in `srpm-builds/<NNNNNNNN>/`; koper checks an uploaded SRPM
+/// when it is submitted, so for other builds the phase has already ended
+/// and its result is the SRPM beside the packages.
 async fn source_chroot(State(app): State<App>, Path(id): Path<String>) -> CoprResult<Json<Value>> {
     let b = find_build(&app, &id).await?;
-    Ok(Json(json!({
-        "state": b.source_state.to_string(),
-        "result_url": b
+    let result_url = match &b.source_task {
+        Some(task) => build_chroot(&app, &b, task).result_url,
+        None => b
             .chroots
             .iter()
             .find_map(|t| build_chroot(&app, &b, t).result_url),
+    };
+    Ok(Json(json!({
+        "state": b.source_state.to_string(),
+        "result_url": result_url,
     })))
 }
 
@@ -493,9 +564,13 @@ async fn source_build_config(
     Path(id): Path<String>,
 ) -> CoprResult<Json<Value>> {
     let b = find_build(&app, &id).await?;
+    let scm: Option<ScmSource> = b
+        .source_json
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok());
     Ok(Json(json!({
         "source_type": b.source_type,
-        "source_dict": {},
+        "source_dict": scm.as_ref().map(super::objects::scm_source_dict).unwrap_or_default(),
         "memory_limit": null,
         "timeout": b.timeout,
         "is_background": false,

@@ -176,3 +176,18 @@ impl Paging {
         }
     }
 }
+
+/// Copr's `source_dict` of an SCM source.
+pub fn scm_source_dict(scm: &koper_types::ScmSource) -> std::collections::BTreeMap<String, String> {
+    [
+        ("type", "git"),
+        ("clone_url", scm.clone_url.as_str()),
+        ("committish", scm.committish.as_str()),
+        ("subdirectory", scm.subdirectory.as_str()),
+        ("spec", scm.spec.as_str()),
+        ("source_build_method", scm.method.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
