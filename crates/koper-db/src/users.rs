@@ -225,6 +225,18 @@ impl Database {
             .collect()
     }
 
+    /// Revokes every unrevoked token of a user; how many.
+    pub async fn revoke_all_api_tokens(&self, user_id: i64, now: i64) -> Result<u64, DbError> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_on = $1 WHERE user_id = $2 AND revoked_on IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Revokes one of a user's tokens; `false` if the user has no such
     /// unrevoked token.
     pub async fn revoke_api_token(

@@ -107,3 +107,28 @@ pub async fn revoke_token(db: &Database, user: &User, token_id: i64) -> Result<(
         )))
     }
 }
+
+/// Locks an account out, as moderation: its password is removed, its API
+/// tokens revoked and its browser sessions ended. Only site administrators
+/// may, and not their own account. `koper admin set-password` or
+/// `new-token` lets the user in again.
+pub async fn lock_account(db: &Database, caller: &User, name: &str) -> Result<User> {
+    if !caller.is_admin {
+        return Err(Error::Forbidden(format!(
+            "{} is not an administrator of this instance",
+            caller.name
+        )));
+    }
+    let user = db
+        .find_user(name)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("user {name} does not exist")))?;
+    if user.id == caller.id {
+        return Err(Error::bad_request("you cannot lock your own account"));
+    }
+    db.set_password_hash(user.id, None).await?;
+    let revoked = db.revoke_all_api_tokens(user.id, now_epoch()).await?;
+    db.delete_user_sessions(user.id).await?;
+    tracing::info!(user = %user.name, by = %caller.name, tokens = revoked, "account locked");
+    Ok(user)
+}

@@ -3,17 +3,20 @@
 
 use askama::Template;
 use axum::Router;
+use axum::extract::Path;
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use super::pages::short_time;
-use super::web::{Chrome, PageResult, Visitor, render};
+use super::web::{CheckedForm, Chrome, PageResult, Visitor, render};
 use crate::app::App;
 use crate::error::Error;
-use crate::metrics;
+use crate::{metrics, users};
 
 pub fn routes() -> Router<App> {
-    Router::new().route("/admin/", get(admin_page))
+    Router::new()
+        .route("/admin/", get(admin_page))
+        .route("/admin/users/{name}/lock", post(lock_account))
 }
 
 struct BuilderLine {
@@ -34,11 +37,16 @@ struct AdminPage {
     /// Arch, tasks, mean build seconds.
     recent: Vec<(String, usize, i64)>,
     builders: Vec<BuilderLine>,
-    /// Name, administrator.
-    users: Vec<(String, bool)>,
+    /// Name, administrator, whether the visitor may lock it.
+    users: Vec<(String, bool, bool)>,
+    message: Option<String>,
 }
 
 async fn admin_page(State(app): State<App>, visitor: Visitor) -> PageResult {
+    admin_view(&app, &visitor, None).await
+}
+
+async fn admin_view(app: &App, visitor: &Visitor, message: Option<String>) -> PageResult {
     let user = visitor.require_user()?;
     if !user.is_admin {
         return Err(Error::Forbidden(format!(
@@ -47,9 +55,10 @@ async fn admin_page(State(app): State<App>, visitor: Visitor) -> PageResult {
         ))
         .into());
     }
-    let status = metrics::status(&app).await?;
+    let status = metrics::status(app).await?;
     render(&AdminPage {
-        chrome: visitor.chrome(&app, "Instance"),
+        chrome: visitor.chrome(app, "Instance"),
+        message,
         queue: status.queue,
         recent: status
             .recent
@@ -79,7 +88,26 @@ async fn admin_page(State(app): State<App>, visitor: Visitor) -> PageResult {
             .list_users()
             .await?
             .into_iter()
-            .map(|u| (u.name.to_string(), u.is_admin))
+            .map(|u| (u.name.to_string(), u.is_admin, u.id != user.id))
             .collect(),
     })
+}
+
+/// Moderation: locks an account out (see [`users::lock_account`]).
+async fn lock_account(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    form: CheckedForm,
+) -> PageResult {
+    let caller = form.visitor.require_user()?;
+    let locked = users::lock_account(app.db(), caller, &name).await?;
+    admin_view(
+        &app,
+        &form.visitor,
+        Some(format!(
+            "{} is locked out: no password, no valid token, no session.",
+            locked.name
+        )),
+    )
+    .await
 }

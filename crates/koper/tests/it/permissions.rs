@@ -265,6 +265,8 @@ enum Needs {
     GroupAdmin,
     /// Nothing: anyone may (signing in and out).
     Anyone,
+    /// Administering the instance.
+    SiteAdmin,
 }
 
 impl Needs {
@@ -276,6 +278,7 @@ impl Needs {
             Needs::Manage => matches!(actor, Admin | Owner | SiteAdmin),
             Needs::Owner | Needs::GroupAdmin => matches!(actor, Owner | SiteAdmin),
             Needs::Anyone => true,
+            Needs::SiteAdmin => actor == SiteAdmin,
         }
     }
 }
@@ -896,6 +899,17 @@ fn endpoints() -> Vec<Endpoint> {
             request: |t| {
                 let url = format!("/coprs/g/{}/{}/permissions/request", t.group, t.project);
                 (url, Body::WebForm(vec![("builder", "on".into())]))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/admin/users/{name}/lock",
+            needs: Needs::SiteAdmin,
+            request: |t| {
+                // A name without an account: locking a real one would lock
+                // it out of the following cells.
+                let url = format!("/admin/users/{}/lock", t.fresh);
+                (url, Body::WebForm(vec![]))
             },
         },
         Endpoint {

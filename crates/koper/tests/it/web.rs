@@ -84,7 +84,7 @@ where
 fn a_packager_builds_and_a_user_finds_the_install_instructions() {
     let world = World::new();
     world.server.set_password("alice", PASSWORD).unwrap();
-    world.server.add_user("bob").unwrap();
+    let bob = world.server.add_user("bob").unwrap();
     world.server.set_password("bob", PASSWORD).unwrap();
     world.server.add_site_admin("root").unwrap();
     world.server.set_password("root", PASSWORD).unwrap();
@@ -413,6 +413,11 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
         let text = page_text(client).await;
         assert!(text.contains("Builders") && text.contains("bob"), "{text}");
         browser.screenshot("admin").await.unwrap();
+        // Moderation: bob is locked out of the web pages and the API.
+        click_through(client, Locator::Css("button[data-lock=bob]")).await;
+        let text = page_text(client).await;
+        assert!(text.contains("bob is locked out"), "{text}");
+        assert_exit(&bob.run(&["whoami"]).unwrap(), 7);
         client.goto(&format!("{url}/")).await.unwrap();
         assert!(page_text(client).await.contains("hello 1.0-1"));
         browser.screenshot("home-with-builds").await.unwrap();
@@ -430,6 +435,11 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
             "{}",
             stderr(&out)
         );
+
+        click_through(client, Locator::Css(".topbar button.linkish")).await;
+        sign_in(client, &url, "bob", PASSWORD).await;
+        let text = page_text(client).await;
+        assert!(text.contains("wrong user name or password"), "{text}");
 
         // Errors are pages in the same look.
         client.goto(&format!("{url}/no/such/page")).await.unwrap();
