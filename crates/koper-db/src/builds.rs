@@ -143,6 +143,27 @@ impl BuildRow {
     }
 }
 
+/// `$1, $2, ...` for an `IN (...)` list of `count` values.
+fn placeholders(count: usize) -> String {
+    (1..=count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which of a project's builds to list, and in what order.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildQuery<'a> {
+    /// Only builds of this package.
+    pub package: Option<&'a str>,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
+    /// The most builds to return.
+    pub limit: i64,
+    /// Builds to skip first.
+    pub offset: i64,
+}
+
 const BUILD_COLUMNS: &str = "b.id, b.project_id, p.owner_name, p.name AS project_name,
     u.name AS submitter, b.source_type, b.source_state, b.srpm_path, b.srpm_sha256,
     b.package_name, b.package_version, b.canceled, b.timeout, b.submitted_on,
@@ -329,35 +350,45 @@ impl Database {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<BuildRow>, DbError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {BUILD_COLUMNS} FROM {BUILD_FROM} WHERE b.project_id = $1
-             ORDER BY b.id DESC LIMIT $2 OFFSET $3"
-        ))
-        .bind(project_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut builds: Vec<BuildRow> =
-            rows.iter().map(build_from_row).collect::<Result<_, _>>()?;
-        let (Some(newest), Some(oldest)) = (builds.first(), builds.last()) else {
-            return Ok(builds);
+        self.query_builds(
+            project_id,
+            &BuildQuery {
+                package: None,
+                oldest_first: false,
+                limit,
+                offset,
+            },
+        )
+        .await
+    }
+
+    /// One page of a project's builds, filtered and ordered by the
+    /// database (a project may have hundreds of thousands).
+    pub async fn query_builds(
+        &self,
+        project_id: i64,
+        query: &BuildQuery<'_>,
+    ) -> Result<Vec<BuildRow>, DbError> {
+        let order = if query.oldest_first { "ASC" } else { "DESC" };
+        let package = if query.package.is_some() {
+            " AND b.package_name = $4"
+        } else {
+            ""
         };
-        let task_rows = sqlx::query(&format!(
-            "SELECT {TASK_COLUMNS} FROM build_chroots
-             WHERE build_id <= $1 AND build_id >= $2 ORDER BY chroot"
-        ))
-        .bind(newest.id.0)
-        .bind(oldest.id.0)
-        .fetch_all(&self.pool)
-        .await?;
-        for row in &task_rows {
-            let task = task_from_row(row)?;
-            if let Some(build) = builds.iter_mut().find(|b| b.id == task.build_id) {
-                build.set_tasks(vec![task]);
-            }
+        let sql = format!(
+            "SELECT {BUILD_COLUMNS} FROM {BUILD_FROM} WHERE b.project_id = $1{package}
+             ORDER BY b.id {order} LIMIT $2 OFFSET $3"
+        );
+        let mut rows = sqlx::query(&sql)
+            .bind(project_id)
+            .bind(query.limit)
+            .bind(query.offset);
+        if let Some(package) = query.package {
+            rows = rows.bind(package);
         }
-        Ok(builds)
+        let rows = rows.fetch_all(&self.pool).await?;
+        self.with_tasks(rows.iter().map(build_from_row).collect::<Result<_, _>>()?)
+            .await
     }
 
     /// A project's builds matching `filter`, newest first.
@@ -417,13 +448,63 @@ impl Database {
         ))
         .fetch_all(&self.pool)
         .await?;
+        let index: std::collections::HashMap<i64, usize> = builds
+            .iter()
+            .enumerate()
+            .map(|(at, b)| (b.id.0, at))
+            .collect();
         for row in &task_rows {
             let task = task_from_row(row)?;
-            if let Some(build) = builds.iter_mut().find(|b| b.id == task.build_id) {
-                build.set_tasks(vec![task]);
+            if let Some(&at) = index.get(&task.build_id.0) {
+                builds[at].set_tasks(vec![task]);
             }
         }
         Ok(builds)
+    }
+
+    /// Builds by id, in no particular order (unknown ids are left out).
+    pub async fn builds_by_ids(&self, ids: &[i64]) -> Result<Vec<BuildRow>, DbError> {
+        let mut builds = Vec::with_capacity(ids.len());
+        // Bounded IN lists: every database takes a few hundred parameters.
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT {BUILD_COLUMNS} FROM {BUILD_FROM} WHERE b.id IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            let rows = query.fetch_all(&self.pool).await?;
+            let found = rows.iter().map(build_from_row).collect::<Result<_, _>>()?;
+            builds.extend(self.with_tasks(found).await?);
+        }
+        Ok(builds)
+    }
+
+    /// Per package and chroot of a project: the newest build.
+    pub async fn latest_builds_by_chroot(
+        &self,
+        project_id: i64,
+    ) -> Result<Vec<(String, String, BuildId)>, DbError> {
+        let rows = sqlx::query(
+            "SELECT b.package_name, bc.chroot, MAX(b.id) AS build_id
+             FROM builds b JOIN build_chroots bc ON bc.build_id = b.id
+             WHERE b.project_id = $1 AND b.package_name IS NOT NULL
+             GROUP BY b.package_name, bc.chroot",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("package_name")?,
+                    row.try_get("chroot")?,
+                    BuildId(row.try_get("build_id")?),
+                ))
+            })
+            .collect()
     }
 
     /// Deletes a build and its chroots.

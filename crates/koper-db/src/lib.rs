@@ -28,7 +28,9 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 pub use builders::Builder;
-pub use builds::{BatchPlacement, BuildFilter, BuildRow, MadeSource, NewBuild, NewSource};
+pub use builds::{
+    BatchPlacement, BuildFilter, BuildQuery, BuildRow, MadeSource, NewBuild, NewSource,
+};
 pub use groups::{GroupMember, GroupRow};
 pub use locks::RepoLock;
 pub use packages::{PackageRow, PackageSourceRow};

@@ -139,15 +139,20 @@ pub fn aggregate_state(
         return source;
     }
     let chroots: Vec<BuildState> = chroots.into_iter().collect();
-    for state in [
-        Running, Starting, Pending, Failed, Succeeded, Skipped, Forked,
-    ] {
+    for state in [Running, Starting, Pending] {
         if chroots.contains(&state) {
             return state;
         }
     }
+    // A chroot waiting for another's packages (noarch) has work ahead,
+    // as a pending one does.
     if chroots.contains(&Waiting) {
         return Pending;
+    }
+    for state in [Failed, Succeeded, Skipped, Forked] {
+        if chroots.contains(&state) {
+            return state;
+        }
     }
     if chroots.is_empty() && source == Succeeded {
         return Waiting;
@@ -181,6 +186,14 @@ mod tests {
         );
         assert_eq!(aggregate_state(false, Succeeded, [Succeeded]), Succeeded);
         assert_eq!(aggregate_state(false, Succeeded, [Waiting]), Pending);
+        assert_eq!(
+            aggregate_state(false, Succeeded, [Succeeded, Waiting]),
+            Pending
+        );
+        assert_eq!(
+            aggregate_state(false, Succeeded, [Failed, Waiting]),
+            Pending
+        );
         assert_eq!(aggregate_state(false, Succeeded, []), Waiting);
     }
 }

@@ -8,7 +8,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{delete, get, post, put};
 use koper_api::{copr, v1};
-use koper_db::{BuildRow, ProjectRow, TaskRow, User};
+use koper_db::{BuildQuery, BuildRow, ProjectRow, TaskRow, User};
 use koper_types::{BuildId, ChrootName, PackageName, ScmSource, SrpmMethod};
 use serde_json::{Value, json};
 
@@ -359,16 +359,40 @@ async fn list(
     let project = named_project(&app, &fields).await?;
     let package: Option<PackageName> = fields.str("packagename").map(|p| p.parse()).transpose()?;
     let status = fields.str("status");
-    let mut rows = app.db().list_builds(project.id, i64::MAX, 0).await?;
-    rows.retain(|b| {
-        package
-            .as_ref()
-            .is_none_or(|p| b.package_name.as_ref() == Some(p))
-            && status
-                .as_deref()
-                .is_none_or(|s| builds::state_of(b).as_str() == s)
-    });
-    rows.sort_by_key(|b| b.id);
+    let package = package.as_ref().map(PackageName::as_str);
+    let Some(status) = status else {
+        // The database filters, orders and pages: projects may hold
+        // hundreds of thousands of builds.
+        let rows = app
+            .db()
+            .query_builds(
+                project.id,
+                &BuildQuery {
+                    package,
+                    oldest_first: !paging.descending,
+                    limit: paging.limit.unwrap_or(i64::MAX),
+                    offset: paging.offset,
+                },
+            )
+            .await?;
+        let items = rows.iter().map(|b| build(&app, b)).collect();
+        return Ok(Json(paging.paged(items)));
+    };
+    // A build's state derives from its chroots' (Copr's rule), which SQL
+    // does not know: filter those here.
+    let mut rows = app
+        .db()
+        .query_builds(
+            project.id,
+            &BuildQuery {
+                package,
+                oldest_first: true,
+                limit: i64::MAX,
+                offset: 0,
+            },
+        )
+        .await?;
+    rows.retain(|b| builds::state_of(b).as_str() == status);
     let items = rows.iter().map(|b| build(&app, b)).collect();
     Ok(Json(paging.page(items)))
 }

@@ -151,6 +151,19 @@ impl Paging {
         })
     }
 
+    /// `items` as the page they already are (the database paged them).
+    pub fn paged<T>(&self, items: Vec<T>) -> copr::Page<T> {
+        copr::Page {
+            items,
+            meta: copr::PageMeta {
+                limit: self.limit,
+                offset: self.offset,
+                order: self.order.clone(),
+                order_type: if self.descending { "DESC" } else { "ASC" }.into(),
+            },
+        }
+    }
+
     /// This page of `items`, which are in ascending order of the column.
     pub fn page<T>(&self, mut items: Vec<T>) -> copr::Page<T> {
         if self.descending {

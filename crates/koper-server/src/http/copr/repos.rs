@@ -1,12 +1,14 @@
 //! What dnf5's copr plugin reads to enable a project (`rpmrepo`), and the
 //! per-package state overview `copr-cli monitor` prints.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
+use koper_db::BuildRow;
+use koper_types::BuildId;
 use serde_json::{Map, Value, json};
 
 use crate::app::App;
@@ -64,14 +66,25 @@ async fn monitor(State(app): State<App>, RawQuery(query): RawQuery) -> CoprResul
             return Err(Error::bad_request(format!("Wrong additional field: {field}")).into());
         }
     }
-    let mut builds = app.db().list_builds(project.id, i64::MAX, 0).await?;
-    builds.sort_by_key(|b| b.id);
+    // The database finds the newest build per package and chroot; only
+    // those builds are read.
+    let latest = app.db().latest_builds_by_chroot(project.id).await?;
+    let mut ids: Vec<i64> = latest.iter().map(|(_, _, id)| id.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let builds: HashMap<BuildId, BuildRow> = app
+        .db()
+        .builds_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|b| (b.id, b))
+        .collect();
     let mut packages: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-    for b in &builds {
-        let Some(name) = &b.package_name else {
+    for (name, chroot, id) in &latest {
+        let Some(b) = builds.get(id) else {
             continue;
         };
-        for task in &b.chroots {
+        for task in b.chroots.iter().filter(|t| t.chroot.as_str() == chroot) {
             let mut entry = json!({
                 "state": task.state.to_string(),
                 "status": task.state.code(),
@@ -91,7 +104,7 @@ async fn monitor(State(app): State<App>, RawQuery(query): RawQuery) -> CoprResul
                 entry[field.as_str()] = value.map_or(Value::Null, Value::String);
             }
             packages
-                .entry(name.to_string())
+                .entry(name.clone())
                 .or_default()
                 .insert(task.chroot.to_string(), entry);
         }
