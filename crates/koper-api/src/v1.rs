@@ -487,3 +487,19 @@ pub struct ResultFile {
     /// Its size in bytes.
     pub bytes: u64,
 }
+
+/// What a project's webhook did with a push.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookBuilds {
+    /// The builds it made, one per matching package.
+    pub builds: Vec<BuildId>,
+}
+
+/// A project's new webhook secret (`POST .../webhook-secret`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookSecret {
+    /// The secret.
+    pub secret: String,
+    /// Where pushes are reported (it holds the secret).
+    pub url: String,
+}

@@ -64,4 +64,16 @@ impl Client {
         self.json(self.request(Method::POST, &path).query(&query))
             .await
     }
+
+    /// Makes a new secret for the project's webhook.
+    pub async fn new_webhook_secret(
+        &self,
+        project: &ProjectRef,
+    ) -> Result<v1::WebhookSecret, ClientError> {
+        let path = format!(
+            "/projects/{}/{}/webhook-secret",
+            project.owner, project.name
+        );
+        self.json(self.request(Method::POST, &path)).await
+    }
 }

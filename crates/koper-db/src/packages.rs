@@ -148,3 +148,24 @@ impl Database {
         Ok(deleted > 0)
     }
 }
+
+impl Database {
+    /// Replaces a project's webhook secret.
+    pub async fn set_webhook_secret(&self, project_id: i64, secret: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE projects SET webhook_secret = $1 WHERE id = $2")
+            .bind(secret)
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A project's webhook secret, if one was made.
+    pub async fn webhook_secret(&self, project_id: i64) -> Result<Option<String>, DbError> {
+        let row = sqlx::query("SELECT webhook_secret FROM projects WHERE id = $1")
+            .bind(project_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|r| r.try_get("webhook_secret").ok()).flatten())
+    }
+}

@@ -48,6 +48,7 @@ mod spool;
 mod uploads;
 pub mod users;
 mod views;
+mod webhooks;
 
 use std::net::SocketAddr;
 

@@ -86,6 +86,9 @@ pub enum Command {
     DeletePackage(PackageArgs),
     /// Build a package from its default source.
     BuildPackage(BuildPackageArgs),
+    /// Make a new secret for the project's webhook (pushes rebuild its
+    /// packages with --webhook-rebuild) and print the webhook's URL.
+    NewWebhookSecret(ProjectArgs),
     /// Show a build's state.
     Status(BuildIdArgs),
     /// Follow a build until it ends.

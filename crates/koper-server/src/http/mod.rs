@@ -14,6 +14,7 @@ mod permissions_page;
 mod repo;
 mod results;
 mod web;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::State;
@@ -33,6 +34,7 @@ pub fn router(app: App) -> Router {
         .nest("/builder-api/v1", builder_api::routes())
         .merge(copr::routes())
         .merge(results::routes())
+        .merge(webhooks::routes())
         .merge(repo::routes())
         .merge(pages::routes())
         .merge(account::routes())

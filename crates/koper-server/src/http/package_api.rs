@@ -1,5 +1,6 @@
 //! The native API's package routes (`/api/v1/projects/{owner}/{project}/packages`):
-//! list, add, edit, show, delete and build a project's packages.
+//! list, add, edit, show, delete and build a project's packages, and make
+//! the secret of the webhook that rebuilds them.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -13,7 +14,7 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::builds;
 use crate::error::{Error, Result};
-use crate::packages;
+use crate::{packages, webhooks};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -26,6 +27,29 @@ pub fn routes() -> Router<App> {
             "/projects/{owner}/{project}/packages/{name}/build",
             post(build),
         )
+        .route(
+            "/projects/{owner}/{project}/webhook-secret",
+            post(new_webhook_secret),
+        )
+}
+
+/// A new webhook secret; the old one stops working.
+async fn new_webhook_secret(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path((owner, project)): Path<(String, String)>,
+) -> Result<Json<v1::WebhookSecret>> {
+    let project = find_project(&app, &owner, &project).await?;
+    let secret = webhooks::new_secret(&app, &user, &project).await?;
+    Ok(Json(v1::WebhookSecret {
+        url: format!(
+            "{}/webhooks/{}/{}/{secret}",
+            app.public_url(),
+            project.owner,
+            project.name
+        ),
+        secret,
+    }))
 }
 
 type Settings =

@@ -33,6 +33,7 @@ pub async fn run(command: Command) -> CommandResult {
         Command::ListPackages(args) => packages::list(args).await,
         Command::DeletePackage(args) => packages::delete(args).await,
         Command::BuildPackage(args) => packages::build(args).await,
+        Command::NewWebhookSecret(args) => packages::new_webhook_secret(args).await,
         Command::Status(args) => builds::status(args).await,
         Command::WatchBuild(args) => builds::watch(args).await,
         Command::ListBuilds(args) => builds::list(args).await,

@@ -1,5 +1,5 @@
 //! `koper add-package-scm`, `edit-package-scm`, `list-packages`,
-//! `delete-package` and `build-package`.
+//! `delete-package`, `build-package` and `new-webhook-secret`.
 
 use std::process::ExitCode;
 
@@ -94,4 +94,17 @@ pub async fn build(args: BuildPackageArgs) -> CommandResult {
         .build_package(&project, &name, &chroots, &options)
         .await?;
     announce_and_follow(&client, build, args.submit.nowait).await
+}
+
+pub async fn new_webhook_secret(args: ProjectArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let project = project_ref(&client, &args.project)?;
+    let made = client.new_webhook_secret(&project).await?;
+    println!("{}", made.url);
+    eprintln!(
+        "Pushes reported to this URL (GitHub, GitLab, or {{\"clone_url\": ...}}) rebuild the \
+         packages of {}/{} whose clone URL matches; the old URL no longer works.",
+        project.owner, project.name
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -267,6 +267,9 @@ enum Needs {
     Anyone,
     /// Administering the instance.
     SiteAdmin,
+    /// The webhook secret in the URL, which no caller here has: refused
+    /// to everyone, signed in or not.
+    WebhookSecret,
 }
 
 impl Needs {
@@ -279,6 +282,7 @@ impl Needs {
             Needs::Owner | Needs::GroupAdmin => matches!(actor, Owner | SiteAdmin),
             Needs::Anyone => true,
             Needs::SiteAdmin => actor == SiteAdmin,
+            Needs::WebhookSecret => false,
         }
     }
 }
@@ -635,6 +639,34 @@ fn endpoints() -> Vec<Endpoint> {
                     "pkgs": "http://127.0.0.1:9/gone.src.rpm", "chroots": [host_chroot()],
                 });
                 ("/api_3/build/create/url".into(), Body::Json(body))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/api/v1/projects/{owner}/{project}/webhook-secret",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/api/v1/projects/alice/{}/webhook-secret", t.project);
+                (url, Body::Empty)
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/api_3/webhook/generate/{owner}/{project}",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/api_3/webhook/generate/alice/{}", t.project);
+                (url, Body::Empty)
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/webhooks/{owner}/{project}/{secret}",
+            needs: Needs::WebhookSecret,
+            request: |t| {
+                let url = format!("/webhooks/alice/{}/{}", t.project, "0".repeat(48));
+                let body = json!({ "clone_url": "http://127.0.0.1:9/x.git" });
+                (url, Body::Json(body))
             },
         },
         Endpoint {

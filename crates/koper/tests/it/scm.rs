@@ -413,3 +413,99 @@ fn packages_are_built_from_their_default_source() {
             .is_file()
     );
 }
+
+#[test]
+fn a_push_webhook_rebuilds_the_packages_of_its_repository_and_names_the_builds() {
+    use hmac::{Hmac, Mac};
+
+    let world = World::new();
+    let url = hello_repo(&world);
+    let run = |args: &[&str]| world.alice.run(args).unwrap();
+    assert_success(&run(&[
+        "add-package-scm",
+        "alice/hello",
+        "hello",
+        "--clone-url",
+        &url,
+        "--subdir",
+        "pkg",
+        "--webhook-rebuild",
+    ]));
+    // Same repository, but not rebuilt by pushes.
+    assert_success(&run(&[
+        "add-package-scm",
+        "alice/hello",
+        "manual",
+        "--clone-url",
+        &url,
+        "--subdir",
+        "pkg",
+    ]));
+    let out = run(&["new-webhook-secret", "alice/hello"]);
+    assert_success(&out);
+    let hook = stdout(&out).trim().to_owned();
+    let secret = hook.rsplit('/').next().unwrap().to_owned();
+    assert!(hook.starts_with(&format!("{}/webhooks/alice/hello/", world.server.url)));
+
+    let http = reqwest::blocking::Client::new();
+    let post = |to: &str, body: &serde_json::Value, signature: Option<String>| {
+        let mut request = http.post(to).body(body.to_string());
+        if let Some(signature) = signature {
+            request = request.header("X-Hub-Signature-256", signature);
+        }
+        let response = request.send().unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().unwrap())
+    };
+    let sign = |key: &str, body: &serde_json::Value| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(body.to_string().as_bytes());
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+
+    // GitHub's push, signed: one build, of the package that asked for it.
+    let github = serde_json::json!({
+        "ref": "refs/heads/main",
+        "repository": { "clone_url": format!("{url}/"), "html_url": "https://example.org/x" },
+    });
+    let (status, text) = post(&hook, &github, Some(sign(&secret, &github)));
+    assert_eq!(status, 200, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["builds"], serde_json::json!([1]), "{text}");
+    assert_success(&run(&["watch-build", "1"]));
+    let result = world.results().join("alice/hello").join(host_chroot());
+    assert!(
+        result
+            .join("00000001-hello/hello-1.0-1.noarch.rpm")
+            .is_file()
+    );
+
+    // GitLab's push with the secret in the URL only.
+    let gitlab = serde_json::json!({ "object_kind": "push", "project": { "git_http_url": url } });
+    let (status, text) = post(&hook, &gitlab, None);
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["builds"],
+        serde_json::json!([2])
+    );
+    // Another repository: nothing to build, said so.
+    let other = serde_json::json!({ "clone_url": "https://example.org/other.git" });
+    let (status, text) = post(&hook, &other, None);
+    assert_eq!((status, text.as_str()), (200, r#"{"builds":[]}"#));
+
+    // Refused: a wrong secret, a wrong signature, a body naming nothing.
+    let wrong = format!(
+        "{}/webhooks/alice/hello/{}",
+        world.server.url,
+        "0".repeat(48)
+    );
+    assert_eq!(post(&wrong, &github, None).0, 403);
+    assert_eq!(post(&hook, &github, Some(sign("guess", &github))).0, 403);
+    let (status, text) = post(&hook, &serde_json::json!({ "zen": "hi" }), None);
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("names no repository"), "{text}");
+    // A new secret retires the old URL.
+    assert_success(&run(&["new-webhook-secret", "alice/hello"]));
+    assert_eq!(post(&hook, &gitlab, None).0, 403);
+    assert_success(&run(&["watch-build", "2"]));
+}

@@ -46,7 +46,30 @@ pub fn routes(router: Router<App>) -> Router<App> {
         "/api_3/package/delete",
         delete(delete_package).post(delete_package),
     );
+    let router = route(
+        router,
+        "/api_3/webhook/generate/{owner}/{project}",
+        post(new_webhook_secret),
+    );
     route(router, "/api_3/package/build", post(build_package))
+}
+
+/// A new webhook secret (copr-cli `new-webhook-secret`).
+async fn new_webhook_secret(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path((owner, project)): Path<(String, String)>,
+) -> CoprResult<Json<serde_json::Value>> {
+    let user = caller(&app, &headers).await?;
+    let project = find_project(&app, &owner, &project).await?;
+    let secret = crate::webhooks::new_secret(&app, &user, &project).await?;
+    Ok(Json(serde_json::json!({
+        "id": project.id,
+        "name": project.name,
+        "ownername": project.owner,
+        "full_name": format!("{}/{}", project.owner, project.name),
+        "webhook_secret": secret,
+    })))
 }
 
 /// The builds of each package name in a project, oldest first.
