@@ -7,6 +7,7 @@ mod admin;
 mod api;
 mod builder_api;
 mod copr;
+mod drain;
 mod forms;
 mod package_api;
 mod pages;
@@ -42,6 +43,10 @@ pub fn router(app: App) -> Router {
         .merge(forms::routes())
         .merge(permissions_page::routes())
         .fallback(web::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            drain::drain_unread_body,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             web::panicked,
         ))

@@ -342,3 +342,36 @@ fn licences_that_forbid_redistribution_are_refused_on_import() {
         Vec::<String>::new()
     );
 }
+
+/// A refusal sent before the server read an upload still reaches the
+/// client (the server drains what is being sent instead of resetting the
+/// connection), and the connection stays usable.
+#[test]
+fn a_refused_upload_is_answered_not_reset() {
+    let world = World::new();
+    let url = &world.server.url;
+    let http = reqwest::blocking::Client::new();
+    let big = vec![b'x'; 8 << 20];
+    for _ in 0..3 {
+        let native = http
+            .post(format!("{url}/api/v1/projects/alice/hello/builds"))
+            .body(big.clone())
+            .send()
+            .expect("the refusal arrives");
+        assert_eq!(native.status().as_u16(), 401);
+        let form = reqwest::blocking::multipart::Form::new()
+            .text("json", r#"{"ownername": "alice", "projectname": "hello"}"#)
+            .part(
+                "pkgs",
+                reqwest::blocking::multipart::Part::bytes(big.clone()).file_name("x.src.rpm"),
+            );
+        let copr = http
+            .post(format!("{url}/api_3/build/create/upload"))
+            .basic_auth("alice", Some("not-the-token"))
+            .multipart(form)
+            .send()
+            .expect("the refusal arrives");
+        assert_eq!(copr.status().as_u16(), 403);
+        assert!(copr.text().unwrap().contains("\"error\""));
+    }
+}
