@@ -88,7 +88,22 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
     world.server.set_password("bob", PASSWORD).unwrap();
     world.server.add_site_admin("root").unwrap();
     world.server.set_password("root", PASSWORD).unwrap();
-    let srpm = world.srpm("hello");
+    // hello, taking a few seconds to build, so the live log is watched
+    // while the build runs however fast the machine is.
+    let spec = std::fs::read_to_string(koper_testkit::fixtures_dir().join("hello.spec"))
+        .unwrap()
+        .replacen(
+            "%build\n",
+            "%build\necho \"hello is being built\"\nsleep 6\n",
+            1,
+        );
+    assert!(spec.contains("sleep 6"));
+    let srpm = koper_testkit::build_srpm_from_text(
+        "hello",
+        &spec,
+        &world.server.scratch("slow-hello").unwrap(),
+    )
+    .unwrap();
     let url = world.server.url.clone();
     let host = host_chroot();
     runtime().block_on(async {
