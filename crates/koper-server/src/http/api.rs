@@ -426,7 +426,6 @@ async fn submit_build(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<v1::Build>)> {
-    let chroots = parse_chroot_list(&query.chroots)?;
     let project = find_project(&app, &owner, &project).await?;
     let announced_len = headers
         .get(header::CONTENT_LENGTH)
@@ -435,16 +434,7 @@ async fn submit_build(
     let build = builds::submit_srpm(
         &app,
         &user,
-        BuildTarget {
-            project: &project,
-            chroots,
-            options: build_options(
-                query.priority,
-                query.background,
-                query.after_build_id.as_deref(),
-                query.with_build_id.as_deref(),
-            )?,
-        },
+        query.target(&project)?,
         body.into_data_stream(),
         announced_len,
     )
@@ -463,24 +453,8 @@ async fn submit_build_url(
     body: std::result::Result<Json<v1::SubmitUrl>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<v1::Build>)> {
     let Json(submit) = body.map_err(|e| Error::bad_request(e.body_text()))?;
-    let chroots = parse_chroot_list(&query.chroots)?;
     let project = find_project(&app, &owner, &project).await?;
-    let build = sources::submit_srpm_url(
-        &app,
-        &user,
-        BuildTarget {
-            project: &project,
-            chroots,
-            options: build_options(
-                query.priority,
-                query.background,
-                query.after_build_id.as_deref(),
-                query.with_build_id.as_deref(),
-            )?,
-        },
-        &submit.url,
-    )
-    .await?;
+    let build = sources::submit_srpm_url(&app, &user, query.target(&project)?, &submit.url).await?;
     Ok((
         StatusCode::CREATED,
         Json(builds::to_api_explained(&app, &build).await?),
@@ -495,24 +469,8 @@ async fn submit_build_scm(
     body: std::result::Result<Json<ScmSource>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<v1::Build>)> {
     let Json(scm) = body.map_err(|e| Error::bad_request(e.body_text()))?;
-    let chroots = parse_chroot_list(&query.chroots)?;
     let project = find_project(&app, &owner, &project).await?;
-    let build = sources::submit_scm(
-        &app,
-        &user,
-        BuildTarget {
-            project: &project,
-            chroots,
-            options: build_options(
-                query.priority,
-                query.background,
-                query.after_build_id.as_deref(),
-                query.with_build_id.as_deref(),
-            )?,
-        },
-        &scm,
-    )
-    .await?;
+    let build = sources::submit_scm(&app, &user, query.target(&project)?, &scm).await?;
     Ok((
         StatusCode::CREATED,
         Json(builds::to_api_explained(&app, &build).await?),

@@ -135,6 +135,19 @@ pub(super) fn selected_chroots(
 
 /// Where a Copr build goes in the queue: `background`, and a batch
 /// (`after_build_id` or `with_build_id`, numbers or numeric strings).
+/// Where a build requested with these fields goes: the chosen chroots
+/// and how it is queued.
+pub(super) fn build_target<'p>(
+    project: &'p ProjectRow,
+    fields: &Fields,
+) -> CoprResult<BuildTarget<'p>> {
+    Ok(BuildTarget {
+        project,
+        chroots: selected_chroots(project, fields)?,
+        options: build_options(fields)?,
+    })
+}
+
 pub(super) fn build_options(fields: &Fields) -> CoprResult<v1::BuildOptions> {
     let build_id = |key: &str| -> CoprResult<Option<BuildId>> { Ok(fields.int(key)?.map(BuildId)) };
     Ok(v1::BuildOptions {
@@ -153,19 +166,7 @@ async fn check_before_build(
     let user = caller(&app, &headers).await?;
     let fields = Fields::from_json(&body)?;
     let project = named_project(&app, &fields).await?;
-    let chroots = selected_chroots(&project, &fields)?;
-    builds::check_submission(
-        &app,
-        &user,
-        BuildTarget {
-            project: &project,
-            chroots,
-            options: build_options(&fields)?,
-        },
-        0,
-        0,
-    )
-    .await?;
+    builds::check_submission(&app, &user, build_target(&project, &fields)?, 0, 0).await?;
     Ok(Json(
         json!({ "message": "It should be safe to submit a build like this" }),
     ))
@@ -257,17 +258,8 @@ async fn create_scm(
     let fields = Fields::from_json(&body)?;
     let project = named_project(&app, &fields).await?;
     let scm = scm_source(&fields, None)?;
-    let submitted = sources::submit_scm(
-        &app,
-        &user,
-        BuildTarget {
-            project: &project,
-            chroots: selected_chroots(&project, &fields)?,
-            options: build_options(&fields)?,
-        },
-        &scm,
-    )
-    .await?;
+    let submitted =
+        sources::submit_scm(&app, &user, build_target(&project, &fields)?, &scm).await?;
     Ok(Json(build(&app, &submitted)))
 }
 

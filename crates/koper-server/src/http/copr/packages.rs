@@ -15,11 +15,11 @@ use koper_db::{BuildRow, PackageRow, ProjectRow};
 use koper_types::{BuildState, PackageName};
 
 use crate::app::App;
-use crate::builds::{BuildTarget, state_of};
+use crate::builds::state_of;
 use crate::error::Error;
 use crate::packages as operations;
 
-use super::builds::{build_options, scm_source, selected_chroots};
+use super::builds::{build_target, scm_source};
 use super::objects::{Paging, build, scm_source_dict};
 use super::{CoprResult, Fields, caller, find_project, named_project, route};
 
@@ -300,16 +300,6 @@ async fn build_package(
     let fields = Fields::from_json(&body)?;
     let project = named_project(&app, &fields).await?;
     let name: PackageName = fields.required("package_name")?.parse()?;
-    let submitted = operations::build(
-        &app,
-        &user,
-        BuildTarget {
-            project: &project,
-            chroots: selected_chroots(&project, &fields)?,
-            options: build_options(&fields)?,
-        },
-        &name,
-    )
-    .await?;
+    let submitted = operations::build(&app, &user, build_target(&project, &fields)?, &name).await?;
     Ok(Json(build(&app, &submitted)))
 }
