@@ -43,6 +43,47 @@ pub fn hostname(public_url: &str) -> &str {
     host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
 
+/// How `dnf copr enable HUB/owner/project` reaches this instance.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PluginHub {
+    /// The first part of the plugin's argument.
+    pub name: String,
+    /// A `copr.d` configuration the plugin needs first, with the path it
+    /// goes to, when the hub name alone would make the plugin ask
+    /// `https://HUB` and miss the instance.
+    pub config: Option<(String, String)>,
+}
+
+/// The plugin takes an unconfigured hub name as `https://HUB`, so an
+/// instance on HTTPS (any port) needs nothing more, while one on plain
+/// HTTP needs a `copr.d` section saying so.
+pub fn plugin_hub(public_url: &str) -> PluginHub {
+    let Ok(url) = reqwest::Url::parse(public_url) else {
+        return PluginHub {
+            name: hostname(public_url).to_owned(),
+            config: None,
+        };
+    };
+    let host = url.host_str().unwrap_or("localhost").to_owned();
+    let port = url.port_or_known_default().unwrap_or(80);
+    if url.scheme() == "https" {
+        let name = match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        };
+        return PluginHub { name, config: None };
+    }
+    let section = host.trim_matches(['[', ']']).replace(':', "-");
+    let config = format!(
+        "[{section}]\nhostname = {host}\nprotocol = {}\nport = {port}\n",
+        url.scheme()
+    );
+    PluginHub {
+        config: Some((format!("/etc/dnf/plugins/copr.d/{section}.conf"), config)),
+        name: section,
+    }
+}
+
 /// Renders the `.repo` file of `project` for `chroot`.
 pub fn render(app: &App, project: &ProjectRow, chroot: &ChrootName) -> Result<String> {
     if !project.chroots.contains(chroot) {
@@ -85,6 +126,39 @@ mod tests {
         assert_eq!(hostname("http://127.0.0.1:5050"), "127.0.0.1");
         assert_eq!(hostname("https://copr.example.org/x"), "copr.example.org");
         assert_eq!(hostname("http://[::1]:80"), "::1");
+    }
+
+    #[test]
+    fn the_plugin_hub_reaches_the_instance() {
+        let plain = |name: &str| PluginHub {
+            name: name.to_owned(),
+            config: None,
+        };
+        assert_eq!(
+            plugin_hub("https://copr.example.org"),
+            plain("copr.example.org")
+        );
+        assert_eq!(
+            plugin_hub("https://copr.example.org:8443/"),
+            plain("copr.example.org:8443")
+        );
+        let http = plugin_hub("http://127.0.0.1:5050");
+        assert_eq!(http.name, "127.0.0.1");
+        assert_eq!(
+            http.config,
+            Some((
+                "/etc/dnf/plugins/copr.d/127.0.0.1.conf".to_owned(),
+                "[127.0.0.1]\nhostname = 127.0.0.1\nprotocol = http\nport = 5050\n".to_owned()
+            ))
+        );
+        let v6 = plugin_hub("http://[::1]/");
+        assert_eq!(v6.name, "--1");
+        assert!(
+            v6.config
+                .unwrap()
+                .1
+                .contains("hostname = [::1]\nprotocol = http\nport = 80")
+        );
     }
 
     #[test]

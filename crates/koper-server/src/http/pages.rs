@@ -304,6 +304,8 @@ struct ProjectView {
     description: String,
     instructions: String,
     hub: String,
+    /// Where dnf's copr plugin needs a hub configuration first, and what.
+    hub_config: Option<(String, String)>,
     can_build: bool,
     can_admin: bool,
     signed_in: bool,
@@ -352,12 +354,14 @@ async fn project_page(State(app): State<App>, visitor: Visitor, params: PathPara
         )
     });
     let access = access_of(&app, &visitor, &project).await?;
+    let hub = crate::repo_file::plugin_hub(app.public_url());
     let view = ProjectView {
         owner: project.owner.to_string(),
         owner_url: owner_path(&project.owner),
         description: project.description.clone(),
         instructions: String::new(),
-        hub: crate::keys::instance_host(&app).to_owned(),
+        hub: hub.name,
+        hub_config: hub.config,
         can_build: access.build,
         can_admin: access.admin,
         signed_in: visitor.user.is_some(),

@@ -124,28 +124,32 @@ fn dnfs_copr_plugin_enables_a_koper_project() {
         .unwrap();
     assert_success(&out);
 
-    // The plugin's hub configuration names the test server.
-    let port = world.server.url.rsplit(':').next().unwrap().to_owned();
+    // Exactly what the project page tells a user to do: the plugin's hub
+    // configuration (the test server is plain HTTP), then the command.
+    let page = reqwest::blocking::get(format!("{}/coprs/alice/hello/", world.server.url))
+        .unwrap()
+        .text()
+        .unwrap();
+    let (config_path, config) = plugin_config_on(&page);
     let plugins = world.server.scratch("dnf-plugins").unwrap();
     std::fs::create_dir_all(plugins.join("copr.d")).unwrap();
-    std::fs::write(
-        plugins.join("copr.d/kopertest.conf"),
-        format!("[kopertest]\nhostname = 127.0.0.1\nprotocol = http\nport = {port}\n"),
-    )
-    .unwrap();
+    let config_name = config_path.rsplit('/').next().unwrap();
+    std::fs::write(plugins.join("copr.d").join(config_name), config).unwrap();
     let pluginconf = format!("--setopt=pluginconfpath={}", plugins.display());
+    let enable = pre_on(&page, "enable-cmd");
+    let argument = enable
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("sudo dnf copr enable "))
+        .unwrap_or_else(|| panic!("no enable command on the page: {enable}"))
+        .to_owned();
+    assert_eq!(argument, "127.0.0.1/alice/hello");
     let reposdir = world.server.scratch("plugin-repos").unwrap();
     let root = DnfRoot::new(&world.server.builder_dir()).unwrap();
     let out = root
         .dnf_with_reposdir(
             &reposdir,
-            &[
-                &pluginconf,
-                "copr",
-                "enable",
-                "kopertest/alice/hello",
-                &host,
-            ],
+            &[&pluginconf, "copr", "enable", &argument, &host],
         )
         .unwrap();
     assert_success(&out);
@@ -159,4 +163,31 @@ fn dnfs_copr_plugin_enables_a_koper_project() {
         .unwrap();
     assert_success(&out);
     assert!(root.root().join("usr/bin/hello").is_file());
+}
+
+/// The text of `<pre id="ID">` on a page, unescaped.
+fn pre_on(page: &str, id: &str) -> String {
+    let start = page
+        .find(&format!("<pre id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no {id} on the page:\n{page}"));
+    let body = &page[start..];
+    let body = &body[body.find('>').unwrap() + 1..body.find("</pre>").unwrap()];
+    body.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+/// The `copr.d` file the page's `sudo tee PATH <<'EOF'` command writes.
+fn plugin_config_on(page: &str) -> (String, String) {
+    let command = pre_on(page, "plugin-config");
+    let (first, rest) = command.split_once('\n').unwrap();
+    let path = first
+        .strip_prefix("sudo tee ")
+        .and_then(|p| p.strip_suffix(" <<'EOF'"))
+        .unwrap_or_else(|| panic!("not a tee command: {command}"));
+    let config = rest.strip_suffix("EOF").unwrap_or(rest);
+    (path.to_owned(), config.to_owned())
 }
