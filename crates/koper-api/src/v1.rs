@@ -186,6 +186,40 @@ pub struct ProjectStorage {
     pub own_quota_bytes: Option<i64>,
 }
 
+/// A request for more storage (`POST .../quota-requests`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewQuotaRequest {
+    /// The quota asked for the project, bytes.
+    pub bytes: i64,
+    /// Why, for the administrators.
+    pub reason: String,
+}
+
+/// A quota request and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaRequest {
+    /// What answering names.
+    pub id: i64,
+    /// `owner/project`.
+    pub project: String,
+    /// Who asked.
+    pub requester: Option<String>,
+    /// The quota asked for, bytes.
+    pub requested_bytes: i64,
+    /// Why.
+    pub reason: String,
+    /// `pending`, `granted` or `denied`.
+    pub state: String,
+    /// The quota given, once granted.
+    pub granted_bytes: Option<i64>,
+    /// The administrator's message.
+    pub answer: String,
+    /// Unix seconds.
+    pub created_on: i64,
+    /// Unix seconds, once answered.
+    pub answered_on: Option<i64>,
+}
+
 /// What `DELETE /api/v1/builds/{id}` answers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeletedBuild {

@@ -408,6 +408,36 @@ impl Client {
             .await
     }
 
+    /// Asks an administrator for a quota of `bytes` for a project.
+    pub async fn request_quota(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+        request: &v1::NewQuotaRequest,
+    ) -> Result<v1::QuotaRequest, ClientError> {
+        self.json(
+            self.request(
+                Method::POST,
+                &format!("/projects/{owner}/{name}/quota-requests"),
+            )
+            .json(request),
+        )
+        .await
+    }
+
+    /// A project's quota requests, newest first.
+    pub async fn quota_requests(
+        &self,
+        owner: &OwnerName,
+        name: &ProjectName,
+    ) -> Result<Vec<v1::QuotaRequest>, ClientError> {
+        self.json(self.request(
+            Method::GET,
+            &format!("/projects/{owner}/{name}/quota-requests"),
+        ))
+        .await
+    }
+
     /// Changes a project's settings.
     pub async fn modify_project(
         &self,

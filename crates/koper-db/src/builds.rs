@@ -79,7 +79,8 @@ pub struct BuildFilter {
     pub package: String,
     /// Builds for this chroot.
     pub chroot: String,
-    /// Builds with a chroot in this state (in `chroot`, when given).
+    /// Builds in this state (Copr's aggregate state of the build), or,
+    /// when `chroot` is given, whose chroot `chroot` is in this state.
     pub chroot_state: String,
 }
 
@@ -141,6 +142,55 @@ impl BuildRow {
             }
         }
     }
+}
+
+/// The state of build `b` as SQL: [`koper_types::aggregate_state`] over
+/// its source phase (its `srpm-builds` task, else `source_state`) and its
+/// chroots. The two must agree; a test compares them for every state.
+fn build_state_sql() -> String {
+    use BuildState::*;
+    let source_builds = ChrootName::SOURCE_BUILDS;
+    let source = format!(
+        "COALESCE((SELECT s.state FROM build_chroots s
+                   WHERE s.build_id = b.id AND s.chroot = '{source_builds}'), b.source_state)"
+    );
+    let has = |state: BuildState| {
+        format!(
+            "EXISTS (SELECT 1 FROM build_chroots c WHERE c.build_id = b.id
+                     AND c.chroot <> '{source_builds}' AND c.state = '{}')",
+            state.as_str()
+        )
+    };
+    let source_decides = [Starting, Pending, Running, Importing, Failed]
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut sql = format!(
+        "(CASE WHEN b.canceled = 1 THEN '{}'
+          WHEN {source} IN ({source_decides}) THEN {source}",
+        Canceled.as_str()
+    );
+    for state in [Running, Starting, Pending] {
+        sql.push_str(&format!(" WHEN {} THEN '{}'", has(state), state.as_str()));
+    }
+    sql.push_str(&format!(
+        " WHEN {} THEN '{}'",
+        has(Waiting),
+        Pending.as_str()
+    ));
+    for state in [Failed, Succeeded, Skipped, Forked] {
+        sql.push_str(&format!(" WHEN {} THEN '{}'", has(state), state.as_str()));
+    }
+    sql.push_str(&format!(
+        " WHEN {source} = '{}' AND NOT EXISTS (SELECT 1 FROM build_chroots c
+               WHERE c.build_id = b.id AND c.chroot <> '{source_builds}') THEN '{}'
+          ELSE '{}' END)",
+        Succeeded.as_str(),
+        Waiting.as_str(),
+        Unknown.as_str()
+    ));
+    sql
 }
 
 /// `$1, $2, ...` for an `IN (...)` list of `count` values.
@@ -391,7 +441,10 @@ impl Database {
             .await
     }
 
-    /// A project's builds matching `filter`, newest first.
+    /// A project's builds matching `filter`, newest first. Without a
+    /// chroot the state is the build's own (Copr's aggregate rule,
+    /// [`koper_types::aggregate_state`], computed by the database so that
+    /// pages stay exact); with one, that chroot's state.
     pub async fn list_builds_filtered(
         &self,
         project_id: i64,
@@ -405,9 +458,9 @@ impl Database {
                AND ($3 = '' OR EXISTS (SELECT 1 FROM build_chroots c
                     WHERE c.build_id = b.id AND c.chroot = $3
                       AND ($4 = '' OR c.state = $4)))
-               AND ($4 = '' OR EXISTS (SELECT 1 FROM build_chroots c
-                    WHERE c.build_id = b.id AND c.state = $4))
-             ORDER BY b.id DESC LIMIT $5 OFFSET $6"
+               AND ($4 = '' OR $3 <> '' OR {} = $4)
+             ORDER BY b.id DESC LIMIT $5 OFFSET $6",
+            build_state_sql()
         ))
         .bind(project_id)
         .bind(filter.package.as_str())
@@ -424,8 +477,9 @@ impl Database {
     /// The newest builds of listed projects, for the home page.
     pub async fn recent_listed_builds(&self, limit: i64) -> Result<Vec<BuildRow>, DbError> {
         let rows = sqlx::query(&format!(
-            "SELECT {BUILD_COLUMNS} FROM {BUILD_FROM} WHERE p.listed = 1
-             ORDER BY b.id DESC LIMIT $1"
+            "SELECT {BUILD_COLUMNS} FROM {BUILD_FROM} WHERE {}
+             ORDER BY b.id DESC LIMIT $1",
+            crate::projects::publicly_listed_sql("p")
         ))
         .bind(limit)
         .fetch_all(&self.pool)

@@ -83,7 +83,7 @@ impl Database {
     /// A group's members, admins first, then by name.
     pub async fn group_members(&self, group_id: i64) -> Result<Vec<GroupMember>, DbError> {
         let rows = sqlx::query(
-            "SELECT u.id, u.name, u.api_login, u.is_admin, m.is_admin AS group_admin
+            "SELECT u.id, u.name, u.api_login, u.is_admin, u.disabled_reason, m.is_admin AS group_admin
              FROM group_members m JOIN users u ON u.id = m.user_id
              WHERE m.group_id = $1
              ORDER BY m.is_admin DESC, u.name",

@@ -15,6 +15,7 @@ mod locks;
 mod packages;
 mod projects;
 mod queue;
+mod quota_requests;
 mod releases;
 mod roles;
 mod sessions;
@@ -34,11 +35,12 @@ pub use builds::{
 pub use groups::{GroupMember, GroupRow};
 pub use locks::RepoLock;
 pub use packages::{PackageRow, PackageSourceRow};
-pub use projects::{BuildrootSettings, NewProject, ProjectRow};
+pub use projects::{BuildrootSettings, Moderation, NewProject, ProjectRow};
 pub use queue::{
     FinishedTask, LeaseFilter, OwnerShare, QueuedTask, RECENT_WINDOW_SECONDS, RunningTask,
     fair_order,
 };
+pub use quota_requests::{QuotaRequestRow, QuotaRequestState};
 pub use releases::ReleaseRow;
 pub use roles::{RoleChange, RoleRow};
 pub use storage::ProjectUsage;

@@ -68,10 +68,56 @@ pub struct ProjectRow {
     pub buildroot: BuildrootSettings,
     /// Selected chroots, sorted.
     pub chroots: Vec<ChrootName>,
+    /// What the instance's administrators decided about it.
+    pub moderation: Moderation,
 }
 
+/// A project's moderation: each field holds the reason an administrator
+/// gave, `None` when it does not apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Moderation {
+    /// Left out of every listing (directory, search, user page, home).
+    pub hidden: Option<String>,
+    /// Accepts no builds; served only to those who manage it.
+    pub disabled: Option<String>,
+    /// Its owner's account is disabled, which disables the project too.
+    pub owner_disabled: Option<String>,
+}
+
+impl ProjectRow {
+    /// Why the project accepts no builds and is not served: disabled
+    /// itself, or its owner's account is.
+    pub fn disabled_reason(&self) -> Option<&str> {
+        self.moderation
+            .disabled
+            .as_deref()
+            .or(self.moderation.owner_disabled.as_deref())
+    }
+
+    /// Whether the project shows up in public listings: listed by its
+    /// owner, neither hidden nor disabled.
+    pub fn publicly_listed(&self) -> bool {
+        self.listed && self.moderation.hidden.is_none() && self.disabled_reason().is_none()
+    }
+}
+
+/// SQL condition (on `projects` aliased `alias`) of
+/// [`ProjectRow::publicly_listed`].
+pub(crate) fn publicly_listed_sql(alias: &str) -> String {
+    format!(
+        "{alias}.listed = 1 AND {alias}.hidden_reason IS NULL AND {alias}.disabled_reason IS NULL
+         AND NOT EXISTS (SELECT 1 FROM users mu WHERE mu.name = {alias}.owner_name
+                         AND mu.disabled_reason IS NOT NULL)"
+    )
+}
+
+/// Columns of a project row, selected `FROM projects` (the owner's
+/// moderation comes from `users`).
 const PROJECT_COLUMNS: &str = "id, owner_name, name, description, build_timeout, created_on,
-    retain_older, quota_bytes, listed, additional_repos, enable_net, repo_priority";
+    retain_older, quota_bytes, listed, additional_repos, enable_net, repo_priority,
+    hidden_reason, disabled_reason,
+    (SELECT u.disabled_reason FROM users u WHERE u.name = projects.owner_name)
+        AS owner_disabled_reason";
 
 fn project_from_row(row: &AnyRow) -> Result<ProjectRow, DbError> {
     Ok(ProjectRow {
@@ -90,6 +136,11 @@ fn project_from_row(row: &AnyRow) -> Result<ProjectRow, DbError> {
             repo_priority: row.try_get("repo_priority")?,
         },
         chroots: Vec::new(),
+        moderation: Moderation {
+            hidden: row.try_get("hidden_reason")?,
+            disabled: row.try_get("disabled_reason")?,
+            owner_disabled: row.try_get("owner_disabled_reason")?,
+        },
     })
 }
 
@@ -110,11 +161,11 @@ impl Database {
         now: i64,
     ) -> Result<ProjectRow, DbError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(
             "INSERT INTO projects (owner_name, name, description, build_timeout, created_on,
                  retain_older, listed, additional_repos, enable_net, repo_priority)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {PROJECT_COLUMNS}"
-        ))
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
         .bind(new.owner.as_str())
         .bind(new.name.as_str())
         .bind(new.description)
@@ -128,6 +179,14 @@ impl Database {
         .fetch_one(&mut *tx)
         .await
         .map_err(DbError::from_insert)?;
+        let id: i64 = row.try_get("id")?;
+        // Read back apart: the owner's moderation is another table's.
+        let row = sqlx::query(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
         let mut project = project_from_row(&row)?;
         let mut chroots = new.chroots.to_vec();
         chroots.sort();
@@ -253,14 +312,15 @@ impl Database {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        let rows = sqlx::query(
-            "SELECT id FROM projects WHERE listed = 1 AND (
+        let rows = sqlx::query(&format!(
+            "SELECT id FROM projects p WHERE {} AND (
                  LOWER(owner_name) LIKE $1 ESCAPE '\\' OR LOWER(name) LIKE $1 ESCAPE '\\'
                  OR LOWER(description) LIKE $1 ESCAPE '\\'
                  OR LOWER(owner_name || '/' || name) LIKE $1 ESCAPE '\\'
                  OR id IN (SELECT project_id FROM builds
                            WHERE LOWER(package_name) LIKE $1 ESCAPE '\\'))",
-        )
+            publicly_listed_sql("p")
+        ))
         .bind(pattern)
         .fetch_all(&self.pool)
         .await?;
@@ -294,6 +354,47 @@ impl Database {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Hides a project with the reason shown to its owner, or (`None`)
+    /// lists it again.
+    pub async fn set_project_hidden(
+        &self,
+        project_id: i64,
+        reason: Option<&str>,
+    ) -> Result<(), DbError> {
+        sqlx::query("UPDATE projects SET hidden_reason = $1 WHERE id = $2")
+            .bind(reason)
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Disables a project with the reason shown to its owner, or (`None`)
+    /// enables it again.
+    pub async fn set_project_disabled(
+        &self,
+        project_id: i64,
+        reason: Option<&str>,
+    ) -> Result<(), DbError> {
+        sqlx::query("UPDATE projects SET disabled_reason = $1 WHERE id = $2")
+            .bind(reason)
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Projects an administrator hid or disabled, or whose owner is
+    /// disabled, sorted by owner and name.
+    pub async fn moderated_projects(&self) -> Result<Vec<ProjectRow>, DbError> {
+        Ok(self
+            .list_projects(None)
+            .await?
+            .into_iter()
+            .filter(|p| p.moderation != Moderation::default())
+            .collect())
     }
 
     /// Replaces a project's buildroot settings.

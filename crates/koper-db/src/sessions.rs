@@ -29,7 +29,7 @@ impl Database {
     /// The user of an unexpired session.
     pub async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>, DbError> {
         let row = sqlx::query(
-            "SELECT u.id, u.name, u.api_login, u.is_admin
+            "SELECT u.id, u.name, u.api_login, u.is_admin, u.disabled_reason
              FROM web_sessions s JOIN users u ON u.id = s.user_id
              WHERE s.token_hash = $1 AND s.expires_on > $2",
         )

@@ -17,6 +17,9 @@ pub struct User {
     pub api_login: String,
     /// Administers the instance.
     pub is_admin: bool,
+    /// Why an administrator disabled the account (it cannot sign in or use
+    /// its tokens, and its projects count as disabled); `None`: enabled.
+    pub disabled: Option<String>,
 }
 
 /// What a presented token turned out to be.
@@ -36,6 +39,7 @@ pub(crate) fn user_from_row(row: &AnyRow) -> Result<User, DbError> {
         name: parse_column(&row.try_get::<String, _>("name")?, "users.name")?,
         api_login: row.try_get("api_login")?,
         is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+        disabled: row.try_get("disabled_reason")?,
     })
 }
 
@@ -49,7 +53,7 @@ impl Database {
     ) -> Result<User, DbError> {
         let row = sqlx::query(
             "INSERT INTO users (name, api_login, is_admin, created_on) VALUES ($1, $2, $3, $4)
-             RETURNING id, name, api_login, is_admin",
+             RETURNING id, name, api_login, is_admin, disabled_reason",
         )
         .bind(name.as_str())
         .bind(name.as_str())
@@ -63,19 +67,23 @@ impl Database {
 
     /// The user called `name`.
     pub async fn find_user(&self, name: &str) -> Result<Option<User>, DbError> {
-        let row = sqlx::query("SELECT id, name, api_login, is_admin FROM users WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, name, api_login, is_admin, disabled_reason FROM users WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     /// The user with this id.
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, DbError> {
-        let row = sqlx::query("SELECT id, name, api_login, is_admin FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, name, api_login, is_admin, disabled_reason FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -104,7 +112,7 @@ impl Database {
     /// Looks a token up by its hash.
     pub async fn match_api_token(&self, token_hash: &str, now: i64) -> Result<TokenMatch, DbError> {
         let row = sqlx::query(
-            "SELECT u.id, u.name, u.api_login, u.is_admin, t.expires_on
+            "SELECT u.id, u.name, u.api_login, u.is_admin, u.disabled_reason, t.expires_on
              FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.token_hash = $1 AND t.revoked_on IS NULL",
         )
@@ -141,9 +149,11 @@ pub struct ApiTokenInfo {
 impl Database {
     /// Every user, by name.
     pub async fn list_users(&self) -> Result<Vec<User>, DbError> {
-        let rows = sqlx::query("SELECT id, name, api_login, is_admin FROM users ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, api_login, is_admin, disabled_reason FROM users ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -170,7 +180,8 @@ impl Database {
         name: &str,
     ) -> Result<Option<(User, Option<String>)>, DbError> {
         let row = sqlx::query(
-            "SELECT id, name, api_login, is_admin, password_hash FROM users WHERE name = $1",
+            "SELECT id, name, api_login, is_admin, disabled_reason, password_hash FROM users
+             WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.pool)
@@ -255,5 +266,25 @@ impl Database {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+impl Database {
+    /// Disables a user with the reason shown to them, or (`None`) enables
+    /// them again; [`DbError::NotFound`] when there is no such user.
+    pub async fn set_user_disabled(
+        &self,
+        user_id: i64,
+        reason: Option<&str>,
+    ) -> Result<(), DbError> {
+        let done = sqlx::query("UPDATE users SET disabled_reason = $1 WHERE id = $2")
+            .bind(reason)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(DbError::NotFound);
+        }
+        Ok(())
     }
 }

@@ -90,7 +90,12 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Option<User>
         .match_api_token(&hash_token(&token), now_epoch())
         .await?
     {
-        TokenMatch::Valid(user) => user,
+        TokenMatch::Valid(user) => {
+            if let Some(refusal) = crate::moderation::account_disabled(&user) {
+                return Err(refusal);
+            }
+            user
+        }
         TokenMatch::Expired(user) => {
             return Err(Error::Unauthenticated {
                 message: format!("the API token of {} has expired", user.name),

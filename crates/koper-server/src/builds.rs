@@ -106,6 +106,7 @@ async fn check_target(
             caller.name, project.owner, project.name
         )));
     }
+    crate::moderation::refuse_builds(project)?;
     let chroots = if target.chroots.is_empty() {
         project.chroots.clone()
     } else {

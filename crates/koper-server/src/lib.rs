@@ -8,7 +8,7 @@
 //! fetched by URL, `buildroot` for what buildroots are made of, `provenance` for the macros naming a build's
 //! origin, `scheduler`,
 //! `publisher`, `users`, `keys` for signing keys, `release` for release
-//! packages, `quota` and `retention` for storage, `queue` for why builds wait, `metrics` for `/metrics` and the admin status, `uploads` for prebuilt
+//! packages, `quota`, `quota_requests` and `retention` for storage, `moderation` for what administrators hide or disable, `queue` for why builds wait, `metrics` for `/metrics` and the admin status, `uploads` for prebuilt
 //! packages, `views` for the browsable pages).
 
 mod app;
@@ -27,6 +27,7 @@ mod keys;
 mod login_limit;
 pub mod metrics;
 mod mock_config;
+pub mod moderation;
 mod noarch;
 mod packages;
 pub mod passwords;
@@ -36,6 +37,7 @@ mod provenance;
 mod publisher;
 mod queue;
 pub mod quota;
+pub mod quota_requests;
 mod release;
 mod repo_file;
 mod retention;

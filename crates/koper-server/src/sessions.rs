@@ -53,6 +53,10 @@ pub async fn sign_in(app: &App, name: &str, password: &str, address: IpAddr) -> 
         return Err(wrong_credentials());
     };
     app.login_limiter().record_success(name);
+    // Said only to who knows the password.
+    if let Some(refusal) = crate::moderation::account_disabled(&user) {
+        return Err(refusal);
+    }
     open_session(app, user).await
 }
 
@@ -80,12 +84,14 @@ async fn open_session(app: &App, user: User) -> Result<NewSession> {
     Ok(NewSession { secret, user })
 }
 
-/// The user of a session secret, if the session is still open.
+/// The user of a session secret, if the session is still open and the
+/// account not disabled.
 pub async fn session_user(app: &App, secret: &str) -> Result<Option<User>> {
     Ok(app
         .db()
         .session_user(&hash_token(secret), now_epoch())
-        .await?)
+        .await?
+        .filter(|user| user.disabled.is_none()))
 }
 
 /// Ends a session.

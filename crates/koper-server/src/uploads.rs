@@ -68,6 +68,7 @@ async fn add(
             caller.name, project.owner, project.name
         )));
     }
+    crate::moderation::refuse_builds(project)?;
     if !project.chroots.contains(chroot) {
         return Err(Error::bad_request_hint(
             format!(

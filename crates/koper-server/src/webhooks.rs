@@ -118,6 +118,7 @@ pub async fn receive_push(
     body: &[u8],
 ) -> Result<v1::WebhookBuilds> {
     check_secret(app, project, secret, signature, body).await?;
+    crate::moderation::refuse_builds(project)?;
     let payload: Value = serde_json::from_slice(body)
         .map_err(|e| Error::bad_request(format!("the webhook body is not JSON: {e}")))?;
     let pushed: Vec<String> = pushed_urls(&payload)

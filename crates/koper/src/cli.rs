@@ -120,6 +120,9 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Show an owner's storage use and quota.
     Quota(QuotaArgs),
+    /// Ask the instance's administrators for more storage for a project
+    /// (it gets a quota of its own), or with --list show your requests.
+    RequestQuota(RequestQuotaArgs),
     /// Change a project's settings.
     Modify(ModifyArgs),
     /// Change a project chroot's settings (extra buildroot packages).
@@ -342,6 +345,56 @@ pub enum AdminCommand {
         /// A size (`10GiB`, `500M`, bytes), or `default`.
         size: String,
     },
+    /// List quota requests: those waiting for an answer, or all.
+    QuotaRequests {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// Also the answered ones.
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+    },
+    /// Grant a quota request: the project's quota becomes the size asked,
+    /// or --size.
+    GrantQuota {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// The request's number (`koper admin quota-requests`).
+        id: i64,
+        /// Grant this size instead of the one asked.
+        #[arg(long)]
+        size: Option<String>,
+        /// A message for the requester.
+        #[arg(long, default_value = "")]
+        message: String,
+    },
+    /// Deny a quota request, saying why.
+    DenyQuota {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// The request's number (`koper admin quota-requests`).
+        id: i64,
+        /// Why, for the requester.
+        #[arg(long)]
+        message: String,
+    },
+    /// Hide a project from the directory, search, user pages and the home
+    /// page (its address keeps working); the owner sees the reason.
+    HideProject(ModerateProjectArgs),
+    /// List a hidden project again.
+    UnhideProject(ModerateProjectArgs),
+    /// Disable a project: no new builds, and its pages and repos are
+    /// served only to those who manage it; the owner sees the reason.
+    DisableProject(ModerateProjectArgs),
+    /// Enable a disabled project again.
+    EnableProject(ModerateProjectArgs),
+    /// Disable a user: no sign-in, API tokens refused, their projects
+    /// disabled; the user is told the reason.
+    DisableUser(ModerateUserArgs),
+    /// Enable a disabled user again.
+    EnableUser(ModerateUserArgs),
     /// Have builders make a chroot's base root again before its next
     /// build (after its base repos changed).
     RefreshChroot {
@@ -350,6 +403,30 @@ pub enum AdminCommand {
         /// The chroot.
         chroot: String,
     },
+}
+
+/// Options of the `koper admin` commands moderating a project.
+#[derive(Debug, Args)]
+pub struct ModerateProjectArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// OWNER/PROJECT.
+    pub project: String,
+    /// Why (needed to hide or disable), shown to the owner.
+    #[arg(long, default_value = "")]
+    pub reason: String,
+}
+
+/// Options of the `koper admin` commands moderating a user.
+#[derive(Debug, Args)]
+pub struct ModerateUserArgs {
+    #[command(flatten)]
+    pub data: DataDirArgs,
+    /// The user's name.
+    pub name: String,
+    /// Why (needed to disable), shown to the user.
+    #[arg(long, default_value = "")]
+    pub reason: String,
 }
 
 /// Commands that only need the client settings.
@@ -616,6 +693,27 @@ pub struct QuotaArgs {
     /// The owner [default: you].
     pub owner: Option<String>,
     /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// Options of `koper request-quota`.
+#[derive(Debug, Args)]
+pub struct RequestQuotaArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// OWNER/PROJECT, or PROJECT for one of your own.
+    pub project: String,
+    /// The quota asked for (`5GiB`, `500M`, bytes).
+    #[arg(long, required_unless_present = "list")]
+    pub size: Option<String>,
+    /// Why the project needs it, for the administrators.
+    #[arg(long, required_unless_present = "list")]
+    pub reason: Option<String>,
+    /// Show the project's requests and their answers instead.
+    #[arg(long, conflicts_with_all = ["size", "reason"])]
+    pub list: bool,
+    /// Output format of --list.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 }

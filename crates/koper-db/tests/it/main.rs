@@ -3,6 +3,7 @@
 
 mod harness;
 mod locks;
+mod moderation;
 mod projects;
 mod queue;
 mod roles;

@@ -40,6 +40,10 @@ pub fn routes() -> Router<App> {
         )
         .route("/storage/{owner}", get(storage))
         .route(
+            "/projects/{owner}/{project}/quota-requests",
+            get(list_quota_requests).post(request_quota),
+        )
+        .route(
             "/projects/{owner}/{project}/builds",
             get(list_builds).post(submit_build),
         )
@@ -544,4 +548,32 @@ async fn build_log(
         HeaderValue::from_static(if chunk.complete { "true" } else { "false" }),
     );
     Ok(response)
+}
+
+async fn request_quota(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path((owner, project)): Path<(String, String)>,
+    body: std::result::Result<Json<v1::NewQuotaRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<v1::QuotaRequest>)> {
+    let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
+    let Json(new) = body.map_err(|e| Error::bad_request(e.body_text()))?;
+    let filed =
+        crate::quota_requests::file_request(&app, &user, &project, new.bytes, &new.reason).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::quota_requests::to_api(&filed)),
+    ))
+}
+
+async fn list_quota_requests(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path((owner, project)): Path<(String, String)>,
+) -> Result<Json<Vec<v1::QuotaRequest>>> {
+    let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
+    let requests = crate::quota_requests::project_requests(&app, &user, &project).await?;
+    Ok(Json(
+        requests.iter().map(crate::quota_requests::to_api).collect(),
+    ))
 }

@@ -9,9 +9,11 @@ mod builder_api;
 mod copr;
 mod drain;
 mod forms;
+mod moderated;
 mod package_api;
 mod pages;
 mod permissions_page;
+mod quota_form;
 mod repo;
 mod results;
 mod web;
@@ -42,7 +44,12 @@ pub fn router(app: App) -> Router {
         .merge(admin::routes())
         .merge(forms::routes())
         .merge(permissions_page::routes())
+        .merge(quota_form::routes())
         .fallback(web::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            moderated::serve_only_to_managers,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             drain::drain_unread_body,

@@ -176,10 +176,21 @@ struct ProjectLine {
     full_name: String,
     description: String,
     chroots: String,
+    /// Why it is not in public listings (for its owner and administrators).
+    note: &'static str,
 }
 
 fn project_line(project: &ProjectRow) -> ProjectLine {
     ProjectLine {
+        note: if project.disabled_reason().is_some() {
+            "disabled"
+        } else if project.moderation.hidden.is_some() {
+            "hidden"
+        } else if !project.listed {
+            "unlisted"
+        } else {
+            ""
+        },
         url: format!("{}/", project_path(project)),
         full_name: format!("{}/{}", project.owner, project.name),
         description: project.description.clone(),
@@ -270,7 +281,7 @@ async fn owner_page(State(app): State<App>, visitor: Visitor, params: PathParams
         .list_projects(Some(&owner))
         .await?
         .into_iter()
-        .filter(|p| p.listed || sees_unlisted)
+        .filter(|p| p.publicly_listed() || sees_unlisted)
         .collect();
     render(&DirectoryPage {
         chrome: visitor.chrome(&app, owner.to_string()),
@@ -320,6 +331,28 @@ struct ProjectView {
     retain_older: i64,
     enable_net: bool,
     repos: Vec<String>,
+    /// Moderation, shown to those who manage the project.
+    hidden: Option<String>,
+    disabled: Option<String>,
+    /// The newest quota request, shown to those who manage the project.
+    quota_request: Option<QuotaRequestLine>,
+}
+
+/// A quota request as the project page shows it.
+struct QuotaRequestLine {
+    requested: String,
+    reason: String,
+    state: String,
+    granted: String,
+    answer: String,
+    pending: bool,
+}
+
+impl ProjectView {
+    /// Whether a quota request waits for an answer (no second one then).
+    fn quota_request_pending(&self) -> bool {
+        self.quota_request.as_ref().is_some_and(|r| r.pending)
+    }
 }
 
 #[derive(Template)]
@@ -355,14 +388,35 @@ async fn project_page(State(app): State<App>, visitor: Visitor, params: PathPara
     });
     let access = access_of(&app, &visitor, &project).await?;
     let hub = crate::repo_file::plugin_hub(app.public_url());
+    let quota_request = if access.admin {
+        app.db()
+            .project_quota_requests(project.id)
+            .await?
+            .into_iter()
+            .next()
+            .map(|r| QuotaRequestLine {
+                requested: format_bytes(r.requested_bytes),
+                reason: r.reason,
+                state: r.state.to_string(),
+                granted: r.granted_bytes.map(format_bytes).unwrap_or_default(),
+                answer: r.answer,
+                pending: r.state == koper_db::QuotaRequestState::Pending,
+            })
+    } else {
+        None
+    };
+    let disabled = project.disabled_reason().map(str::to_owned);
     let view = ProjectView {
+        hidden: project.moderation.hidden.clone().filter(|_| access.admin),
+        disabled: disabled.filter(|_| access.admin),
+        quota_request,
         owner: project.owner.to_string(),
         owner_url: owner_path(&project.owner),
         description: project.description.clone(),
         instructions: String::new(),
         hub: hub.name,
         hub_config: hub.config,
-        can_build: access.build,
+        can_build: access.build && project.disabled_reason().is_none(),
         can_admin: access.admin,
         signed_in: visitor.user.is_some(),
         chroots,

@@ -2,11 +2,13 @@
 
 use std::process::ExitCode;
 
+use koper_server::moderation::{self, ProjectAction};
+use koper_server::quota_requests::{self, Answer};
 use koper_server::{quota, users};
 use koper_storage::DataDir;
 use koper_types::UserName;
 
-use crate::cli::{AdminCommand, DataDirArgs, OutputFormat};
+use crate::cli::{AdminCommand, DataDirArgs, ModerateProjectArgs, ModerateUserArgs, OutputFormat};
 use crate::exit::{CommandResult, Failure};
 
 /// The database of a data directory: `--database-url` (or
@@ -209,6 +211,70 @@ pub async fn admin(command: AdminCommand) -> CommandResult {
                 "{chroot}: builders make its base root again before its next build (refresh {refresh})"
             );
         }
+        AdminCommand::QuotaRequests { data, all, output } => {
+            let (_, db) = open(&data).await?;
+            let requests: Vec<_> = db
+                .list_quota_requests(!all)
+                .await
+                .map_err(|e| Failure::new(1, e.to_string()))?
+                .iter()
+                .map(quota_requests::to_api)
+                .collect();
+            match output {
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&requests).map_err(Failure::local)?
+                ),
+                OutputFormat::Text => {
+                    if requests.is_empty() {
+                        eprintln!("no quota request is waiting");
+                    }
+                    for r in &requests {
+                        println!("{}", super::projects::quota_request_line(r));
+                    }
+                }
+            }
+        }
+        AdminCommand::GrantQuota {
+            data,
+            id,
+            size,
+            message,
+        } => {
+            let size = size
+                .map(|s| koper_types::parse_bytes(&s))
+                .transpose()
+                .map_err(|e| Failure::new(2, e))?;
+            let (_, db) = open(&data).await?;
+            let answered =
+                quota_requests::answer(&db, id, Answer::Grant(size), &message, "koper admin")
+                    .await
+                    .map_err(|e| Failure::new(1, e.to_string()))?;
+            eprintln!(
+                "{}/{} now has a quota of its own: {}",
+                answered.owner,
+                answered.project,
+                koper_types::format_bytes(answered.granted_bytes.unwrap_or_default())
+            );
+        }
+        AdminCommand::DenyQuota { data, id, message } => {
+            let (_, db) = open(&data).await?;
+            let answered = quota_requests::answer(&db, id, Answer::Deny, &message, "koper admin")
+                .await
+                .map_err(|e| Failure::new(1, e.to_string()))?;
+            eprintln!(
+                "the quota request of {}/{} is denied",
+                answered.owner, answered.project
+            );
+        }
+        AdminCommand::HideProject(args) => moderate_project(args, ProjectAction::Hide).await?,
+        AdminCommand::UnhideProject(args) => moderate_project(args, ProjectAction::Unhide).await?,
+        AdminCommand::DisableProject(args) => {
+            moderate_project(args, ProjectAction::Disable).await?;
+        }
+        AdminCommand::EnableProject(args) => moderate_project(args, ProjectAction::Enable).await?,
+        AdminCommand::DisableUser(args) => moderate_user(args, true).await?,
+        AdminCommand::EnableUser(args) => moderate_user(args, false).await?,
         AdminCommand::SetQuota { data, target, size } => {
             let target = quota_target(&target)?;
             let bytes = if size == "default" {
@@ -296,4 +362,49 @@ fn quota_target(text: &str) -> Result<quota::QuotaTarget, Failure> {
         }
         None => quota::QuotaTarget::Owner(text.parse().map_err(bad)?),
     })
+}
+
+async fn moderate_project(args: ModerateProjectArgs, action: ProjectAction) -> Result<(), Failure> {
+    let project: koper_types::ProjectRef = args
+        .project
+        .parse()
+        .map_err(|e: koper_types::NameError| Failure::new(2, e.to_string()))?;
+    let (_, db) = open(&args.data).await?;
+    moderation::moderate_project(
+        &db,
+        &project.owner,
+        &project.name,
+        action,
+        &args.reason,
+        "koper admin",
+    )
+    .await
+    .map_err(|e| Failure::new(1, e.to_string()).hint("hiding and disabling need --reason"))?;
+    eprintln!(
+        "{project}: {}",
+        match action {
+            ProjectAction::Hide => "hidden from every listing",
+            ProjectAction::Unhide => "listed again",
+            ProjectAction::Disable => "disabled (no new builds; served only to who manages it)",
+            ProjectAction::Enable => "enabled again",
+        }
+    );
+    Ok(())
+}
+
+async fn moderate_user(args: ModerateUserArgs, disable: bool) -> Result<(), Failure> {
+    let (_, db) = open(&args.data).await?;
+    let reason = disable.then_some(args.reason.as_str());
+    let user = moderation::set_user_disabled(&db, &args.name, reason, "koper admin")
+        .await
+        .map_err(|e| Failure::new(1, e.to_string()))?;
+    if disable {
+        eprintln!(
+            "{} is disabled: no sign-in, API tokens refused, their projects disabled",
+            user.name
+        );
+    } else {
+        eprintln!("{} is enabled again", user.name);
+    }
+    Ok(())
 }

@@ -42,6 +42,7 @@ pub async fn run(command: Command) -> CommandResult {
         Command::DeleteBuild(args) => builds::delete(args).await,
         Command::UploadRpm(args) => builds::upload_rpm(args).await,
         Command::Quota(args) => projects::quota(args).await,
+        Command::RequestQuota(args) => projects::request_quota(args).await,
         Command::Modify(args) => projects::modify(args).await,
         Command::Delete(args) => projects::delete(args).await,
         Command::Fork(args) => projects::fork(args).await,

@@ -1,4 +1,5 @@
-//! `koper create`, `koper list`, `koper list-chroots`, `koper whoami`.
+//! `koper create`, `koper list`, `koper list-chroots`, `koper whoami`, and
+//! the other project commands (settings, storage, quota requests).
 
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use koper_types::{ChrootName, OwnerName, format_bytes};
 use super::{client, project_ref};
 use crate::cli::{
     ClientOnly, CreateArgs, DeleteArgs, EditChrootArgs, ForkArgs, GetChrootArgs, ListArgs,
-    MockConfigArgs, ModifyArgs, OutputFormat, QuotaArgs, SearchArgs,
+    MockConfigArgs, ModifyArgs, OutputFormat, QuotaArgs, RequestQuotaArgs, SearchArgs,
 };
 use crate::exit::{CommandResult, Failure};
 
@@ -324,4 +325,73 @@ pub async fn mock_config(args: MockConfigArgs) -> CommandResult {
         .await?;
     print!("{profile}");
     Ok(ExitCode::SUCCESS)
+}
+
+pub async fn request_quota(args: RequestQuotaArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let project = project_ref(&client, &args.project)?;
+    if args.list {
+        let requests = client.quota_requests(&project.owner, &project.name).await?;
+        match args.output {
+            OutputFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&requests).map_err(Failure::local)?
+            ),
+            OutputFormat::Text => {
+                if requests.is_empty() {
+                    eprintln!("{}/{} has no quota requests.", project.owner, project.name);
+                }
+                for r in &requests {
+                    println!("{}", quota_request_line(r));
+                }
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (Some(size), Some(reason)) = (&args.size, &args.reason) else {
+        return Err(Failure::new(2, "give --size and --reason"));
+    };
+    let bytes = koper_types::parse_bytes(size).map_err(|e| Failure::new(2, e))?;
+    let filed = client
+        .request_quota(
+            &project.owner,
+            &project.name,
+            &v1::NewQuotaRequest {
+                bytes,
+                reason: reason.clone(),
+            },
+        )
+        .await?;
+    println!(
+        "Asked for {} for {} (request {}); an administrator of the instance answers it.",
+        format_bytes(filed.requested_bytes),
+        filed.project,
+        filed.id
+    );
+    println!(
+        "`koper request-quota {} --list` shows the answer.",
+        filed.project
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One quota request for people.
+pub(crate) fn quota_request_line(r: &v1::QuotaRequest) -> String {
+    let outcome = match (r.state.as_str(), r.granted_bytes) {
+        ("granted", Some(bytes)) => format!("granted {}", format_bytes(bytes)),
+        (state, _) => state.to_owned(),
+    };
+    let answer = if r.answer.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", r.answer)
+    };
+    format!(
+        "#{} {} {} asked by {} ({}): {outcome}{answer}",
+        r.id,
+        r.project,
+        format_bytes(r.requested_bytes),
+        r.requester.as_deref().unwrap_or("-"),
+        r.reason
+    )
 }

@@ -17,6 +17,7 @@ mod forks;
 mod hostile;
 mod koper_cli;
 mod leases;
+mod moderation;
 mod noarch;
 mod pages;
 mod permissions;

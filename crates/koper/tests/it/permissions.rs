@@ -372,6 +372,16 @@ fn endpoints() -> Vec<Endpoint> {
             },
         },
         Endpoint {
+            method: "POST",
+            route: "/api/v1/projects/{owner}/{project}/quota-requests",
+            needs: Needs::Manage,
+            request: |t| {
+                let url = format!("/api/v1/projects/alice/{}/quota-requests", t.project);
+                let body = json!({ "bytes": 10u64 << 30, "reason": "more packages" });
+                (url, Body::Json(body))
+            },
+        },
+        Endpoint {
             method: "PUT",
             route: "/api/v1/projects/{owner}/{project}/chroots/{chroot}",
             needs: Needs::Manage,
@@ -946,6 +956,57 @@ fn endpoints() -> Vec<Endpoint> {
         },
         Endpoint {
             method: "POST",
+            route: "/admin/users/{name}/moderate",
+            needs: Needs::SiteAdmin,
+            request: |t| {
+                // As for locking: a name without an account.
+                let url = format!("/admin/users/{}/moderate", t.fresh);
+                let form = vec![("action", "disable".into()), ("reason", "spam".into())];
+                (url, Body::WebForm(form))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/admin/projects/moderate",
+            needs: Needs::SiteAdmin,
+            request: |t| {
+                let form = vec![
+                    ("project", format!("alice/{}", t.project)),
+                    ("action", "hide".into()),
+                    ("reason", "spam".into()),
+                ];
+                ("/admin/projects/moderate".into(), Body::WebForm(form))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/admin/quota-requests/{id}",
+            needs: Needs::SiteAdmin,
+            request: |_| {
+                let form = vec![("decision", "deny".into()), ("message", "no".into())];
+                ("/admin/quota-requests/999999".into(), Body::WebForm(form))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/{owner}/{project}/quota-request",
+            needs: Needs::Manage,
+            request: |t| {
+                let url = format!("/coprs/alice/{}/quota-request", t.project);
+                (url, Body::WebForm(quota_form()))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/g/{group}/{project}/quota-request",
+            needs: Needs::Manage,
+            request: |t| {
+                let url = format!("/coprs/g/{}/{}/quota-request", t.group, t.project);
+                (url, Body::WebForm(quota_form()))
+            },
+        },
+        Endpoint {
+            method: "POST",
             route: "/account/tokens",
             needs: Needs::Login,
             request: |_| {
@@ -965,6 +1026,10 @@ fn endpoints() -> Vec<Endpoint> {
             },
         },
     ]
+}
+
+fn quota_form() -> Vec<(&'static str, String)> {
+    vec![("size", "10GiB".into()), ("reason", "more packages".into())]
 }
 
 fn settings_form() -> Vec<(&'static str, String)> {

@@ -2,8 +2,10 @@
 //! signing in, creating a project, uploading a source RPM through the
 //! form, following the live log until the build succeeded, the install
 //! instructions, API tokens; and what is refused: a wrong password, a form
-//! without its CSRF token, too many failed sign-ins. Screenshots of the
-//! main pages are kept under the test target's tmp directory.
+//! without its CSRF token, too many failed sign-ins; a quota request
+//! answered and a project hidden and disabled by an administrator.
+//! Screenshots of the main pages are kept under the test target's tmp
+//! directory.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -464,4 +466,168 @@ fn a_packager_builds_and_a_user_finds_the_install_instructions() {
         browser.close().await.unwrap();
     });
     eprintln!("screenshots in {}", screenshots_dir().display());
+}
+
+/// Types `text` into the field `css` finds, replacing what it held.
+async fn fill(client: &Client, css: &str, text: &str) {
+    let field = client.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+#[test]
+fn a_quota_request_is_granted_and_a_project_hidden_and_disabled_by_an_administrator() {
+    let world = World::configured(&["--builders", "0"], "");
+    world.server.set_password("alice", PASSWORD).unwrap();
+    let bob = world.server.add_user("bob").unwrap();
+    world.server.set_password("bob", PASSWORD).unwrap();
+    world.server.add_site_admin("root").unwrap();
+    world.server.set_password("root", PASSWORD).unwrap();
+    let url = world.server.url.clone();
+    runtime().block_on(async {
+        let browser = Browser::start(&screenshots_dir()).await.unwrap();
+        let client = &browser.client;
+        let sign_out = || async move {
+            click_through(client, Locator::Css(".topbar button.linkish")).await;
+        };
+
+        // Alice asks for more storage from her project's page.
+        sign_in(client, &url, "alice", PASSWORD).await;
+        client
+            .goto(&format!("{url}/coprs/alice/hello/"))
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("#quota-request-form"))
+            .await
+            .unwrap();
+        client
+            .find(Locator::Css("details summary"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        fill(client, "#quota-size", "5GiB").await;
+        fill(client, "#quota-reason", "ISO images for the installer").await;
+        click_through(client, Locator::Css("#quota-request-form button")).await;
+        let text = page_text(client).await;
+        assert!(
+            text.contains("Your request for 5.0 GiB (ISO images for the installer) is waiting"),
+            "{text}"
+        );
+        // One open request at a time: the form is gone.
+        assert!(
+            client
+                .find(Locator::Css("#quota-request-form"))
+                .await
+                .is_err()
+        );
+        browser.screenshot("quota-request-filed").await.unwrap();
+        sign_out().await;
+
+        // The administrator grants 3 GiB instead, then hides and disables
+        // the project and disables bob.
+        sign_in(client, &url, "root", PASSWORD).await;
+        client.goto(&format!("{url}/admin/")).await.unwrap();
+        let text = page_text(client).await;
+        assert!(
+            text.contains("alice/hello") && text.contains("ISO images for the installer"),
+            "{text}"
+        );
+        browser.screenshot("admin-quota-requests").await.unwrap();
+        fill(client, "input[data-grant-size]", "3GiB").await;
+        click_through(client, Locator::Css("button[data-grant]")).await;
+        let text = page_text(client).await;
+        assert!(
+            text.contains("alice/hello now has a quota of its own: 3.0 GiB"),
+            "{text}"
+        );
+        assert!(text.contains("No request is waiting"), "{text}");
+        for (action, reason, says) in [
+            ("hide", "looks like spam", "alice/hello is hidden"),
+            ("disable", "ships malware", "alice/hello is disabled"),
+        ] {
+            fill(client, "#moderate-name", "alice/hello").await;
+            client
+                .find(Locator::Css("#moderate-action"))
+                .await
+                .unwrap()
+                .select_by_value(action)
+                .await
+                .unwrap();
+            fill(client, "#moderate-reason", reason).await;
+            click_through(client, Locator::Css("#moderate-project button")).await;
+            let text = page_text(client).await;
+            assert!(text.contains(says), "{text}");
+        }
+        fill(client, "input[data-disable-reason=bob]", "sends spam").await;
+        click_through(client, Locator::Css("button[data-disable-user=bob]")).await;
+        let text = page_text(client).await;
+        assert!(text.contains("bob is disabled"), "{text}");
+        browser.screenshot("admin-moderation").await.unwrap();
+        sign_out().await;
+
+        // Alice sees the outcome on her project's page.
+        sign_in(client, &url, "alice", PASSWORD).await;
+        client
+            .goto(&format!("{url}/coprs/alice/hello/"))
+            .await
+            .unwrap();
+        let text = page_text(client).await;
+        assert!(
+            text.contains("was granted: the project's quota is 3.0 GiB"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Disabled by the administrators of this instance: ships malware"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Hidden by the administrators of this instance: looks like spam"),
+            "{text}"
+        );
+        assert!(text.contains("3.0 GiB"), "{text}");
+        assert!(
+            client.find(Locator::LinkText("New build")).await.is_err(),
+            "a disabled project offers no build"
+        );
+        browser.screenshot("project-moderated").await.unwrap();
+        client.goto(&format!("{url}/coprs/alice/")).await.unwrap();
+        let text = page_text(client).await;
+        assert!(text.contains("alice/hello disabled"), "{text}");
+        sign_out().await;
+
+        // Everyone else is told it is disabled, not why; it is listed
+        // nowhere.
+        client
+            .goto(&format!("{url}/coprs/alice/hello/"))
+            .await
+            .unwrap();
+        let text = page_text(client).await;
+        assert!(
+            text.contains("alice/hello is disabled by the administrators"),
+            "{text}"
+        );
+        assert!(!text.contains("malware"), "{text}");
+        browser.screenshot("project-disabled").await.unwrap();
+        client.goto(&format!("{url}/coprs/")).await.unwrap();
+        assert!(!page_text(client).await.contains("alice/hello"));
+
+        // Bob cannot sign in, and is told why.
+        sign_in(client, &url, "bob", PASSWORD).await;
+        let text = page_text(client).await;
+        assert!(
+            text.contains(
+                "the account bob is disabled by the administrators of this instance: sends spam"
+            ),
+            "{text}"
+        );
+        browser.screenshot("login-disabled").await.unwrap();
+        let out = bob.run(&["whoami"]).unwrap();
+        assert_exit(&out, 7);
+        assert!(stderr(&out).contains("sends spam"), "{}", stderr(&out));
+
+        browser.close().await.unwrap();
+    });
 }

@@ -56,10 +56,13 @@ async fn list(
     let paging = Paging::read(&fields, &["id", "name"])?;
     let owner: Option<OwnerName> = fields.str("ownername").map(|o| o.parse()).transpose()?;
     let mut rows = app.db().list_projects(owner.as_ref()).await?;
-    // Someone else's unlisted projects stay out of listings of everyone's.
-    if owner.is_none() {
-        rows.retain(|p| p.listed);
-    }
+    // Someone else's unlisted projects stay out of listings of everyone's,
+    // and moderated ones out of every listing.
+    rows.retain(|p| {
+        (p.listed || owner.is_some())
+            && p.moderation.hidden.is_none()
+            && p.disabled_reason().is_none()
+    });
     match paging.order.as_str() {
         "name" => rows.sort_by(|a, b| a.name.cmp(&b.name)),
         _ => rows.sort_by_key(|p| p.id),
