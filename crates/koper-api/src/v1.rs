@@ -48,6 +48,10 @@ pub struct NewProject {
     /// Free text shown on the project page.
     #[serde(default)]
     pub description: String,
+    /// How to use the project's packages, shown as plain text on the
+    /// project page.
+    #[serde(default)]
+    pub instructions: String,
     /// Older successful builds to keep per package and chroot, besides the
     /// newest (0: each new build replaces the previous one).
     #[serde(default)]
@@ -87,6 +91,9 @@ pub struct Project {
     pub full_name: String,
     /// Free text.
     pub description: String,
+    /// How to use the project's packages (plain text).
+    #[serde(default)]
+    pub instructions: String,
     /// The chroots it builds for.
     pub chroots: Vec<ChrootName>,
     /// Base URL of its repositories: `<results>/<owner>/<name>`.
@@ -125,6 +132,9 @@ pub struct ProjectChanges {
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// How to use the project's packages (plain text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
     /// Shown in the project directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listed: Option<bool>,

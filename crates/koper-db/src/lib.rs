@@ -12,6 +12,7 @@ mod builds;
 mod chroots;
 mod groups;
 mod locks;
+mod oidc;
 mod packages;
 mod projects;
 mod queue;
@@ -34,6 +35,7 @@ pub use builds::{
 };
 pub use groups::{GroupMember, GroupRow};
 pub use locks::RepoLock;
+pub use oidc::PendingOidcLogin;
 pub use packages::{PackageRow, PackageSourceRow};
 pub use projects::{BuildrootSettings, Moderation, NewProject, ProjectRow};
 pub use queue::{

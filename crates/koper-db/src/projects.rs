@@ -17,6 +17,8 @@ pub struct NewProject<'a> {
     pub name: &'a ProjectName,
     /// Free text.
     pub description: &'a str,
+    /// How to use the packages (plain text).
+    pub instructions: &'a str,
     /// Chroots to build for.
     pub chroots: &'a [ChrootName],
     /// Build timeout, seconds.
@@ -52,6 +54,8 @@ pub struct ProjectRow {
     pub name: ProjectName,
     /// Free text.
     pub description: String,
+    /// How to use the packages (plain text).
+    pub instructions: String,
     /// Build timeout, seconds.
     pub build_timeout: i64,
     /// Unix seconds.
@@ -113,7 +117,8 @@ pub(crate) fn publicly_listed_sql(alias: &str) -> String {
 
 /// Columns of a project row, selected `FROM projects` (the owner's
 /// moderation comes from `users`).
-const PROJECT_COLUMNS: &str = "id, owner_name, name, description, build_timeout, created_on,
+const PROJECT_COLUMNS: &str = "id, owner_name, name, description, instructions, build_timeout,
+    created_on,
     retain_older, quota_bytes, listed, additional_repos, enable_net, repo_priority,
     hidden_reason, disabled_reason,
     (SELECT u.disabled_reason FROM users u WHERE u.name = projects.owner_name)
@@ -125,6 +130,7 @@ fn project_from_row(row: &AnyRow) -> Result<ProjectRow, DbError> {
         owner: parse_column(&row.try_get::<String, _>("owner_name")?, "owner_name")?,
         name: parse_column(&row.try_get::<String, _>("name")?, "projects.name")?,
         description: row.try_get("description")?,
+        instructions: row.try_get("instructions")?,
         build_timeout: row.try_get("build_timeout")?,
         created_on: row.try_get("created_on")?,
         retain_older: row.try_get("retain_older")?,
@@ -162,13 +168,14 @@ impl Database {
     ) -> Result<ProjectRow, DbError> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "INSERT INTO projects (owner_name, name, description, build_timeout, created_on,
-                 retain_older, listed, additional_repos, enable_net, repo_priority)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            "INSERT INTO projects (owner_name, name, description, instructions, build_timeout,
+                 created_on, retain_older, listed, additional_repos, enable_net, repo_priority)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(new.owner.as_str())
         .bind(new.name.as_str())
         .bind(new.description)
+        .bind(new.instructions)
         .bind(new.build_timeout)
         .bind(now)
         .bind(new.retain_older)
@@ -336,19 +343,22 @@ impl Database {
             .collect())
     }
 
-    /// Changes a project's description and whether it is listed (`None`
-    /// leaves a field as it is).
+    /// Changes a project's description, instructions and whether it is
+    /// listed (`None` leaves a field as it is).
     pub async fn update_project_text(
         &self,
         project_id: i64,
         description: Option<&str>,
+        instructions: Option<&str>,
         listed: Option<bool>,
     ) -> Result<(), DbError> {
         sqlx::query(
             "UPDATE projects SET description = COALESCE($1, description),
-                 listed = COALESCE($2, listed) WHERE id = $3",
+                 instructions = COALESCE($2, instructions),
+                 listed = COALESCE($3, listed) WHERE id = $4",
         )
         .bind(description)
+        .bind(instructions)
         .bind(listed.map(i64::from))
         .bind(project_id)
         .execute(&self.pool)

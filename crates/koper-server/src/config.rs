@@ -60,6 +60,31 @@ pub struct SettingsFile {
     pub tls_key: Option<PathBuf>,
     /// Whether anyone may create an account on the sign-up page.
     pub allow_signup: Option<bool>,
+    /// Signing in with an OpenID Connect provider (the `[oidc]` table).
+    pub oidc: Option<OidcSettings>,
+}
+
+/// The `[oidc]` table of `koper.toml`: an OpenID Connect provider people
+/// may sign in with.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// What the sign-in button calls the provider ("Sign in with NAME").
+    pub name: String,
+    /// The issuer URL; its discovery document is
+    /// `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The client id koper is registered with at the provider.
+    pub client_id: String,
+    /// The client secret (or `client_secret_file`).
+    pub client_secret: Option<String>,
+    /// A file holding the client secret.
+    pub client_secret_file: Option<PathBuf>,
+    /// Scopes asked for besides `openid`; default `["profile"]`.
+    pub scopes: Option<Vec<String>>,
+    /// The claim whose value names a new account; default
+    /// `preferred_username`.
+    pub username_claim: Option<String>,
 }
 
 impl SettingsFile {
@@ -97,6 +122,7 @@ impl SettingsFile {
             tls_cert: higher.tls_cert.or(self.tls_cert),
             tls_key: higher.tls_key.or(self.tls_key),
             allow_signup: higher.allow_signup.or(self.allow_signup),
+            oidc: higher.oidc.or(self.oidc),
         }
     }
 }
@@ -146,6 +172,81 @@ pub struct ServerConfig {
     pub tls: Option<TlsFiles>,
     /// Whether anyone may create an account on the sign-up page.
     pub allow_signup: bool,
+    /// The OpenID Connect provider people may sign in with.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// An OpenID Connect provider, resolved from [`OidcSettings`].
+#[derive(Clone)]
+pub struct OidcConfig {
+    /// Shown on the sign-in button.
+    pub name: String,
+    /// The issuer URL, as the provider's tokens name it.
+    pub issuer: String,
+    /// koper's client id.
+    pub client_id: String,
+    /// koper's client secret.
+    pub client_secret: String,
+    /// Scopes asked for besides `openid`.
+    pub scopes: Vec<String>,
+    /// The claim naming new accounts.
+    pub username_claim: String,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret, should the configuration be logged.
+        f.debug_struct("OidcConfig")
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("scopes", &self.scopes)
+            .field("username_claim", &self.username_claim)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OidcConfig {
+    /// Checks and resolves the `[oidc]` table (reading the secret file).
+    pub fn from_settings(settings: OidcSettings) -> Result<Self, String> {
+        let problem = |what: &str| format!("[oidc]: {what}");
+        if settings.name.trim().is_empty() {
+            return Err(problem("name (shown as \"Sign in with NAME\") is empty"));
+        }
+        let issuer = reqwest::Url::parse(&settings.issuer)
+            .map_err(|e| problem(&format!("issuer {:?} is not a URL: {e}", settings.issuer)))?;
+        if !matches!(issuer.scheme(), "https" | "http") {
+            return Err(problem("issuer must be an https:// (or http://) URL"));
+        }
+        if settings.client_id.is_empty() {
+            return Err(problem("client_id is empty"));
+        }
+        let client_secret = match (settings.client_secret, settings.client_secret_file) {
+            (Some(secret), None) => secret,
+            (None, Some(file)) => std::fs::read_to_string(&file)
+                .map_err(|e| problem(&format!("client_secret_file {}: {e}", file.display())))?
+                .trim()
+                .to_owned(),
+            _ => return Err(problem("set one of client_secret and client_secret_file")),
+        };
+        let scopes = settings
+            .scopes
+            .unwrap_or_else(|| vec!["profile".to_owned()])
+            .into_iter()
+            .filter(|scope| scope != "openid")
+            .collect();
+        Ok(Self {
+            name: settings.name.trim().to_owned(),
+            // Kept as written: the tokens' `iss` must equal it exactly.
+            issuer: settings.issuer,
+            client_id: settings.client_id,
+            client_secret,
+            scopes,
+            username_claim: settings
+                .username_claim
+                .unwrap_or_else(|| "preferred_username".to_owned()),
+        })
+    }
 }
 
 /// A certificate chain and its private key, both PEM files.
@@ -187,6 +288,7 @@ impl ServerConfig {
                 .collect(),
             tls: None,
             allow_signup: false,
+            oidc: None,
         }
     }
 
@@ -243,6 +345,9 @@ impl ServerConfig {
         }
         if let Some(allow) = settings.allow_signup {
             self.allow_signup = allow;
+        }
+        if let Some(oidc) = settings.oidc {
+            self.oidc = Some(OidcConfig::from_settings(oidc)?);
         }
         self.tls = match (settings.tls_cert, settings.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),

@@ -50,6 +50,10 @@ pub enum Error {
     /// Too many attempts (sign-in); try again later.
     #[error("{0}")]
     TooManyRequests(String),
+    /// A service koper relies on (an OpenID provider) did not answer
+    /// usably; the detail goes to the log only.
+    #[error("{0}")]
+    Upstream(String),
     /// Something broke on the server; the detail goes to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -87,6 +91,7 @@ impl Error {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) | Self::QuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

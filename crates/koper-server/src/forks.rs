@@ -108,6 +108,7 @@ async fn create_copy(
         name: name.clone(),
         chroots: source.chroots.clone(),
         description: source.description.clone(),
+        instructions: source.instructions.clone(),
         retain_older: u32::try_from(source.retain_older).unwrap_or(0),
         listed: source.listed,
         additional_repos: source.buildroot.additional_repos.clone(),

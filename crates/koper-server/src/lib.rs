@@ -29,6 +29,7 @@ pub mod metrics;
 mod mock_config;
 pub mod moderation;
 mod noarch;
+mod oidc;
 mod packages;
 pub mod passwords;
 mod permissions;

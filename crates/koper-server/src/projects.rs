@@ -28,6 +28,31 @@ pub fn check_chroots(app: &App, chroots: &[ChrootName]) -> Result<()> {
     Ok(())
 }
 
+/// Longest instructions a project may have, in characters.
+pub const MAX_INSTRUCTIONS_CHARS: usize = 20_000;
+
+/// A project's instructions as stored: line ends made `\n` (browsers send
+/// `\r\n`), surrounding blank space trimmed; refused when too long or
+/// holding control characters other than line ends and tabs.
+pub fn clean_instructions(text: &str) -> Result<String> {
+    let text = text.replace("\r\n", "\n");
+    let text = text.trim();
+    if text.chars().count() > MAX_INSTRUCTIONS_CHARS {
+        return Err(Error::bad_request(format!(
+            "instructions are at most {MAX_INSTRUCTIONS_CHARS} characters long"
+        )));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(Error::bad_request(
+            "instructions may not contain control characters other than line breaks and tabs",
+        ));
+    }
+    Ok(text.to_owned())
+}
+
 /// Creates a project, with empty repositories for its chroots.
 pub async fn create_project(app: &App, caller: &User, new: &v1::NewProject) -> Result<ProjectRow> {
     if !permissions::can_create_for(app, caller, &new.owner).await? {
@@ -37,6 +62,7 @@ pub async fn create_project(app: &App, caller: &User, new: &v1::NewProject) -> R
         )));
     }
     check_chroots(app, &new.chroots)?;
+    let instructions = clean_instructions(&new.instructions)?;
     buildroot::check_additional_repos(app, &new.additional_repos).await?;
     let settings = BuildrootSettings {
         additional_repos: new.additional_repos.clone(),
@@ -51,6 +77,7 @@ pub async fn create_project(app: &App, caller: &User, new: &v1::NewProject) -> R
                 owner: &new.owner,
                 name: &new.name,
                 description: &new.description,
+                instructions: &instructions,
                 chroots: &new.chroots,
                 build_timeout: timeout,
                 retain_older: i64::from(new.retain_older),
@@ -104,6 +131,7 @@ pub fn to_api(app: &App, project: &ProjectRow) -> v1::Project {
         name: project.name.clone(),
         full_name: format!("{}/{}", project.owner, project.name),
         description: project.description.clone(),
+        instructions: project.instructions.clone(),
         chroots: project.chroots.clone(),
         repo_url: repo_url(app, project),
         build_timeout: project.build_timeout,
@@ -120,8 +148,8 @@ pub fn to_api(app: &App, project: &ProjectRow) -> v1::Project {
     }
 }
 
-/// Changes a project's settings (retention, description, listing,
-/// buildroot, chroots).
+/// Changes a project's settings (retention, description, instructions,
+/// listing, buildroot, chroots).
 pub async fn modify_project(
     app: &App,
     caller: &User,
@@ -135,6 +163,11 @@ pub async fn modify_project(
             caller.name, project.owner, project.name
         )));
     }
+    let instructions = changes
+        .instructions
+        .as_deref()
+        .map(clean_instructions)
+        .transpose()?;
     if let Some(chroots) = &changes.chroots {
         check_chroots(app, chroots)?;
         let mut chroots = chroots.clone();
@@ -166,9 +199,14 @@ pub async fn modify_project(
             .set_retention(project.id, i64::from(retain))
             .await?;
     }
-    if changes.description.is_some() || changes.listed.is_some() {
+    if changes.description.is_some() || instructions.is_some() || changes.listed.is_some() {
         app.db()
-            .update_project_text(project.id, changes.description.as_deref(), changes.listed)
+            .update_project_text(
+                project.id,
+                changes.description.as_deref(),
+                instructions.as_deref(),
+                changes.listed,
+            )
             .await?;
     }
     let project = app

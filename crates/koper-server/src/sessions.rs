@@ -75,7 +75,8 @@ pub async fn sign_up(app: &App, name: &str, password: &str) -> Result<NewSession
     open_session(app, user).await
 }
 
-async fn open_session(app: &App, user: User) -> Result<NewSession> {
+/// Opens a session of a user who proved who they are.
+pub(crate) async fn open_session(app: &App, user: User) -> Result<NewSession> {
     let secret = new_token()?;
     let now = now_epoch();
     app.db()

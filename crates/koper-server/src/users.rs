@@ -109,7 +109,8 @@ pub async fn revoke_token(db: &Database, user: &User, token_id: i64) -> Result<(
 }
 
 /// Locks an account out, as moderation: its password is removed, its API
-/// tokens revoked and its browser sessions ended. Only site administrators
+/// tokens revoked, its OpenID provider account unlinked (signing in there
+/// then meets a name that is taken) and its browser sessions ended. Only site administrators
 /// may, and not their own account. `koper admin set-password` or
 /// `new-token` lets the user in again.
 pub async fn lock_account(db: &Database, caller: &User, name: &str) -> Result<User> {
@@ -128,6 +129,7 @@ pub async fn lock_account(db: &Database, caller: &User, name: &str) -> Result<Us
     }
     db.set_password_hash(user.id, None).await?;
     let revoked = db.revoke_all_api_tokens(user.id, now_epoch()).await?;
+    db.delete_user_identities(user.id).await?;
     db.delete_user_sessions(user.id).await?;
     tracing::info!(user = %user.name, by = %caller.name, tokens = revoked, "account locked");
     Ok(user)

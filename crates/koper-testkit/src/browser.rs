@@ -19,7 +19,8 @@ pub struct Browser {
     screenshots: PathBuf,
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// A port nothing listens on now (for a child process to listen on).
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

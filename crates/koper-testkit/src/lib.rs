@@ -7,16 +7,20 @@
 //! - real `dnf --installroot` against a `.repo` file ([`DnfRoot`]);
 //! - a headless Chromium driven through chromedriver ([`Browser`]);
 //! - a static file server on loopback for sources fetched by URL
-//!   ([`serve_dir`]).
+//!   ([`serve_dir`]);
+//! - a real OpenID Provider, panva's `oidc-provider` under Node.js
+//!   ([`OidcProvider`]).
 
 mod browser;
 mod dnf;
 mod fixtures;
 mod http;
+mod oidc;
 mod server;
 
-pub use browser::Browser;
+pub use browser::{Browser, free_port};
 pub use dnf::DnfRoot;
 pub use fixtures::{build_rpms, build_srpm, build_srpm_from_text, fixtures_dir};
 pub use http::serve_dir;
+pub use oidc::OidcProvider;
 pub use server::{TestServer, TestUser};

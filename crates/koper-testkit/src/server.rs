@@ -247,8 +247,9 @@ impl TestServer {
         std::fs::create_dir_all(dir.path().join("var"))?;
         let mut settings = settings.to_owned();
         if let Some(db) = &postgres {
-            // In koper.toml, so that `koper admin` finds it too.
-            settings.push_str(&format!("\ndatabase_url = \"{}\"\n", db.url));
+            // In koper.toml, so that `koper admin` finds it too; first,
+            // where a top-level key stays out of the settings' tables.
+            settings = format!("database_url = \"{}\"\n{settings}", db.url);
         }
         std::fs::write(dir.path().join("var/koper.toml"), settings)?;
         // The sandbox's unprivileged build users must traverse the builder

@@ -449,6 +449,10 @@ pub struct CreateArgs {
     /// Free text shown with the project.
     #[arg(long, default_value = "")]
     pub description: String,
+    /// How to use the project's packages, shown as plain text on the
+    /// project page.
+    #[arg(long, default_value = "")]
+    pub instructions: String,
     /// Older successful builds to keep per package and chroot besides the
     /// newest, so users can downgrade [default: 0].
     #[arg(long, default_value_t = 0)]
@@ -732,6 +736,9 @@ pub struct ModifyArgs {
     /// Free text shown with the project.
     #[arg(long)]
     pub description: Option<String>,
+    /// How to use the project's packages (an empty text removes them).
+    #[arg(long)]
+    pub instructions: Option<String>,
     /// Show the project in the project directory.
     #[arg(long, conflicts_with = "unlisted")]
     pub listed: bool,

@@ -4,6 +4,7 @@
 mod harness;
 mod locks;
 mod moderation;
+mod oidc;
 mod projects;
 mod queue;
 mod roles;

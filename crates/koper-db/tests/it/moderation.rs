@@ -19,6 +19,7 @@ async fn project(db: &Database, owner: &str, name: &str) -> koper_db::ProjectRow
             owner: &owner.parse().unwrap(),
             name: &name.parse().unwrap(),
             description: "",
+            instructions: "",
             chroots: &chroots,
             build_timeout: 60,
             retain_older: 0,

@@ -18,6 +18,7 @@ async fn projects_are_unique_per_owner() {
             owner: &alice,
             name: &hello,
             description: "greets",
+            instructions: "sudo dnf install hello\nthen: hello",
             chroots: &chroots,
             build_timeout: 18000,
             retain_older: 0,
@@ -47,6 +48,7 @@ async fn projects_are_unique_per_owner() {
 
         let found = db.find_project(&alice, &hello).await.unwrap().unwrap();
         assert_eq!(found, created);
+        assert_eq!(found.instructions, "sudo dnf install hello\nthen: hello");
         assert_eq!(
             db.project_by_id(created.id).await.unwrap(),
             Some(created.clone())
@@ -61,6 +63,30 @@ async fn projects_are_unique_per_owner() {
             db.set_repo_dirty(created.id, chroot, false).await.unwrap();
         }
         assert_eq!(db.dirty_repos().await.unwrap().len(), 2);
+
+        // Text fields change one by one; `None` keeps what is there.
+        db.update_project_text(created.id, None, Some("run `hello`"), None)
+            .await
+            .unwrap();
+        let changed = db.project_by_id(created.id).await.unwrap().unwrap();
+        assert_eq!(
+            (changed.description.as_str(), changed.instructions.as_str()),
+            ("greets", "run `hello`"),
+            "{}",
+            t.name
+        );
+        db.update_project_text(created.id, Some("hi"), None, Some(false))
+            .await
+            .unwrap();
+        let changed = db.project_by_id(created.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                changed.description.as_str(),
+                changed.instructions.as_str(),
+                changed.listed
+            ),
+            ("hi", "run `hello`", false)
+        );
     })
     .await;
 }
@@ -84,6 +110,7 @@ async fn buildroot_settings_are_kept_per_project_and_chroot() {
                     owner: &"alice".parse().unwrap(),
                     name: &"testing".parse().unwrap(),
                     description: "",
+                    instructions: "",
                     chroots: &chroots,
                     build_timeout: 60,
                     retain_older: 0,
@@ -149,6 +176,7 @@ async fn chroot_sets_change_and_projects_can_be_deleted() {
                     owner: &alice,
                     name: &hello,
                     description: "",
+                    instructions: "",
                     chroots: &[c("fedora-42-x86_64"), c("epel-9-x86_64")],
                     build_timeout: 60,
                     retain_older: 0,

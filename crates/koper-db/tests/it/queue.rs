@@ -19,6 +19,7 @@ async fn project(db: &Database, owner: &str) -> i64 {
             owner: &owner.parse().unwrap(),
             name: &"p".parse().unwrap(),
             description: "",
+            instructions: "",
             chroots: &chroots,
             build_timeout: 60,
             retain_older: 0,

@@ -76,6 +76,7 @@ async fn role_changes_apply_all_at_once_and_keep_what_they_leave_alone() {
                     owner: &"alice".parse().unwrap(),
                     name: &"hello".parse().unwrap(),
                     description: "",
+                    instructions: "",
                     chroots: &chroots,
                     build_timeout: 60,
                     retain_older: 0,

@@ -134,6 +134,7 @@ async fn the_directory_lists_and_searches_listed_projects() {
                     owner: &owner.parse().unwrap(),
                     name: &name.parse().unwrap(),
                     description,
+                    instructions: "",
                     chroots: &chroots,
                     build_timeout: 60,
                     retain_older: 0,

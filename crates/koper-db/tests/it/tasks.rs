@@ -23,6 +23,7 @@ async fn project_with_build_in(
                 owner: &"alice".parse().unwrap(),
                 name: &"hello".parse().unwrap(),
                 description: "",
+                instructions: "",
                 chroots: &chroots,
                 build_timeout: 60,
                 retain_older: 0,

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::pages::short_time;
 use super::web::{
     CheckedForm, Chrome, PageResult, Visitor, expired_session_cookie, render, session_cookie,
+    url_encode,
 };
 use crate::app::App;
 use crate::error::Error;
@@ -34,17 +35,38 @@ struct LoginPage {
     error: Option<String>,
     name: String,
     next: String,
+    /// The OpenID provider's name, when the instance has one.
+    provider: Option<String>,
 }
 
+impl LoginPage {
+    fn new(app: &App, chrome: Chrome, name: &str, next: String) -> Self {
+        Self {
+            chrome,
+            error: None,
+            name: name.to_owned(),
+            next,
+            provider: app.config().oidc.as_ref().map(|p| p.name.clone()),
+        }
+    }
+
+    /// Where the provider's button goes: the same `next`.
+    fn provider_start(&self) -> String {
+        format!("/login/oidc?next={}", url_encode(&self.next))
+    }
+}
+
+/// A page's `?next=` (where to go after signing in).
 #[derive(Deserialize)]
-struct NextQuery {
+pub struct NextQuery {
+    /// The path; anything but a local path is ignored.
     #[serde(default)]
-    next: String,
+    pub next: String,
 }
 
 /// Where to go after signing in: a path of this site only, so the form
 /// cannot be used to send people elsewhere.
-fn local_path(next: &str) -> &str {
+pub fn local_path(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
         next
     } else {
@@ -57,12 +79,12 @@ async fn login_form(
     visitor: Visitor,
     Query(query): Query<NextQuery>,
 ) -> PageResult {
-    let mut response = render(&LoginPage {
-        chrome: visitor.chrome(&app, "Sign in"),
-        error: None,
-        name: String::new(),
-        next: local_path(&query.next).to_owned(),
-    })?;
+    let mut response = render(&LoginPage::new(
+        &app,
+        visitor.chrome(&app, "Sign in"),
+        "",
+        local_path(&query.next).to_owned(),
+    ))?;
     if let Some(cookie) = visitor.csrf_cookie(&app) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -83,12 +105,9 @@ async fn login(State(app): State<App>, form: CheckedForm) -> PageResult {
         }
         Err(error @ (Error::Unauthenticated { .. } | Error::TooManyRequests(_))) => {
             let status = error.status();
-            let mut response = render(&LoginPage {
-                chrome: form.visitor.chrome(&app, "Sign in"),
-                error: Some(error.to_string()),
-                name: name.to_owned(),
-                next,
-            })?;
+            let mut page = LoginPage::new(&app, form.visitor.chrome(&app, "Sign in"), name, next);
+            page.error = Some(error.to_string());
+            let mut response = render(&page)?;
             *response.status_mut() = status;
             Ok(response)
         }

@@ -10,6 +10,7 @@ mod copr;
 mod drain;
 mod forms;
 mod moderated;
+mod oidc_login;
 mod package_api;
 mod pages;
 mod permissions_page;
@@ -41,6 +42,7 @@ pub fn router(app: App) -> Router {
         .merge(repo::routes())
         .merge(pages::routes())
         .merge(account::routes())
+        .merge(oidc_login::routes())
         .merge(admin::routes())
         .merge(forms::routes())
         .merge(permissions_page::routes())

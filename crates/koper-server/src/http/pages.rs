@@ -413,7 +413,7 @@ async fn project_page(State(app): State<App>, visitor: Visitor, params: PathPara
         owner: project.owner.to_string(),
         owner_url: owner_path(&project.owner),
         description: project.description.clone(),
-        instructions: String::new(),
+        instructions: project.instructions.clone(),
         hub: hub.name,
         hub_config: hub.config,
         can_build: access.build && project.disabled_reason().is_none(),

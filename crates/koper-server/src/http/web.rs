@@ -21,6 +21,8 @@ pub const SESSION_COOKIE: &str = "koper_session";
 /// The cookie holding the CSRF token of visitors who are not signed in
 /// (the sign-in and sign-up forms).
 pub const ANONYMOUS_CSRF_COOKIE: &str = "koper_csrf";
+/// The cookie holding the state of a sign-in at the OpenID provider.
+pub const OIDC_STATE_COOKIE: &str = "koper_oidc";
 
 /// What the layout shows around every page.
 pub struct Chrome {
@@ -37,7 +39,7 @@ pub struct Chrome {
 }
 
 /// The value of cookie `name` in a request.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -76,6 +78,24 @@ pub fn session_cookie(app: &App, secret: &str) -> HeaderValue {
 /// Deletes the session cookie.
 pub fn expired_session_cookie(app: &App) -> HeaderValue {
     set_cookie(app, SESSION_COOKIE, "", "Lax", 0)
+}
+
+/// The cookie tying a sign-in at the OpenID provider to this browser.
+/// SameSite=Lax: the provider sends the browser back with a top-level
+/// GET, which Lax cookies go along with.
+pub fn oidc_state_cookie(app: &App, state: &str) -> HeaderValue {
+    set_cookie(
+        app,
+        OIDC_STATE_COOKIE,
+        state,
+        "Lax",
+        crate::oidc::LOGIN_SECONDS,
+    )
+}
+
+/// Deletes the OpenID sign-in cookie (a state is used once).
+pub fn expired_oidc_state_cookie(app: &App) -> HeaderValue {
+    set_cookie(app, OIDC_STATE_COOKIE, "", "Lax", 0)
 }
 
 /// Who is visiting a page.
@@ -290,6 +310,7 @@ pub fn error_page(error: &Error) -> Response {
         StatusCode::CONFLICT => "That clashes with what exists",
         StatusCode::PAYLOAD_TOO_LARGE => "Too large",
         StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+        StatusCode::BAD_GATEWAY => "Another service did not answer",
         StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong on our side",
         _ => "That did not work",
     };

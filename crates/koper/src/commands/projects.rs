@@ -28,6 +28,7 @@ pub async fn create(args: CreateArgs) -> CommandResult {
             name: project.name,
             chroots,
             description: args.description,
+            instructions: args.instructions,
             retain_older: args.retain,
             listed: !args.unlisted,
             additional_repos: args.buildroot.repos,
@@ -181,6 +182,7 @@ pub async fn modify(args: ModifyArgs) -> CommandResult {
     let changes = v1::ProjectChanges {
         retain_older: args.retain,
         description: args.description,
+        instructions: args.instructions,
         listed: if args.listed {
             Some(true)
         } else if args.unlisted {

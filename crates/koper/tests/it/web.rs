@@ -631,3 +631,67 @@ fn a_quota_request_is_granted_and_a_project_hidden_and_disabled_by_an_administra
         browser.close().await.unwrap();
     });
 }
+
+#[test]
+fn instructions_are_shown_as_written_never_run() {
+    let world = World::configured(
+        &["--builders", "0"],
+        "signing_key_algorithm = \"ed25519\"\n",
+    );
+    world.server.set_password("alice", PASSWORD).unwrap();
+    let url = world.server.url.clone();
+    runtime().block_on(async {
+        let browser = Browser::start(&screenshots_dir()).await.unwrap();
+        let client = &browser.client;
+        sign_in(client, &url, "alice", PASSWORD).await;
+
+        // Instructions typed on the settings form, markup and all.
+        client
+            .goto(&format!("{url}/coprs/alice/hello/edit"))
+            .await
+            .unwrap();
+        let field = client.find(Locator::Id("instructions")).await.unwrap();
+        field
+            .send_keys(
+                "sudo dnf install hello\n<script>window.koperRan = true</script>\n<b>bold?</b>",
+            )
+            .await
+            .unwrap();
+        click_through(client, Locator::Css("main button[type=submit]")).await;
+        assert!(page_text(client).await.contains("Settings saved."));
+        let kept = client
+            .find(Locator::Id("instructions"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        assert!(
+            kept.starts_with("sudo dnf install hello\n<script>"),
+            "{kept:?}"
+        );
+
+        // The project page shows them line by line, as text.
+        client
+            .goto(&format!("{url}/coprs/alice/hello/"))
+            .await
+            .unwrap();
+        let text = page_text(client).await;
+        assert!(
+            text.contains(
+                "sudo dnf install hello\n<script>window.koperRan = true</script>\n<b>bold?</b>"
+            ),
+            "{text}"
+        );
+        let ran = client
+            .execute("return window.koperRan === true", vec![])
+            .await
+            .unwrap();
+        assert_eq!(ran, serde_json::Value::Bool(false), "the script ran");
+        let bold = client.find_all(Locator::Css("main b")).await.unwrap();
+        assert!(bold.is_empty(), "markup was rendered");
+        browser.screenshot("project-instructions").await.unwrap();
+        browser.close().await.unwrap();
+    });
+}

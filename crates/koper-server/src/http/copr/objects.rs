@@ -19,7 +19,7 @@ pub fn project(app: &App, project: &ProjectRow) -> copr::Project {
         ownername: project.owner.to_string(),
         full_name: format!("{}/{}", project.owner, project.name),
         description: Some(project.description.clone()),
-        instructions: Some(String::new()),
+        instructions: Some(project.instructions.clone()),
         homepage: None,
         contact: None,
         devel_mode: false,

@@ -128,6 +128,7 @@ async fn add(
         name,
         chroots: chroots(&fields)?.unwrap_or_default(),
         description: fields.str("description").unwrap_or_default(),
+        instructions: fields.str("instructions").unwrap_or_default(),
         retain_older: 0,
         listed: !fields.bool("unlisted_on_hp").unwrap_or(false),
         additional_repos: fields.list("additional_repos").unwrap_or_default(),
@@ -171,6 +172,7 @@ async fn edit(
     let changes = v1::ProjectChanges {
         retain_older: None,
         description: fields.str("description"),
+        instructions: fields.str("instructions"),
         listed: fields.bool("unlisted_on_hp").map(|unlisted| !unlisted),
         chroots: chroots(&fields)?,
         // Copr's edit calls the build-time repos `repos`.
