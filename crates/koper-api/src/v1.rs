@@ -387,7 +387,10 @@ pub struct SubmitUrl {
 pub struct Page<T> {
     /// This page's items.
     pub items: Vec<T>,
-    /// The offset of the next page, when there is one.
+    /// The offset of the next page, when there is one. Lists of builds
+    /// also page by keyset: `before=ID` lists only builds older than build
+    /// ID, so asking `before` the last build of a page gets the next page
+    /// at the same cost however deep it is (`offset` then counts from there).
     pub next_offset: Option<i64>,
 }
 

@@ -206,12 +206,60 @@ fn placeholders(count: usize) -> String {
 pub struct BuildQuery<'a> {
     /// Only builds of this package.
     pub package: Option<&'a str>,
+    /// Only builds in this state (the whole build's, by Copr's rule).
+    pub state: Option<BuildState>,
     /// Oldest first instead of newest first.
     pub oldest_first: bool,
+    /// Start after this build, in the list's order (keyset paging: as
+    /// cheap however deep the page is).
+    pub after: Option<BuildId>,
     /// The most builds to return.
     pub limit: i64,
-    /// Builds to skip first.
+    /// Builds to skip first (after `after`).
     pub offset: i64,
+}
+
+/// The builds that summarise one package of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSummary {
+    /// The package.
+    pub name: String,
+    /// Its first build.
+    pub first_build: BuildId,
+    /// Its newest build.
+    pub latest: BuildId,
+    /// Its newest build that succeeded, if one did.
+    pub latest_succeeded: Option<BuildId>,
+}
+
+/// Per package name in `names`: its first, newest and newest successful
+/// build, each one lookup in `builds_by_package` (`$1` the project, `$2`
+/// the succeeded state).
+const PACKAGE_SUMMARY: &str = "SELECT names.name,
+        (SELECT MIN(f.id) FROM builds f
+         WHERE f.project_id = $1 AND f.package_name = names.name) AS first_build,
+        (SELECT MAX(l.id) FROM builds l
+         WHERE l.project_id = $1 AND l.package_name = names.name) AS latest,
+        (SELECT s.id FROM builds s
+         WHERE s.project_id = $1 AND s.package_name = names.name AND s.state = $2
+         ORDER BY s.id DESC LIMIT 1) AS latest_succeeded
+    FROM names WHERE names.name IS NOT NULL";
+
+fn summary_from_row(row: &AnyRow) -> Result<Option<PackageSummary>, DbError> {
+    let (Some(first_build), Some(latest)) = (
+        row.try_get::<Option<i64>, _>("first_build")?,
+        row.try_get::<Option<i64>, _>("latest")?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(PackageSummary {
+        name: row.try_get("name")?,
+        first_build: BuildId(first_build),
+        latest: BuildId(latest),
+        latest_succeeded: row
+            .try_get::<Option<i64>, _>("latest_succeeded")?
+            .map(BuildId),
+    }))
 }
 
 const BUILD_COLUMNS: &str = "b.id, b.project_id, p.owner_name, p.name AS project_name,
@@ -404,7 +452,9 @@ impl Database {
             project_id,
             &BuildQuery {
                 package: None,
+                state: None,
                 oldest_first: false,
+                after: None,
                 limit,
                 offset,
             },
@@ -413,21 +463,39 @@ impl Database {
     }
 
     /// One page of a project's builds, filtered and ordered by the
-    /// database (a project may have hundreds of thousands).
+    /// database (a project may have hundreds of thousands). The page's ids
+    /// come from an index alone (by project, by package or by state), so a
+    /// deep offset skips index entries, not rows.
     pub async fn query_builds(
         &self,
         project_id: i64,
         query: &BuildQuery<'_>,
     ) -> Result<Vec<BuildRow>, DbError> {
-        let order = if query.oldest_first { "ASC" } else { "DESC" };
-        let package = if query.package.is_some() {
-            " AND b.package_name = $4"
+        let (order, beyond) = if query.oldest_first {
+            ("ASC", ">")
         } else {
-            ""
+            ("DESC", "<")
         };
+        let mut conditions = String::new();
+        let mut next = 3;
+        let mut condition = |sql: &str| {
+            next += 1;
+            conditions.push_str(&format!(" AND {sql} ${next}"));
+        };
+        if query.package.is_some() {
+            condition("package_name =");
+        }
+        if query.state.is_some() {
+            condition("state =");
+        }
+        if query.after.is_some() {
+            condition(&format!("id {beyond}"));
+        }
         let sql = format!(
-            "SELECT {BUILD_COLUMNS} FROM {BUILD_FROM} WHERE b.project_id = $1{package}
-             ORDER BY b.id {order} LIMIT $2 OFFSET $3"
+            "SELECT {BUILD_COLUMNS} FROM {BUILD_FROM} WHERE b.id IN (
+                 SELECT id FROM builds WHERE project_id = $1{conditions}
+                 ORDER BY id {order} LIMIT $2 OFFSET $3)
+             ORDER BY b.id {order}"
         );
         let mut rows = sqlx::query(&sql)
             .bind(project_id)
@@ -436,9 +504,61 @@ impl Database {
         if let Some(package) = query.package {
             rows = rows.bind(package);
         }
+        if let Some(state) = query.state {
+            rows = rows.bind(state.as_str());
+        }
+        if let Some(after) = query.after {
+            rows = rows.bind(after.0);
+        }
         let rows = rows.fetch_all(&self.pool).await?;
         self.with_tasks(rows.iter().map(build_from_row).collect::<Result<_, _>>()?)
             .await
+    }
+
+    /// Every package a project built, by name, with the builds that
+    /// summarise it. Reads a few index entries per package, not the
+    /// builds: the names come from skipping through `builds_by_package`.
+    pub async fn package_summaries(&self, project_id: i64) -> Result<Vec<PackageSummary>, DbError> {
+        let rows = sqlx::query(&format!(
+            "WITH RECURSIVE names (name) AS (
+                 SELECT (SELECT package_name FROM builds
+                         WHERE project_id = $1 AND package_name IS NOT NULL
+                         ORDER BY package_name LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT n.package_name FROM builds n
+                         WHERE n.project_id = $1 AND n.package_name > names.name
+                         ORDER BY n.package_name LIMIT 1)
+                 FROM names WHERE names.name IS NOT NULL)
+             {PACKAGE_SUMMARY}"
+        ))
+        .bind(project_id)
+        .bind(BuildState::Succeeded.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut summaries: Vec<PackageSummary> = rows
+            .iter()
+            .filter_map(|row| summary_from_row(row).transpose())
+            .collect::<Result<_, _>>()?;
+        // Byte order, whatever the database's collation.
+        summaries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(summaries)
+    }
+
+    /// The builds that summarise one package of a project, if it has any.
+    pub async fn package_summary(
+        &self,
+        project_id: i64,
+        name: &str,
+    ) -> Result<Option<PackageSummary>, DbError> {
+        let row = sqlx::query(&format!(
+            "WITH names (name) AS (SELECT CAST($3 AS TEXT)) {PACKAGE_SUMMARY}"
+        ))
+        .bind(project_id)
+        .bind(BuildState::Succeeded.as_str())
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(summary_from_row).transpose()?.flatten())
     }
 
     /// A project's builds matching `filter`, newest first. Without a
@@ -536,16 +656,32 @@ impl Database {
         Ok(builds)
     }
 
-    /// Per package and chroot of a project: the newest build.
+    /// Per package and chroot of a project: the newest build. Skips from
+    /// one (package, chroot) pair to the next in `build_chroots_by_package`
+    /// and takes each pair's newest build from the same index, so the cost
+    /// follows the pairs, not the builds.
     pub async fn latest_builds_by_chroot(
         &self,
         project_id: i64,
     ) -> Result<Vec<(String, String, BuildId)>, DbError> {
         let rows = sqlx::query(
-            "SELECT b.package_name, bc.chroot, MAX(b.id) AS build_id
-             FROM builds b JOIN build_chroots bc ON bc.build_id = b.id
-             WHERE b.project_id = $1 AND b.package_name IS NOT NULL
-             GROUP BY b.package_name, bc.chroot",
+            "WITH RECURSIVE pairs (package_name, chroot) AS (
+                 SELECT package_name, chroot FROM (
+                     SELECT package_name, chroot FROM build_chroots
+                     WHERE project_id = $1 AND package_name IS NOT NULL
+                     ORDER BY package_name, chroot LIMIT 1) first_pair
+                 UNION ALL
+                 SELECT n.package_name, n.chroot FROM pairs
+                 JOIN build_chroots n ON n.id = (
+                     SELECT x.id FROM build_chroots x
+                     WHERE x.project_id = $1
+                         AND (x.package_name, x.chroot) > (pairs.package_name, pairs.chroot)
+                     ORDER BY x.package_name, x.chroot LIMIT 1))
+             SELECT pairs.package_name, pairs.chroot,
+                 (SELECT MAX(m.build_id) FROM build_chroots m
+                  WHERE m.project_id = $1 AND m.package_name = pairs.package_name
+                      AND m.chroot = pairs.chroot) AS build_id
+             FROM pairs",
         )
         .bind(project_id)
         .fetch_all(&self.pool)

@@ -6,6 +6,12 @@
 //! times are Unix seconds, flags 0/1 integers. The only dialect switch is
 //! row locking when leasing tasks ([`Database::kind`]). The queue's order
 //! (fair share between owners) is in [`fair_order`].
+//!
+//! Some values are kept by the database itself, in triggers the migrations
+//! define, so that every statement that writes builds keeps them true:
+//! each task's copies of its project, owner, package and priority (what
+//! the queue's and listings' indexes order by, migration 0022), each
+//! build's state and each project's stored bytes (migration 0023).
 
 mod builders;
 mod builds;
@@ -32,6 +38,7 @@ use sqlx::any::AnyPoolOptions;
 pub use builders::Builder;
 pub use builds::{
     BatchPlacement, BuildFilter, BuildQuery, BuildRow, MadeSource, NewBuild, NewSource,
+    PackageSummary,
 };
 pub use groups::{GroupMember, GroupRow};
 pub use locks::RepoLock;

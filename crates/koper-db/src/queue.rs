@@ -9,6 +9,12 @@
 //! Within an owner, higher priority first, then submission order. Owners at
 //! their concurrency limit, builds whose batch waits for another batch, and
 //! tasks backing off after a lost lease are skipped.
+//!
+//! A lease costs index lookups per owner with waiting tasks, not a read of
+//! every waiting task: tasks carry their owner and priority (migration
+//! 0022), `build_chroots_queue` orders each owner's pending tasks by
+//! priority and age, `build_chroots_started` finds recent starts, and
+//! running tasks are few.
 
 use std::collections::HashMap;
 
@@ -250,18 +256,36 @@ impl Database {
     }
 
     /// Every owner with a task this builder could start, with its share.
+    /// Costs a few index lookups per owner, however many tasks wait: the
+    /// owners with pending tasks are found by skipping from one owner to
+    /// the next in the queue index, and each owner's head and oldest task
+    /// are the first startable entries of its part of the index.
     pub async fn owner_shares(
         &self,
         filter: &LeaseFilter<'_>,
         default_limit: Option<i64>,
     ) -> Result<Vec<OwnerShare>, DbError> {
+        let filter_sql = filter_condition(filter, 7);
         let sql = format!(
-            "SELECT p.owner_name, MAX(b.priority) AS top_priority, MIN(bc.id) AS oldest_task
-             FROM build_chroots bc JOIN builds b ON b.id = bc.build_id
-                 JOIN projects p ON p.id = b.project_id
-             WHERE {STARTABLE}{}
-             GROUP BY p.owner_name",
-            filter_condition(filter, 7)
+            "WITH RECURSIVE owners (name) AS (
+                 SELECT (SELECT owner_name FROM build_chroots WHERE state = $1
+                         ORDER BY owner_name LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT n.owner_name FROM build_chroots n
+                         WHERE n.state = $1 AND n.owner_name > owners.name
+                         ORDER BY n.owner_name LIMIT 1)
+                 FROM owners WHERE owners.name IS NOT NULL),
+             heads AS (
+                 SELECT owners.name AS owner_name,
+                     (SELECT bc.priority FROM build_chroots bc JOIN builds b ON b.id = bc.build_id
+                      WHERE bc.owner_name = owners.name AND {STARTABLE}{filter_sql}
+                      ORDER BY bc.priority DESC, bc.id LIMIT 1) AS top_priority,
+                     (SELECT bc.id FROM build_chroots bc JOIN builds b ON b.id = bc.build_id
+                      WHERE bc.owner_name = owners.name AND {STARTABLE}{filter_sql}
+                      ORDER BY bc.id LIMIT 1) AS oldest_task
+                 FROM owners WHERE owners.name IS NOT NULL)
+             SELECT owner_name, top_priority, oldest_task FROM heads
+             WHERE top_priority IS NOT NULL"
         );
         let query = bind_filter(bind_startable(sqlx::query(&sql), filter.now), filter);
         let rows = query.fetch_all(&self.pool).await?;
@@ -285,17 +309,24 @@ impl Database {
     }
 
     /// Per owner: tasks leased now, and tasks started in the last
-    /// [`RECENT_WINDOW_SECONDS`] (running or not).
+    /// [`RECENT_WINDOW_SECONDS`] (running or not). Reads only those tasks
+    /// (through the state and start-time indexes), not the waiting ones.
     pub async fn owner_loads(&self, now: i64) -> Result<HashMap<String, (i64, i64)>, DbError> {
+        // A running task counts as recent use however long ago it started;
+        // the second part counts the recent ones, so the first counts only
+        // the older ones towards recent use.
         let rows = sqlx::query(
-            "SELECT p.owner_name,
-                 SUM(CASE WHEN bc.state IN ($1, $2) AND bc.lease_id IS NOT NULL
-                     THEN 1 ELSE 0 END) AS running,
-                 COUNT(*) AS started_recently
-             FROM build_chroots bc JOIN builds b ON b.id = bc.build_id
-                 JOIN projects p ON p.id = b.project_id
-             WHERE bc.started_on >= $3 OR (bc.state IN ($1, $2) AND bc.lease_id IS NOT NULL)
-             GROUP BY p.owner_name",
+            "SELECT owner_name, SUM(running) AS running, SUM(recent) AS started_recently
+             FROM (
+                 SELECT owner_name, 1 AS running,
+                     CASE WHEN started_on >= $3 THEN 0 ELSE 1 END AS recent
+                 FROM build_chroots
+                 WHERE state IN ($1, $2) AND lease_id IS NOT NULL
+                 UNION ALL
+                 SELECT owner_name, 0 AS running, 1 AS recent
+                 FROM build_chroots WHERE started_on >= $3
+             ) loads
+             GROUP BY owner_name",
         )
         .bind(BuildState::Starting.as_str())
         .bind(BuildState::Running.as_str())
@@ -326,7 +357,10 @@ impl Database {
         lease_expires_on: i64,
     ) -> Result<Option<TaskRow>, DbError> {
         let lock = match self.kind {
-            DbKind::Postgres => "FOR UPDATE OF bc SKIP LOCKED",
+            // The build's row too: leasing changes the build's state (a
+            // trigger writes builds.state), and taking the build's lock
+            // first, as cancel and source_made do, cannot deadlock with them.
+            DbKind::Postgres => "FOR UPDATE OF bc, b SKIP LOCKED",
             // SQLite has one writer at a time; the UPDATE re-checks state.
             DbKind::Sqlite => "",
         };
@@ -336,9 +370,7 @@ impl Database {
         let limit_sql = match share.limit {
             Some(_) => format!(
                 " AND (SELECT COUNT(*) FROM build_chroots rc
-                       JOIN builds rb ON rb.id = rc.build_id
-                       JOIN projects rp ON rp.id = rb.project_id
-                       WHERE rp.owner_name = $11 AND rc.state IN ($7, ${running})
+                       WHERE rc.owner_name = $11 AND rc.state IN ($7, ${running})
                            AND rc.lease_id IS NOT NULL) < ${}",
                 running + 1
             ),
@@ -350,9 +382,8 @@ impl Database {
                  started_on = $2, attempts = attempts + 1, not_before = NULL
              WHERE state = $1{limit_sql} AND id = (
                  SELECT bc.id FROM build_chroots bc JOIN builds b ON b.id = bc.build_id
-                     JOIN projects p ON p.id = b.project_id
-                 WHERE {STARTABLE} AND p.owner_name = $11{filter_sql}
-                 ORDER BY b.priority DESC, bc.id LIMIT 1 {lock})
+                 WHERE {STARTABLE} AND bc.owner_name = $11{filter_sql}
+                 ORDER BY bc.priority DESC, bc.id LIMIT 1 {lock})
              RETURNING {TASK_COLUMNS}"
         );
         let mut tx = self.pool.begin().await?;

@@ -51,17 +51,12 @@ impl Database {
         Ok(row.map(|r| r.try_get("quota_bytes")).transpose()?)
     }
 
-    /// What each of an owner's projects stores, by project id.
+    /// What each of an owner's projects stores, by project id (the
+    /// database keeps each project's total as its builds change).
     pub async fn usage_of_owner(&self, owner: &OwnerName) -> Result<Vec<ProjectUsage>, DbError> {
-        // CAST: PostgreSQL sums BIGINTs into NUMERIC.
         let rows = sqlx::query(
-            "SELECT p.id AS project_id,
-                 CAST(COALESCE((SELECT SUM(b.srpm_bytes) FROM builds b
-                                WHERE b.project_id = p.id), 0)
-                    + COALESCE((SELECT SUM(bc.result_bytes) FROM build_chroots bc
-                                JOIN builds b ON b.id = bc.build_id
-                                WHERE b.project_id = p.id), 0) AS BIGINT) AS used_bytes
-             FROM projects p WHERE p.owner_name = $1 ORDER BY p.id",
+            "SELECT id AS project_id, used_bytes FROM projects
+             WHERE owner_name = $1 ORDER BY id",
         )
         .bind(owner.as_str())
         .fetch_all(&self.pool)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use futures::Stream;
 use koper_api::v1;
-use koper_db::{BatchPlacement, BuildRow, NewBuild, ProjectRow, User};
+use koper_db::{BatchPlacement, BuildQuery, BuildRow, NewBuild, ProjectRow, User};
 use koper_types::{BuildId, BuildState, ChrootName, aggregate_state, now_epoch};
 
 use crate::app::App;
@@ -564,16 +564,31 @@ async fn explain(
     Ok(())
 }
 
-/// A project's builds, newest first.
+/// A project's builds, newest first; from `offset` among those older than
+/// `before`, when given.
 pub async fn list_builds(
     app: &App,
     project: &ProjectRow,
     limit: i64,
     offset: i64,
+    before: Option<BuildId>,
 ) -> Result<v1::Page<v1::Build>> {
     let limit = limit.clamp(1, 1000);
     let offset = offset.max(0);
-    let rows = app.db().list_builds(project.id, limit, offset).await?;
+    let rows = app
+        .db()
+        .query_builds(
+            project.id,
+            &BuildQuery {
+                package: None,
+                state: None,
+                oldest_first: false,
+                after: before,
+                limit,
+                offset,
+            },
+        )
+        .await?;
     let next_offset = (rows.len() as i64 == limit).then_some(offset + limit);
     let mut items: Vec<v1::Build> = rows.iter().map(|build| to_api(app, build)).collect();
     if rows

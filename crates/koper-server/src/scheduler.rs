@@ -36,14 +36,14 @@ fn lease_seconds(app: &App) -> u64 {
 pub async fn lease(app: &App, builder: &Builder, request: &LeaseRequest) -> Result<Option<Task>> {
     let wait = Duration::from_secs(request.wait_seconds);
     let arches = &request.arches;
-    app.db()
-        .record_builder_capabilities(
-            builder.id,
-            arches,
-            &request.tags,
-            i64::from(request.slots.max(1)),
-        )
-        .await?;
+    let slots = i64::from(request.slots.max(1));
+    // Builders ask again and again with the same capabilities; a write
+    // each time would queue every lease behind the others on SQLite.
+    if builder.arches != *arches || builder.tags != request.tags || builder.slots != slots {
+        app.db()
+            .record_builder_capabilities(builder.id, arches, &request.tags, slots)
+            .await?;
+    }
     let deadline = tokio::time::Instant::now() + wait.min(Duration::from_secs(60));
     loop {
         // Register interest before looking, so a build submitted between

@@ -10,5 +10,6 @@ mod queue;
 mod roles;
 mod sources;
 mod storage;
+mod summaries;
 mod tasks;
 mod users;

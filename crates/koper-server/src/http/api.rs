@@ -291,6 +291,9 @@ struct Paging {
     limit: i64,
     #[serde(default)]
     offset: i64,
+    /// Only builds older than this one (keyset paging: the next page is
+    /// `before` the last build listed, as cheap however deep).
+    before: Option<i64>,
 }
 
 fn default_limit() -> i64 {
@@ -304,7 +307,14 @@ async fn list_builds(
 ) -> Result<Json<v1::Page<v1::Build>>> {
     let project = projects::find_project(&app, &owner.parse()?, &project.parse()?).await?;
     Ok(Json(
-        builds::list_builds(&app, &project, paging.limit, paging.offset).await?,
+        builds::list_builds(
+            &app,
+            &project,
+            paging.limit,
+            paging.offset,
+            paging.before.map(BuildId),
+        )
+        .await?,
     ))
 }
 

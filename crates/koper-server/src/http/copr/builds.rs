@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::routing::{delete, get, post, put};
 use koper_api::{copr, v1};
 use koper_db::{BuildQuery, BuildRow, ProjectRow, TaskRow, User};
-use koper_types::{BuildId, ChrootName, PackageName, ScmSource, SrpmMethod};
+use koper_types::{BuildId, BuildState, ChrootName, PackageName, ScmSource, SrpmMethod};
 use serde_json::{Value, json};
 
 use crate::app::App;
@@ -350,43 +350,32 @@ async fn list(
     let paging = Paging::read(&fields, &["id"])?;
     let project = named_project(&app, &fields).await?;
     let package: Option<PackageName> = fields.str("packagename").map(|p| p.parse()).transpose()?;
-    let status = fields.str("status");
     let package = package.as_ref().map(PackageName::as_str);
-    let Some(status) = status else {
-        // The database filters, orders and pages: projects may hold
-        // hundreds of thousands of builds.
-        let rows = app
-            .db()
-            .query_builds(
-                project.id,
-                &BuildQuery {
-                    package,
-                    oldest_first: !paging.descending,
-                    limit: paging.limit.unwrap_or(i64::MAX),
-                    offset: paging.offset,
-                },
-            )
-            .await?;
-        let items = rows.iter().map(|b| build(&app, b)).collect();
-        return Ok(Json(paging.paged(items)));
+    // A state koper does not know matches no build.
+    let state = match fields.str("status").map(|s| s.parse::<BuildState>()) {
+        None => None,
+        Some(Ok(state)) => Some(state),
+        Some(Err(_)) => return Ok(Json(paging.paged(Vec::new()))),
     };
-    // A build's state derives from its chroots' (Copr's rule), which SQL
-    // does not know: filter those here.
-    let mut rows = app
+    // The database filters, orders and pages: projects may hold hundreds
+    // of thousands of builds. It keeps each build's state as Copr's rule
+    // derives it from the chroots (builds.state).
+    let rows = app
         .db()
         .query_builds(
             project.id,
             &BuildQuery {
                 package,
-                oldest_first: true,
-                limit: i64::MAX,
-                offset: 0,
+                state,
+                oldest_first: !paging.descending,
+                after: None,
+                limit: paging.limit.unwrap_or(i64::MAX),
+                offset: paging.offset,
             },
         )
         .await?;
-    rows.retain(|b| builds::state_of(b).as_str() == status);
     let items = rows.iter().map(|b| build(&app, b)).collect();
-    Ok(Json(paging.page(items)))
+    Ok(Json(paging.paged(items)))
 }
 
 async fn cancel(

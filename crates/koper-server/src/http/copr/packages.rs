@@ -2,7 +2,7 @@
 //! (add, edit, delete, build), and, for names built without a record
 //! (uploads), the builds of that name; each with its newest builds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::Router;
@@ -11,11 +11,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{delete, get, post};
 use koper_api::{copr, v1};
-use koper_db::{BuildRow, PackageRow, ProjectRow};
-use koper_types::{BuildState, PackageName};
+use koper_db::{BuildRow, PackageRow, PackageSummary, ProjectRow};
+use koper_types::{BuildId, PackageName};
 
 use crate::app::App;
-use crate::builds::state_of;
 use crate::error::Error;
 use crate::packages as operations;
 
@@ -72,21 +71,81 @@ async fn new_webhook_secret(
     })))
 }
 
-/// The builds of each package name in a project, oldest first.
-async fn builds_by_name(
-    app: &App,
-    project: &ProjectRow,
-) -> CoprResult<BTreeMap<String, Vec<BuildRow>>> {
-    let mut by_name: BTreeMap<String, Vec<BuildRow>> = BTreeMap::new();
-    for b in app.db().list_builds(project.id, i64::MAX, 0).await? {
-        if let Some(name) = &b.package_name {
-            by_name.entry(name.to_string()).or_default().push(b);
+/// A package as listed: its record, if it has one, and the builds that
+/// summarise it, if it was built.
+struct Listed {
+    name: String,
+    record: Option<PackageRow>,
+    summary: Option<PackageSummary>,
+}
+
+impl Listed {
+    /// Copr's package id: its record's, else its first build's.
+    fn id(&self) -> i64 {
+        match (&self.record, &self.summary) {
+            (Some(row), _) => row.id,
+            (None, Some(summary)) => summary.first_build.0,
+            (None, None) => 0,
         }
     }
-    for builds in by_name.values_mut() {
-        builds.sort_by_key(|b| b.id);
-    }
-    Ok(by_name)
+}
+
+/// Every package of a project by name: its records and the names built
+/// without one. Reads the packages' summaries, not their builds.
+async fn listed_packages(app: &App, project: &ProjectRow) -> CoprResult<Vec<Listed>> {
+    let mut summaries: BTreeMap<String, PackageSummary> = app
+        .db()
+        .package_summaries(project.id)
+        .await?
+        .into_iter()
+        .map(|summary| (summary.name.clone(), summary))
+        .collect();
+    let mut records: BTreeMap<String, PackageRow> = app
+        .db()
+        .list_packages(project.id)
+        .await?
+        .into_iter()
+        .map(|row| (row.name.to_string(), row))
+        .collect();
+    let mut names: Vec<String> = records.keys().chain(summaries.keys()).cloned().collect();
+    names.sort();
+    names.dedup();
+    Ok(names
+        .into_iter()
+        .map(|name| Listed {
+            record: records.remove(&name),
+            summary: summaries.remove(&name),
+            name,
+        })
+        .collect())
+}
+
+/// The packages in Copr's shape, reading only the builds they show.
+async fn packages(
+    app: &App,
+    project: &ProjectRow,
+    listed: &[Listed],
+) -> CoprResult<Vec<copr::Package>> {
+    let mut ids: Vec<i64> = listed
+        .iter()
+        .filter_map(|l| l.summary.as_ref())
+        .flat_map(|s| [Some(s.latest), s.latest_succeeded])
+        .flatten()
+        .map(|id| id.0)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let builds: HashMap<BuildId, BuildRow> = app
+        .db()
+        .builds_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|b| (b.id, b))
+        .collect();
+    listed
+        .iter()
+        .map(|l| package(app, project, l, &builds))
+        .collect()
 }
 
 /// A package in Copr's shape: from its record when it has one, else from
@@ -94,33 +153,31 @@ async fn builds_by_name(
 fn package(
     app: &App,
     project: &ProjectRow,
-    name: &str,
-    record: Option<&PackageRow>,
-    builds: &[BuildRow],
+    listed: &Listed,
+    builds: &HashMap<BuildId, BuildRow>,
 ) -> CoprResult<copr::Package> {
-    let latest = builds.last();
-    let latest_succeeded = builds
-        .iter()
-        .rev()
-        .find(|b| state_of(b) == BuildState::Succeeded);
-    let (id, source_type, source_dict, auto_rebuild) = match record {
+    let summary = listed.summary.as_ref();
+    let latest = summary.and_then(|s| builds.get(&s.latest));
+    let latest_succeeded = summary
+        .and_then(|s| s.latest_succeeded)
+        .and_then(|id| builds.get(&id));
+    let (source_type, source_dict, auto_rebuild) = match &listed.record {
         Some(row) => {
             let dict = match operations::source_of(row)? {
                 v1::PackageSource::Scm(scm) => scm_source_dict(&scm),
                 v1::PackageSource::Link { url } => BTreeMap::from([("url".to_owned(), url)]),
             };
-            (row.id, row.source_type.clone(), dict, row.webhook_rebuild)
+            (row.source_type.clone(), dict, row.webhook_rebuild)
         }
         None => (
-            builds.first().map_or(0, |b| b.id.0),
             latest.map_or("unset".into(), |b| b.source_type.clone()),
             BTreeMap::new(),
             false,
         ),
     };
     Ok(copr::Package {
-        id,
-        name: name.to_owned(),
+        id: listed.id(),
+        name: listed.name.clone(),
         ownername: project.owner.to_string(),
         projectname: project.name.to_string(),
         source_type,
@@ -133,28 +190,22 @@ fn package(
     })
 }
 
-/// Every package of a project: its records and the names built without
-/// one, by name.
-async fn all_packages(app: &App, project: &ProjectRow) -> CoprResult<Vec<copr::Package>> {
-    let mut builds = builds_by_name(app, project).await?;
-    let mut records: BTreeMap<String, PackageRow> = app
-        .db()
-        .list_packages(project.id)
-        .await?
-        .into_iter()
-        .map(|row| (row.name.to_string(), row))
-        .collect();
-    let mut names: Vec<String> = records.keys().chain(builds.keys()).cloned().collect();
-    names.sort();
-    names.dedup();
-    names
-        .iter()
-        .map(|name| {
-            let record = records.remove(name);
-            let of_name = builds.remove(name).unwrap_or_default();
-            package(app, project, name, record.as_ref(), &of_name)
-        })
-        .collect()
+/// One package of a project: its record and its builds' summary; `None`
+/// when it has neither.
+async fn listed_package(app: &App, project: &ProjectRow, name: &str) -> CoprResult<Option<Listed>> {
+    let record = match name.parse::<PackageName>() {
+        Ok(parsed) => app.db().package(project.id, &parsed).await?,
+        Err(_) => None,
+    };
+    let summary = app.db().package_summary(project.id, name).await?;
+    if record.is_none() && summary.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Listed {
+        name: name.to_owned(),
+        record,
+        summary,
+    }))
 }
 
 async fn get_package(
@@ -164,18 +215,15 @@ async fn get_package(
     let fields = Fields::from_query(query.as_deref())?;
     let project = named_project(&app, &fields).await?;
     let name = fields.required("packagename")?;
-    all_packages(&app, &project)
-        .await?
-        .into_iter()
-        .find(|p| p.name == name)
-        .map(Json)
-        .ok_or_else(|| {
-            Error::NotFound(format!(
-                "Package {name} does not exist in {}/{}.",
-                project.owner, project.name
-            ))
-            .into()
-        })
+    let Some(listed) = listed_package(&app, &project, &name).await? else {
+        return Err(Error::NotFound(format!(
+            "Package {name} does not exist in {}/{}.",
+            project.owner, project.name
+        ))
+        .into());
+    };
+    let mut shown = packages(&app, &project, std::slice::from_ref(&listed)).await?;
+    Ok(Json(shown.remove(0)))
 }
 
 async fn list(
@@ -185,20 +233,30 @@ async fn list(
     let fields = Fields::from_query(query.as_deref())?;
     let paging = Paging::read(&fields, &["id", "name"])?;
     let project = named_project(&app, &fields).await?;
-    let mut items = all_packages(&app, &project).await?;
+    let mut listed = listed_packages(&app, &project).await?;
     if paging.order == "id" {
-        items.sort_by_key(|p| p.id);
+        listed.sort_by_key(Listed::id);
     }
-    Ok(Json(paging.page(items)))
+    // Paged before the builds are read: only the page's are.
+    let page = paging.page(listed);
+    Ok(Json(copr::Page {
+        items: packages(&app, &project, &page.items).await?,
+        meta: page.meta,
+    }))
 }
 
 /// The package as Copr shows it after a change.
 async fn shown(app: &App, project: &ProjectRow, row: &PackageRow) -> CoprResult<copr::Package> {
-    let builds = builds_by_name(app, project)
-        .await?
-        .remove(row.name.as_str())
-        .unwrap_or_default();
-    package(app, project, row.name.as_str(), Some(row), &builds)
+    let listed = Listed {
+        name: row.name.to_string(),
+        record: Some(row.clone()),
+        summary: app
+            .db()
+            .package_summary(project.id, row.name.as_str())
+            .await?,
+    };
+    let mut shown = packages(app, project, std::slice::from_ref(&listed)).await?;
+    Ok(shown.remove(0))
 }
 
 fn scm_only(source_type: &str) -> CoprResult<()> {
