@@ -9,7 +9,7 @@ use koper_types::{BuildId, ScmSource};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version, sent by builders in `Koper-Builder-Protocol`.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// What a builder asks for when it wants work.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -81,7 +81,18 @@ pub struct Task {
     /// Since version 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourceTask>,
+    /// The server takes findings that come after the outcome
+    /// ([`LATE_LOGS`] through `PUT .../late/{name}` once `finish` said
+    /// `succeeded`), so the builder may report a successful build before
+    /// rpmlint has checked it. Absent (false) from older servers: the
+    /// builder then uploads `rpmlint.log` before `finish`. Since version 4.
+    #[serde(default)]
+    pub late_logs: bool,
 }
+
+/// The logs a builder may send after reporting success (see
+/// [`Task::late_logs`]).
+pub const LATE_LOGS: &[&str] = &["rpmlint.log"];
 
 /// What a source task makes its source RPM from.
 #[derive(Debug, Clone, Serialize, Deserialize)]

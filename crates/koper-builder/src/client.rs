@@ -204,6 +204,18 @@ impl Client {
 
     /// Uploads one result file, streamed, with its SHA-256.
     pub async fn upload_file(&self, task: &Task, path: &Path) -> Result<(), ProtocolError> {
+        self.put_file(task, path, "files").await
+    }
+
+    /// Sends a log that comes after the outcome (`rpmlint.log`; see
+    /// `Task::late_logs`).
+    pub async fn upload_late_log(&self, task: &Task, path: &Path) -> Result<(), ProtocolError> {
+        self.put_file(task, path, "late").await
+    }
+
+    /// `PUT /tasks/{id}/{kind}/{name}` of a file, streamed, with its
+    /// SHA-256.
+    async fn put_file(&self, task: &Task, path: &Path, kind: &str) -> Result<(), ProtocolError> {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -225,7 +237,7 @@ impl Client {
         let response = self
             .request(
                 reqwest::Method::PUT,
-                &format!("/tasks/{}/files/{name}", task.task_id),
+                &format!("/tasks/{}/{kind}/{name}", task.task_id),
             )
             .header(LEASE_HEADER, &task.lease_id)
             .header(SHA256_HEADER, sha256)

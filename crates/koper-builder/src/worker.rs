@@ -159,16 +159,40 @@ impl Worker {
                 tracing::warn!(task.id = task.task_id, error = %e, "cannot clear the task directory")
             }
         }
+        let started = std::time::Instant::now();
         let outcome = self.build(&task, &task_dir).await;
-        let _ = tokio::fs::remove_dir_all(&task_dir).await;
-        let (outcome, reason) = match outcome {
+        let built_in = started.elapsed();
+        let (outcome, reason, lint) = match outcome {
             Ok(result) => result,
             Err(ProtocolError::LeaseLost) => {
                 tracing::warn!(task.id = task.task_id, "lease lost; dropping the task");
+                let _ = tokio::fs::remove_dir_all(&task_dir).await;
                 return;
             }
-            Err(e) => (Outcome::Failed, Some(format!("the builder failed: {e}"))),
+            Err(e) => (
+                Outcome::Failed,
+                Some(format!("the builder failed: {e}")),
+                None,
+            ),
         };
+        let reported = self.report(&task, outcome, reason).await;
+        let reported_in = started.elapsed() - built_in;
+        if let (true, Some(lint)) = (reported, lint) {
+            self.send_lint(&task, lint, &task_dir).await;
+        }
+        let _ = tokio::fs::remove_dir_all(&task_dir).await;
+        tracing::info!(
+            task.id = task.task_id,
+            "task done: built and uploaded in {} ms, reported in {} ms, rpmlint's findings sent {} ms later",
+            built_in.as_millis(),
+            reported_in.as_millis(),
+            (started.elapsed() - built_in - reported_in).as_millis()
+        );
+    }
+
+    /// Reports the outcome (trying again while the server cannot be
+    /// reached); whether the server has it.
+    async fn report(&self, task: &Task, outcome: Outcome, reason: Option<String>) -> bool {
         let finish = FinishRequest {
             lease_id: task.lease_id.clone(),
             outcome,
@@ -177,8 +201,8 @@ impl Worker {
         // The outcome must reach the server; the lease keeps the task ours
         // for a while, so retry transport errors.
         let interrupted = std::sync::atomic::AtomicBool::new(false);
-        let reported = with_retries(&task, "reporting the outcome", || {
-            let call = self.client.finish(&task, &finish);
+        let reported = with_retries(task, "reporting the outcome", || {
+            let call = self.client.finish(task, &finish);
             let interrupted = &interrupted;
             async move {
                 let answer = call.await;
@@ -190,25 +214,54 @@ impl Worker {
         })
         .await;
         match reported {
-            Ok(()) => {}
+            Ok(()) => true,
             // An earlier try reached the server, which ended the task
             // before its answer got back.
             Err(ProtocolError::LeaseLost)
                 if interrupted.load(std::sync::atomic::Ordering::Relaxed) =>
             {
-                tracing::info!(task.id = task.task_id, "the server had the outcome already")
+                tracing::info!(task.id = task.task_id, "the server had the outcome already");
+                true
             }
             Err(e) => {
-                tracing::error!(task.id = task.task_id, error = %e, "cannot report the outcome")
+                tracing::error!(task.id = task.task_id, error = %e, "cannot report the outcome");
+                false
             }
         }
     }
 
+    /// Waits for rpmlint, which went on checking the packages of a build
+    /// already reported, and sends its findings.
+    async fn send_lint(&self, task: &Task, lint: LintRun, task_dir: &Path) {
+        match lint.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(task.id = task.task_id, error = %e, "rpmlint could not run");
+            }
+            Err(e) => tracing::warn!(task.id = task.task_id, error = %e, "rpmlint could not run"),
+        }
+        let findings = task_dir.join(LINT_LOG);
+        if !tokio::fs::try_exists(&findings).await.unwrap_or(false) {
+            // The buildroot has no rpmlint.
+            return;
+        }
+        let sent = with_retries(task, "sending rpmlint's findings", || {
+            self.client.upload_late_log(task, &findings)
+        })
+        .await;
+        if let Err(e) = sent {
+            tracing::warn!(task.id = task.task_id, error = %e, "cannot send rpmlint's findings");
+        }
+    }
+
+    /// Builds the task and uploads its results; the outcome, why it failed,
+    /// and rpmlint still checking a successful build when the server takes
+    /// its findings late.
     async fn build(
         &self,
         task: &Task,
         task_dir: &Path,
-    ) -> Result<(Outcome, Option<String>), ProtocolError> {
+    ) -> Result<(Outcome, Option<String>, Option<LintRun>), ProtocolError> {
         let result_dir = task_dir.join("results");
         tokio::fs::create_dir_all(&result_dir).await?;
         let job = match &task.source {
@@ -253,21 +306,50 @@ impl Worker {
         ));
         let sandbox = self.sandbox_config();
         let build_cancel = cancel.clone();
-        let built = tokio::task::spawn_blocking(move || {
-            let mut sink = ChannelSink(log_tx);
-            match job {
-                Job::Build(request) => {
+        // rpmlint only delays the build's report where the server cannot
+        // take its findings afterwards.
+        let lint_later = task.late_logs.then(|| task_dir.join(LINT_LOG));
+        let (built_tx, built_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut sandbox_run: LintRun = tokio::task::spawn_blocking(move || {
+            let mut sink = ChannelSink(Some(log_tx));
+            match (job, lint_later) {
+                (Job::Build(request), Some(lint_log)) => {
+                    let mut built_tx = Some(built_tx);
+                    let mut built = |_: &BuildOutcome| {
+                        if let Some(tx) = built_tx.take() {
+                            let _ = tx.send(());
+                        }
+                    };
+                    koper_sandbox::run_build_linting_later(
+                        &sandbox,
+                        &request,
+                        &mut sink,
+                        &build_cancel,
+                        &mut built,
+                        &lint_log,
+                    )
+                }
+                (Job::Build(request), None) => {
                     koper_sandbox::run_build(&sandbox, &request, &mut sink, &build_cancel)
                 }
-                Job::Source(request) => {
+                (Job::Source(request), _) => {
                     koper_sandbox::make_srpm(&sandbox, &request, &mut sink, &build_cancel)
                 }
             }
-        })
-        .await
-        .map_err(std::io::Error::other)?;
-        // The sink was dropped with the closure: the streamer flushes what
-        // is left and ends.
+        });
+        // The build either says it succeeded before rpmlint runs, or ends
+        // (the sender is dropped with the closure).
+        let (built, lint) = if built_rx.await.is_ok() {
+            let succeeded = Ok(BuildOutcome::Succeeded {
+                packages: Vec::new(),
+            });
+            (succeeded, Some(sandbox_run))
+        } else {
+            let ended = (&mut sandbox_run).await.map_err(std::io::Error::other)?;
+            (ended, None)
+        };
+        // The sink was closed or dropped: the streamer flushes what is
+        // left and ends.
         let lease_lost = streamer.await.map_err(std::io::Error::other)?;
         if lease_lost {
             return Err(ProtocolError::LeaseLost);
@@ -297,7 +379,7 @@ impl Worker {
             }
         };
         self.upload_results(task, &result_dir, outcome).await?;
-        Ok((outcome, reason))
+        Ok((outcome, reason, lint))
     }
 
     /// Uploads the logs always and the packages on success.
@@ -340,14 +422,29 @@ enum Job {
 }
 
 /// Forwards the sandbox's log output (from a blocking thread) to the
-/// async streamer.
-struct ChannelSink(mpsc::UnboundedSender<Vec<u8>>);
+/// async streamer; closing it ends the stream.
+struct ChannelSink(Option<mpsc::UnboundedSender<Vec<u8>>>);
 
 impl LogSink for ChannelSink {
     fn write(&mut self, chunk: &[u8]) {
-        let _ = self.0.send(chunk.to_vec());
+        if let Some(sender) = &self.0 {
+            let _ = sender.send(chunk.to_vec());
+        }
+    }
+
+    fn close(&mut self) {
+        self.0 = None;
     }
 }
+
+/// The sandbox's thread of a build, which may still be running rpmlint
+/// after the build was reported.
+type LintRun = tokio::task::JoinHandle<Result<BuildOutcome, koper_sandbox::SandboxError>>;
+
+/// Where rpmlint's findings go when they are sent after the outcome: in
+/// the task's directory, beside (not in) the result directory being
+/// uploaded meanwhile.
+const LINT_LOG: &str = "rpmlint.log";
 
 /// Sends buffered log output every [`LOG_INTERVAL`] (an empty interval
 /// still sends a heartbeat), cancels the build when the server says so,

@@ -348,6 +348,18 @@ impl Client {
             .await
     }
 
+    /// A build once it changed (its state, or one more chroot ended) or
+    /// `wait` (whole seconds) passed: a long poll. Servers before it
+    /// answer at once.
+    pub async fn build_after_change(
+        &self,
+        id: BuildId,
+        wait: std::time::Duration,
+    ) -> Result<v1::Build, ClientError> {
+        let path = format!("/builds/{id}?wait={}", wait.as_secs());
+        self.json(self.request(Method::GET, &path)).await
+    }
+
     /// A page of a project's builds, newest first.
     pub async fn builds(
         &self,

@@ -84,6 +84,13 @@ impl PreparedBase {
         &self.version_dir
     }
 
+    /// The virtual package describing a directory base root (the RPM
+    /// installed into its rpmdb layer).
+    pub(crate) fn virtual_package(&self) -> Option<PathBuf> {
+        let path = self.version_dir.join(format!("{}.rpm", provides::PACKAGE));
+        (self.kind == Kind::Directory && path.is_file()).then_some(path)
+    }
+
     /// How many Provides the virtual package of a directory base root has.
     pub fn provides_count(&self) -> Option<usize> {
         self.provides

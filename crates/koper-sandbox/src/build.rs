@@ -24,6 +24,10 @@ use crate::{
     BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig, SandboxError, dnf, fsutil,
 };
 
+/// The loader cache of a directory base root, kept in its cache
+/// directory once a build with nothing installed made it.
+const LOADER_CACHE: &str = "ld.so.cache";
+
 /// The most of rpmlint's output kept.
 const RPMLINT_LOG_BYTES: usize = 1 << 20;
 
@@ -49,6 +53,59 @@ pub fn run_build(
     log: &mut dyn LogSink,
     cancel: &CancelToken,
 ) -> Result<BuildOutcome, SandboxError> {
+    build(config, request, log, cancel, Lint::Inline)
+}
+
+/// [`run_build`], but rpmlint runs after the build's outcome is known
+/// rather than before: once the packages are in the result directory,
+/// `built` gets the successful outcome and the logs are complete (the
+/// live log is closed through [`LogSink::close`]); rpmlint then checks the
+/// packages in the same buildroot and its findings go to `lint_log`
+/// (outside the result directory, which the caller may be reading
+/// meanwhile). The caller can publish the build while rpmlint runs.
+///
+/// `built` is not called when the build did not succeed; the returned
+/// outcome says why. Returns once rpmlint is done.
+pub fn run_build_linting_later(
+    config: &SandboxConfig,
+    request: &BuildRequest,
+    log: &mut dyn LogSink,
+    cancel: &CancelToken,
+    built: &mut (dyn FnMut(&BuildOutcome) + Send),
+    lint_log: &Path,
+) -> Result<BuildOutcome, SandboxError> {
+    build(
+        config,
+        request,
+        log,
+        cancel,
+        Lint::Later {
+            built: std::sync::Mutex::new(built),
+            log: lint_log,
+        },
+    )
+}
+
+/// When rpmlint runs, and where its findings go.
+enum Lint<'a> {
+    /// Before the build counts as done; `rpmlint.log` in the result
+    /// directory, its summary in `build.log`.
+    Inline,
+    /// After `built` was told the outcome; findings to `log`.
+    Later {
+        built: std::sync::Mutex<&'a mut (dyn FnMut(&BuildOutcome) + Send)>,
+        log: &'a Path,
+    },
+}
+
+fn build(
+    config: &SandboxConfig,
+    request: &BuildRequest,
+    log: &mut dyn LogSink,
+    cancel: &CancelToken,
+    lint: Lint<'_>,
+) -> Result<BuildOutcome, SandboxError> {
+    let mut steps = Steps::start();
     check_host(config, &request.chroot.arch)?;
     let input = check_request(request)?;
     let mut logs = Logs::create(&request.result_dir, request.max_log_bytes, log)?;
@@ -60,6 +117,7 @@ pub fn run_build(
         Prepared::Ready(base) => base,
         Prepared::Interrupted(ended) => return Ok(interrupted(&mut logs, Channel::Root, &ended)),
     };
+    steps.lap("base root");
     let deadline = Instant::now().checked_add(request.timeout);
     let job = Job {
         config,
@@ -68,20 +126,57 @@ pub fn run_build(
         base: &base,
         cancel,
         deadline,
+        lint: &lint,
     };
-    thread::scope(|scope| {
+    let result = thread::scope(|scope| {
         let worker = thread::Builder::new()
             .name("koper-sandbox-build".into())
             .spawn_scoped(scope, || {
                 private_mount_namespace()?;
-                job.run(&mut logs)
+                job.run(&mut logs, &mut steps)
             })
             .map_err(SandboxError::io("starting the build thread"))?;
         match worker.join() {
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),
         }
-    })
+    });
+    steps.lap("cleanup");
+    tracing::info!(chroot = %request.chroot.name, srpm = %input.srpm_name,
+        "build steps: {steps}");
+    result
+}
+
+/// How long each step of a build took, for the builder's log.
+struct Steps {
+    last: Instant,
+    laps: Vec<(&'static str, Duration)>,
+}
+
+impl Steps {
+    fn start() -> Self {
+        Self {
+            last: Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    /// Ends the step called `name`.
+    fn lap(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.laps.push((name, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Steps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (n, (name, took)) in self.laps.iter().enumerate() {
+            let sep = if n == 0 { "" } else { ", " };
+            write!(f, "{sep}{name} {} ms", took.as_millis())?;
+        }
+        Ok(())
+    }
 }
 
 /// Gives the calling thread a mount namespace of its own in which nothing
@@ -409,16 +504,17 @@ fn rpmdb_view(base: &Path, root: &Path) -> Option<Rpmdb> {
 }
 
 /// Everything a build thread needs.
-struct Job<'j> {
+struct Job<'j, 'l> {
     config: &'j SandboxConfig,
     request: &'j BuildRequest,
     input: &'j Input,
     base: &'j PreparedBase,
     cancel: &'j CancelToken,
     deadline: Option<Instant>,
+    lint: &'j Lint<'l>,
 }
 
-impl Job<'_> {
+impl Job<'_, '_> {
     /// The limits of a step of the build whose scratch directory is
     /// `scratch` (what the disk limit measures).
     fn limits<'a>(&'a self, scratch: &'a Path) -> Limits<'a> {
@@ -434,7 +530,7 @@ impl Job<'_> {
     }
 
     /// Runs in the build thread, inside its private mount namespace.
-    fn run(&self, logs: &mut Logs<'_>) -> Result<BuildOutcome, SandboxError> {
+    fn run(&self, logs: &mut Logs<'_>, steps: &mut Steps) -> Result<BuildOutcome, SandboxError> {
         let uid = self.config.sandbox_uid;
         let scratch = Scratch::create(&self.config.work_dir)?;
         let s = &scratch.path;
@@ -479,7 +575,9 @@ impl Job<'_> {
         )))?;
         fsutil::set_mode(&srpm, 0o644)?;
 
+        steps.lap("mount");
         let step = self.install_build_requires(logs, s, &root, &input_dir, &cgroup)?;
+        steps.lap("build deps");
         if let Some(outcome) = step {
             return Ok(outcome);
         }
@@ -536,6 +634,7 @@ impl Job<'_> {
         let started = Instant::now();
         let done = process::run(cmd, &mut logs.channel(Channel::Build), &self.limits(s))?;
         let elapsed = started.elapsed().as_secs_f64();
+        steps.lap("rpmbuild");
         if !done.success() {
             return Ok(self.failed(logs, Channel::Build, &done, "rpmbuild", &cgroup));
         }
@@ -565,19 +664,42 @@ impl Job<'_> {
                 );
             }
         }
-        if let Some(outcome) =
-            self.lint(logs, &view, &root.path, &collected.packages, &cgroup, s)?
-        {
+        steps.lap("collect");
+        let outcome = BuildOutcome::Succeeded {
+            packages: collected.packages.clone(),
+        };
+        let lint_log = match &self.lint {
+            Lint::Inline => self.request.result_dir.join("rpmlint.log"),
+            Lint::Later { built, log } => {
+                // Nothing more goes to the logs: the caller sends them on.
+                logs.close();
+                let mut built = built
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                (*built)(&outcome);
+                log.to_path_buf()
+            }
+        };
+        let linted = self.lint(
+            logs,
+            &view,
+            &root.path,
+            &collected.packages,
+            &cgroup,
+            s,
+            &lint_log,
+        )?;
+        steps.lap("rpmlint");
+        if let Some(outcome) = linted {
             return Ok(outcome);
         }
-        Ok(BuildOutcome::Succeeded {
-            packages: collected.packages,
-        })
+        Ok(outcome)
     }
 
     /// Runs `rpmlint` (when the buildroot has it) on the built packages in
-    /// the build sandbox and keeps its findings in `rpmlint.log`; they
+    /// the build sandbox and keeps its findings in `lint_log`; they
     /// never fail the build. `Some` only when the build was canceled.
+    #[allow(clippy::too_many_arguments)]
     fn lint(
         &self,
         logs: &mut Logs<'_>,
@@ -586,6 +708,7 @@ impl Job<'_> {
         packages: &[PathBuf],
         cgroup: &BuildCgroup,
         s: &Path,
+        lint_log: &Path,
     ) -> Result<Option<BuildOutcome>, SandboxError> {
         if !root.join("usr/bin/rpmlint").is_file() {
             return Ok(None);
@@ -608,7 +731,7 @@ impl Job<'_> {
             return Ok(Some(interrupted(logs, Channel::Build, &done.ended)));
         }
         let text = found.into_text();
-        fsutil::write_file(&self.request.result_dir.join("rpmlint.log"), &text, 0o644)?;
+        fsutil::write_file(lint_log, &text, 0o644)?;
         let summary = text
             .lines()
             .rev()
@@ -684,6 +807,21 @@ impl Job<'_> {
                 )));
             }
         }
+        if self.request.extra_packages.is_empty()
+            && let Some(met) = self.build_requires_met()
+        {
+            // dnf builddep would install nothing: spare its start-up and
+            // its reading of every repo's metadata.
+            logs.note(
+                Channel::Root,
+                &if met == 0 {
+                    "the source package has no BuildRequires: nothing to install".to_owned()
+                } else {
+                    format!("the base root has all {met} BuildRequires: nothing to install")
+                },
+            );
+            return self.loader_cache(logs, s, root, &view, cgroup);
+        }
         let mut command = vec![OsString::from("dnf")];
         command.extend(dnf::builddep_args(
             &releasever,
@@ -735,23 +873,98 @@ impl Job<'_> {
             ),
         );
         if !self.base.runs_scriptlets() {
-            // Packages leave running ldconfig to glibc's file trigger,
-            // which the virtual package does not have.
-            let ldconfig = vec!["ldconfig".into(), "-r".into(), dnf::INSTALLROOT.into()];
-            let done = process::run(
-                self.command(cgroup, bwrap::dnf_sandbox(&view, &ldconfig), false),
-                &mut logs.channel(Channel::Root),
-                &self.limits(s),
-            )?;
-            if !done.success() {
-                return Ok(Some(self.failed(
-                    logs,
-                    Channel::Root,
-                    &done,
-                    "ldconfig",
-                    cgroup,
-                )));
+            return self.ldconfig(logs, s, &view, cgroup);
+        }
+        Ok(None)
+    }
+
+    /// How many BuildRequires the source package has, when the base root
+    /// satisfies every one of them as it is (`None`: dnf must look). A
+    /// directory base root is judged by its virtual package's Provides,
+    /// which is what dnf would judge it by; a dnf base root only when
+    /// there is nothing to satisfy.
+    fn build_requires_met(&self) -> Option<usize> {
+        let wanted = match koper_rpm::read_deps(&self.request.srpm) {
+            Ok(deps) => deps.requires,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the source package's BuildRequires");
+                return None;
             }
+        };
+        if wanted.is_empty() {
+            return Some(0);
+        }
+        let virtual_package = self.base.virtual_package()?;
+        let base = koper_rpm::read_deps(&virtual_package).ok()?;
+        wanted
+            .iter()
+            .all(|required| base.provides(required))
+            .then_some(wanted.len())
+    }
+
+    /// When nothing was installed into a buildroot over a directory base
+    /// root, its loader cache is the base root's: copied from the base
+    /// root's cache once one build made it, otherwise made with ldconfig
+    /// and kept there for the next builds.
+    fn loader_cache(
+        &self,
+        logs: &mut Logs<'_>,
+        s: &Path,
+        root: &MountedRoot,
+        view: &DnfView<'_>,
+        cgroup: &BuildCgroup,
+    ) -> Result<Option<BuildOutcome>, SandboxError> {
+        if self.base.runs_scriptlets() {
+            return Ok(None);
+        }
+        let cached = self.base.cache_dir().join(LOADER_CACHE);
+        let in_root = root.path.join("etc/ld.so.cache");
+        if cached.is_file() {
+            let temp = root.path.join("etc/.ld.so.cache.koper");
+            fs::copy(&cached, &temp)
+                .and_then(|_| fs::rename(&temp, &in_root))
+                .map_err(SandboxError::io("copying the base root's loader cache"))?;
+            return Ok(None);
+        }
+        if let Some(outcome) = self.ldconfig(logs, s, view, cgroup)? {
+            return Ok(Some(outcome));
+        }
+        // Made from the base root and its rpmdb layer alone: nothing of
+        // this build was installed yet.
+        let kept = tempfile::NamedTempFile::new_in(self.base.cache_dir()).and_then(|temp| {
+            fs::copy(&in_root, temp.path())?;
+            temp.persist(&cached).map_err(|e| e.error)?;
+            Ok(())
+        });
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, "cannot keep the base root's loader cache");
+        }
+        Ok(None)
+    }
+
+    /// `ldconfig` in the buildroot: packages leave running it to glibc's
+    /// file trigger, which the virtual package does not have.
+    fn ldconfig(
+        &self,
+        logs: &mut Logs<'_>,
+        s: &Path,
+        view: &DnfView<'_>,
+        cgroup: &BuildCgroup,
+    ) -> Result<Option<BuildOutcome>, SandboxError> {
+        let ldconfig = vec!["ldconfig".into(), "-r".into(), dnf::INSTALLROOT.into()];
+        let done = process::run(
+            self.command(cgroup, bwrap::dnf_sandbox(view, &ldconfig), false),
+            &mut logs.channel(Channel::Root),
+            &self.limits(s),
+        )?;
+        if !done.success() {
+            return Ok(Some(self.failed(
+                logs,
+                Channel::Root,
+                &done,
+                "ldconfig",
+                cgroup,
+            )));
         }
         Ok(None)
     }

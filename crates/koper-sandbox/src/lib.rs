@@ -22,7 +22,7 @@ use std::time::Duration;
 use koper_chroots::{ChrootDefinition, RepoDefinition};
 
 pub use base::{PreparedBase, prepare_base_root};
-pub use build::run_build;
+pub use build::{run_build, run_build_linting_later};
 pub use source::{SourceRequest, make_srpm};
 
 /// Where koper-sandbox keeps its files, and which host uid builds run as.
@@ -119,6 +119,10 @@ pub trait LogSink: Send {
     /// Receives the next chunk of log output. Chunks are not aligned to
     /// lines or UTF-8 characters.
     fn write(&mut self, chunk: &[u8]);
+
+    /// Nothing more will be written (the build's logs were ended early,
+    /// see [`run_build_linting_later`]).
+    fn close(&mut self) {}
 }
 
 impl LogSink for Vec<u8> {

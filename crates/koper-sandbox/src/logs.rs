@@ -72,6 +72,8 @@ pub(crate) struct Logs<'a> {
     build: LogFile,
     limit: u64,
     sink: &'a mut dyn LogSink,
+    /// Set by [`Logs::close`]: nothing is written any more.
+    closed: bool,
 }
 
 impl<'a> Logs<'a> {
@@ -95,7 +97,17 @@ impl<'a> Logs<'a> {
             build: open("build.log")?,
             limit,
             sink,
+            closed: false,
         })
+    }
+
+    /// Ends the logs early: later notes and output are dropped, and the
+    /// live log's sink is told that nothing more will come.
+    pub(crate) fn close(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            self.sink.close();
+        }
     }
 
     fn file(&mut self, channel: Channel) -> &mut LogFile {
@@ -109,6 +121,9 @@ impl<'a> Logs<'a> {
     /// not count against the limit: koper must always be able to say why a
     /// build ended.
     pub(crate) fn note(&mut self, channel: Channel, message: &str) {
+        if self.closed {
+            return;
+        }
         let line = format!("koper: {message}\n");
         // A failed write of the builder's own log file must not turn into
         // a failed build; the live log still has the line.
@@ -119,6 +134,9 @@ impl<'a> Logs<'a> {
     /// A chunk of a child's output; false once the channel's log is full.
     /// What fits is kept, the rest dropped.
     pub(crate) fn output(&mut self, channel: Channel, chunk: &[u8]) -> bool {
+        if self.closed {
+            return true;
+        }
         let limit = self.limit;
         let log = self.file(channel);
         let room = limit.saturating_sub(log.written);

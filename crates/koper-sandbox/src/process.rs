@@ -19,6 +19,11 @@ use crate::{CancelToken, SandboxError, fsutil};
 /// How often cancel and the deadline are looked at when nothing is printed.
 const POLL: Duration = Duration::from_millis(100);
 
+/// How soon a process whose output ended is first looked at again: it
+/// usually exits at the same moment, and a build runs several processes
+/// in a row, so a full [`POLL`] each time would add up.
+const FIRST_EXIT_POLL: Duration = Duration::from_millis(1);
+
 /// How long output is still read after the process itself exited (a
 /// daemon it left behind may hold the pipe open).
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -163,6 +168,7 @@ pub(crate) fn run(
     let mut eof = false;
     let mut exited: Option<(ExitStatus, Instant)> = None;
     let mut disk_checked = Instant::now();
+    let mut exit_poll = FIRST_EXIT_POLL;
     let finish = |ended, tail: &[u8]| Finished {
         ended,
         tail: String::from_utf8_lossy(tail).into_owned(),
@@ -186,7 +192,8 @@ pub(crate) fn run(
             }
         }
         if eof {
-            thread::sleep(POLL);
+            thread::sleep(exit_poll);
+            exit_poll = (exit_poll * 2).min(POLL);
         } else {
             match rx.recv_timeout(POLL) {
                 Ok(chunk) => {

@@ -26,6 +26,7 @@ struct Inner {
     data: DataDir,
     chroots: ChrootCatalog,
     work_available: Notify,
+    build_changed: Notify,
     repo_locks: RepoLocks,
     keys: KeyStore,
     metrics: Metrics,
@@ -49,6 +50,7 @@ impl App {
                 data,
                 chroots,
                 work_available: Notify::new(),
+                build_changed: Notify::new(),
                 repo_locks: RepoLocks::default(),
                 keys: KeyStore::default(),
                 metrics: Metrics::default(),
@@ -91,6 +93,12 @@ impl App {
     /// Woken whenever a task may have become available to builders.
     pub fn work_available(&self) -> &Notify {
         &self.inner.work_available
+    }
+
+    /// Woken whenever a build chroot started or ended in this process
+    /// (clients following a build wait on it).
+    pub fn build_changed(&self) -> &Notify {
+        &self.inner.build_changed
     }
 
     /// Serialises publishes per repository within this process.

@@ -3,6 +3,7 @@
 
 use std::io::Read;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use futures::Stream;
@@ -465,6 +466,40 @@ pub async fn delete_build(app: &App, caller: &User, id: BuildId) -> Result<v1::D
         id,
         freed_bytes: before - after,
     })
+}
+
+/// How often a waiting client's build is read again even without a
+/// wake-up: other server processes of the instance change builds too.
+const CHANGE_RECHECK: Duration = Duration::from_millis(500);
+
+/// Build `id` once it changed (its state, or one more of its chroots
+/// ended) or `wait` passed, whichever comes first; at once when it has
+/// ended. A long poll for clients following a build, who then learn of
+/// its end when it happens rather than at their next poll.
+pub async fn wait_for_change(app: &App, id: BuildId, wait: Duration) -> Result<BuildRow> {
+    let progress = |build: &BuildRow| {
+        let ended = build
+            .chroots
+            .iter()
+            .filter(|c| c.ended_on.is_some())
+            .count();
+        (state_of(build), ended)
+    };
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut build = get_build(app, id).await?;
+    let seen = progress(&build);
+    loop {
+        if seen.0.is_ended() || progress(&build) != seen {
+            return Ok(build);
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(build);
+        }
+        let changed = app.build_changed().notified();
+        let _ = tokio::time::timeout((deadline - now).min(CHANGE_RECHECK), changed).await;
+        build = get_build(app, id).await?;
+    }
 }
 
 /// A build's state by Copr's aggregate rule.

@@ -24,6 +24,7 @@ mod groups;
 mod http;
 mod import_checks;
 mod keys;
+mod late_logs;
 mod login_limit;
 pub mod metrics;
 mod mock_config;

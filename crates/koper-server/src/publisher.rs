@@ -23,21 +23,48 @@ use crate::app::App;
 use crate::error::{Error, Result};
 use crate::{keys, noarch, quota, release, retention, source_tasks};
 
-/// One lock per repository directory, so that two tasks of one repo never
-/// publish at the same time in this process (the repodata crate also
-/// locks across processes).
+/// One writer per repository directory, so that two tasks of one repo
+/// never publish at the same time in this process (the repodata crate
+/// also locks across processes).
 #[derive(Default)]
 pub struct RepoLocks {
-    locks: Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    locks: Mutex<HashMap<PathBuf, Arc<RepoWriter>>>,
 }
 
 impl RepoLocks {
-    fn for_repo(&self, repo_dir: &Path) -> Arc<tokio::sync::Mutex<()>> {
+    fn for_repo(&self, repo_dir: &Path) -> Arc<RepoWriter> {
         let mut locks = self
             .locks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         locks.entry(repo_dir.to_owned()).or_default().clone()
+    }
+}
+
+/// A repo's lock, and the additions waiting for it. Whoever takes the lock
+/// publishes every addition waiting by then in one go (one metadata
+/// write, one signature), so builds ending together are published
+/// together; a build ending alone is published at once.
+#[derive(Default)]
+struct RepoWriter {
+    lock: tokio::sync::Mutex<()>,
+    waiting: Mutex<Vec<WaitingAddition>>,
+}
+
+/// Packages to add to a repo, and whom to tell once they are published.
+struct WaitingAddition {
+    add: Vec<RepoPackage>,
+    published: tokio::sync::oneshot::Sender<std::result::Result<(), String>>,
+}
+
+impl RepoWriter {
+    fn take_waiting(&self) -> Vec<WaitingAddition> {
+        std::mem::take(
+            &mut *self
+                .waiting
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }
 
@@ -103,7 +130,8 @@ pub async fn replace_release_package(
 }
 
 /// Applies `changes` to a chroot repo's metadata under the repo's lock,
-/// with the repo marked dirty until they are published.
+/// with the repo marked dirty until they are published. Additions that
+/// wait for the lock together are published together.
 pub async fn apply_changes(
     app: &App,
     project: &ProjectRow,
@@ -114,8 +142,67 @@ pub async fn apply_changes(
         .data()
         .results()
         .repo_dir(&project.owner, &project.name, chroot);
-    let lock = app.repo_locks().for_repo(&repo_dir);
-    let _guard = lock.lock().await;
+    let writer = app.repo_locks().for_repo(&repo_dir);
+    if !changes.remove.is_empty() {
+        // Removals go alone, in the order they come: additions commute,
+        // a removal and an addition may not.
+        let _guard = writer.lock.lock().await;
+        return write_changes(app, project, chroot, &repo_dir, changes).await;
+    }
+    let (published, outcome) = tokio::sync::oneshot::channel();
+    writer
+        .waiting
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(WaitingAddition {
+            add: changes.add,
+            published,
+        });
+    {
+        let _guard = writer.lock.lock().await;
+        // Empty when an earlier holder of the lock published ours too.
+        let batch = writer.take_waiting();
+        if !batch.is_empty() {
+            if batch.len() > 1 {
+                tracing::info!(repo = %repo_dir.display(), builds = batch.len(),
+                    "publishing builds that ended together in one metadata update");
+            }
+            let mut add = Vec::new();
+            let mut tell = Vec::new();
+            for waiting in batch {
+                add.extend(waiting.add);
+                tell.push(waiting.published);
+            }
+            let changes = RepoChanges {
+                add,
+                remove: Vec::new(),
+            };
+            let written = write_changes(app, project, chroot, &repo_dir, changes)
+                .await
+                .map_err(|e| e.to_string());
+            for published in tell {
+                let _ = published.send(written.clone());
+            }
+        }
+    }
+    match outcome.await {
+        Ok(written) => written.map_err(Error::internal),
+        Err(_) => Err(Error::internal(
+            "the publish of these packages was interrupted",
+        )),
+    }
+}
+
+/// Writes `changes` into a repo's metadata; the caller holds the repo's
+/// lock in this process.
+async fn write_changes(
+    app: &App,
+    project: &ProjectRow,
+    chroot: &ChrootName,
+    repo_dir: &Path,
+    changes: RepoChanges,
+) -> Result<()> {
+    let repo_dir = repo_dir.to_owned();
     // Other server processes of the instance publish too.
     let shared = app.db().lock_repo(project.id, chroot.as_str()).await?;
     app.db().set_repo_dirty(project.id, chroot, true).await?;
@@ -137,8 +224,8 @@ pub async fn regenerate_repo(app: &App, project: &ProjectRow, chroot: &ChrootNam
         .data()
         .results()
         .repo_dir(&project.owner, &project.name, chroot);
-    let lock = app.repo_locks().for_repo(&repo_dir);
-    let _guard = lock.lock().await;
+    let writer = app.repo_locks().for_repo(&repo_dir);
+    let _guard = writer.lock.lock().await;
     let shared = app.db().lock_repo(project.id, chroot.as_str()).await?;
     app.db().set_repo_dirty(project.id, chroot, true).await?;
     let result_dirs = app.db().published_result_dirs(project.id, chroot).await?;
@@ -306,6 +393,10 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
     let ended_on = now_epoch();
     db.end_task(task.id, state, reason.as_deref(), ended_on)
         .await?;
+    // A task ending may let others start (batches, per-owner limits),
+    // and clients following its build want to know.
+    app.work_available().notify_waiters();
+    app.build_changed().notify_waiters();
     app.metrics().task_published(
         &task.arch,
         state,
@@ -314,7 +405,7 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
         publish_started.elapsed(),
     );
     let _ = tokio::fs::remove_dir_all(app.data().staging_dir().join(task_id.to_string())).await;
-    log_end(&build, &task, state);
+    log_end(&build, &task, state, publish_started.elapsed());
     noarch::publish_copies(app, task.id).await?;
     if state == BuildState::Succeeded
         && let Err(e) = retention::prune(app, &project, &task.chroot).await
@@ -342,9 +433,10 @@ fn staged_package_bytes(staging: &Path) -> std::io::Result<u64> {
     Ok(total)
 }
 
-fn log_end(build: &BuildRow, task: &TaskRow, state: BuildState) {
+fn log_end(build: &BuildRow, task: &TaskRow, state: BuildState, publish: std::time::Duration) {
     tracing::info!(build.id = %build.id, chroot = %task.chroot, %state,
-        project = %format!("{}/{}", build.owner, build.project), "build chroot ended");
+        project = %format!("{}/{}", build.owner, build.project),
+        publish_ms = publish.as_millis() as u64, "build chroot ended");
 }
 
 /// Adds the packages of one build's result directory to a chroot repo.

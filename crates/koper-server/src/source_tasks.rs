@@ -77,6 +77,7 @@ pub async fn prepare(
             scm,
             max_checkout_bytes: app.config().max_checkout_bytes,
         }),
+        late_logs: false,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use koper_sandbox::{BuildOutcome, CancelToken, DiscardLog, run_build};
+use koper_sandbox::{BuildOutcome, CancelToken, DiscardLog, run_build, run_build_linting_later};
 
 use crate::{Build, env, make_repo, query, serve_dir};
 
@@ -33,7 +33,14 @@ fn hello_noarch_builds_and_rpm_reads_it() -> anyhow::Result<()> {
         "the %check ran\n{}",
         done.logs()
     );
-    assert!(done.root_log.contains("installed the build dependencies"));
+    // No BuildRequires: dnf is not even started.
+    assert!(
+        done.root_log
+            .contains("the source package has no BuildRequires: nothing to install"),
+        "{}",
+        done.logs()
+    );
+    assert!(!done.root_log.contains("dnf builddep"), "{}", done.logs());
     assert!(done.live.contains("koper: running rpmbuild"));
     Ok(())
 }
@@ -55,6 +62,13 @@ fn hello_c_compiles_and_runs_its_check() -> anyhow::Result<()> {
     assert_eq!(
         query(&packages[0], "%{NAME}-%{VERSION}-%{RELEASE}")?,
         "hello-c-2.1-3"
+    );
+    // gcc and make are in the host's base root as they are.
+    assert!(
+        done.root_log
+            .contains("the base root has all 2 BuildRequires: nothing to install"),
+        "{}",
+        done.logs()
     );
     assert!(
         check_ran(&done.build_log, "./hello-c"),
@@ -143,6 +157,70 @@ fn invalid_requests_are_refused_before_anything_runs() -> anyhow::Result<()> {
     )
     .expect_err("a bad macro name");
     assert!(err.to_string().contains("not a macro name"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn rpmlint_can_run_after_the_build_is_reported() -> anyhow::Result<()> {
+    let build = Build::testkit("hello-c")?;
+    let findings = tempfile::tempdir()?;
+    let lint_log = findings.path().join("rpmlint.log");
+    let mut live = crate::SharedLog::default();
+    let mut reported = Vec::new();
+    let mut built = |outcome: &BuildOutcome| {
+        // The packages and logs are complete; rpmlint has not run yet.
+        reported.push((outcome.clone(), lint_log.exists()));
+    };
+    let outcome = run_build_linting_later(
+        &env().config(build.uid),
+        &build.request,
+        &mut live,
+        &CancelToken::new(),
+        &mut built,
+        &lint_log,
+    )?;
+    assert!(
+        matches!(outcome, BuildOutcome::Succeeded { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(reported.len(), 1, "told once");
+    let (told, linted_before) = &reported[0];
+    assert!(matches!(told, BuildOutcome::Succeeded { packages } if packages.len() == 1));
+    assert!(!linted_before, "told before rpmlint ran");
+    let lint = fs::read_to_string(&lint_log)?;
+    assert!(
+        lint.contains("hello-c") && lint.contains("checked"),
+        "{lint}"
+    );
+    // Nothing of rpmlint in the result directory or the logs sent with it.
+    let dir = &build.request.result_dir;
+    assert!(!dir.join("rpmlint.log").exists());
+    let build_log = fs::read_to_string(dir.join("build.log"))?;
+    assert!(build_log.contains("rpmbuild succeeded"), "{build_log}");
+    assert!(!build_log.contains("rpmlint"), "{build_log}");
+    assert!(!live.text().contains("rpmlint"), "{}", live.text());
+    Ok(())
+}
+
+#[test]
+fn a_failed_build_is_not_reported_early() -> anyhow::Result<()> {
+    let build = Build::testkit("fails")?;
+    let findings = tempfile::tempdir()?;
+    let mut told = 0;
+    let outcome = run_build_linting_later(
+        &env().config(build.uid),
+        &build.request,
+        &mut DiscardLog,
+        &CancelToken::new(),
+        &mut |_| told += 1,
+        &findings.path().join("rpmlint.log"),
+    )?;
+    assert!(
+        matches!(outcome, BuildOutcome::Failed { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(told, 0);
+    assert!(!findings.path().join("rpmlint.log").exists());
     Ok(())
 }
 

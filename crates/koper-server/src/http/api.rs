@@ -491,8 +491,24 @@ async fn submit_build_scm(
     ))
 }
 
-async fn get_build(State(app): State<App>, Path(id): Path<String>) -> Result<Json<v1::Build>> {
-    let build = builds::get_build(&app, id.parse::<BuildId>()?).await?;
+/// `?wait=N`: answer once the build changed or ended, or after N seconds
+/// (at most [`MAX_BUILD_WAIT`]).
+#[derive(Deserialize)]
+struct BuildWait {
+    #[serde(default)]
+    wait: u64,
+}
+
+/// The longest a client may hold `GET /builds/{id}?wait=` open.
+const MAX_BUILD_WAIT: u64 = 30;
+
+async fn get_build(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Query(wait): Query<BuildWait>,
+) -> Result<Json<v1::Build>> {
+    let wait = std::time::Duration::from_secs(wait.wait.min(MAX_BUILD_WAIT));
+    let build = builds::wait_for_change(&app, id.parse::<BuildId>()?, wait).await?;
     Ok(Json(builds::to_api_explained(&app, &build).await?))
 }
 

@@ -15,7 +15,7 @@ use tokio_util::io::ReaderStream;
 use crate::app::App;
 use crate::auth::BuilderCaller;
 use crate::error::{Error, Result};
-use crate::scheduler;
+use crate::{late_logs, scheduler};
 
 /// The header carrying the lease id on calls about a task.
 pub const LEASE_HEADER: &str = "koper-lease";
@@ -30,6 +30,7 @@ pub fn routes() -> Router<App> {
         .route("/tasks/{task}/log", post(log))
         .route("/tasks/{task}/files/{name}", put(upload_file))
         .route("/tasks/{task}/finish", post(finish))
+        .route("/tasks/{task}/late/{name}", put(upload_late_log))
 }
 
 fn lease_id(headers: &HeaderMap) -> Result<String> {
@@ -38,6 +39,14 @@ fn lease_id(headers: &HeaderMap) -> Result<String> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .ok_or_else(|| Error::bad_request(format!("missing {LEASE_HEADER} header")))
+}
+
+fn sha256(headers: &HeaderMap) -> Result<String> {
+    headers
+        .get(SHA256_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::bad_request(format!("missing {SHA256_HEADER} header")))
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -107,17 +116,32 @@ async fn upload_file(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode> {
-    let sha256 = headers
-        .get(SHA256_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| Error::bad_request(format!("missing {SHA256_HEADER} header")))?
-        .to_owned();
     scheduler::receive_file(
         &app,
         task,
         &lease_id(&headers)?,
         &name,
-        &sha256,
+        &sha256(&headers)?,
+        body.into_data_stream(),
+        content_length(&headers),
+    )
+    .await?;
+    Ok(StatusCode::CREATED)
+}
+
+async fn upload_late_log(
+    State(app): State<App>,
+    BuilderCaller(_): BuilderCaller,
+    Path((task, name)): Path<(i64, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode> {
+    late_logs::receive(
+        &app,
+        task,
+        &lease_id(&headers)?,
+        &name,
+        &sha256(&headers)?,
         body.into_data_stream(),
         content_length(&headers),
     )

@@ -175,8 +175,8 @@ async fn follow(client: &Client, id: BuildId) -> CommandResult {
     let mut cursors: HashMap<ChrootName, LogCursor> = HashMap::new();
     let mut last_state = None;
     let mut ended_polls = 0;
+    let mut build = client.build(id).await?;
     loop {
-        let build = client.build(id).await?;
         if last_state != Some(build.state) {
             eprintln!("  {} Build {id}: {}", clock(), output::state(build.state));
             last_state = Some(build.state);
@@ -209,8 +209,27 @@ async fn follow(client: &Client, id: BuildId) -> CommandResult {
                 return Ok(summary(&build));
             }
         }
-        tokio::time::sleep(POLL).await;
+        // The server answers as soon as the build changes, and after POLL
+        // at the latest (so the live log keeps flowing); an older server
+        // answers at once, and is asked again after POLL.
+        let asked = std::time::Instant::now();
+        let before = progress(&build);
+        build = client.build_after_change(id, POLL).await?;
+        if progress(&build) == before && asked.elapsed() < POLL {
+            tokio::time::sleep(POLL - asked.elapsed()).await;
+        }
     }
+}
+
+/// What the server's long poll watches: the build's state and how many
+/// of its chroots ended.
+fn progress(build: &v1::Build) -> (BuildState, usize) {
+    let ended = build
+        .chroots
+        .iter()
+        .filter(|c| c.ended_on.is_some())
+        .count();
+    (build.state, ended)
 }
 
 async fn print_new_log(

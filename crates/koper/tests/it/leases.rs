@@ -60,6 +60,9 @@ impl RawBuilder {
             "finish" => self.http.post(format!("{base}/finish")).json(&json!({
                 "lease_id": lease, "outcome": "succeeded"
             })),
+            "finish-failed" => self.http.post(format!("{base}/finish")).json(&json!({
+                "lease_id": lease, "outcome": "failed", "reason": "it broke"
+            })),
             other => panic!("unknown call {other}"),
         };
         request
@@ -74,6 +77,15 @@ impl RawBuilder {
 impl RawBuilder {
     /// Uploads `bytes` as a result file under its true SHA-256.
     fn upload(&self, task: &Value, lease: &str, name: &str, bytes: Vec<u8>) -> StatusCode {
+        self.put(task, lease, &format!("files/{name}"), bytes)
+    }
+
+    /// Sends a log after the outcome (`PUT .../late/{name}`).
+    fn late(&self, task: &Value, lease: &str, name: &str, bytes: Vec<u8>) -> StatusCode {
+        self.put(task, lease, &format!("late/{name}"), bytes)
+    }
+
+    fn put(&self, task: &Value, lease: &str, path: &str, bytes: Vec<u8>) -> StatusCode {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), &bytes).unwrap();
         let out = Command::new("sha256sum").arg(file.path()).output().unwrap();
@@ -81,7 +93,7 @@ impl RawBuilder {
         let sha256 = stdout(&out).split_whitespace().next().unwrap().to_owned();
         self.http
             .put(format!(
-                "{}/builder-api/v1/tasks/{}/files/{name}",
+                "{}/builder-api/v1/tasks/{}/{path}",
                 self.url, task["task_id"]
             ))
             .bearer_auth(&self.token)
@@ -361,4 +373,109 @@ fn packages_that_are_not_the_builds_own_are_refused_and_nothing_is_published() {
     );
     let repo = world.results().join("alice/hello").join(host_chroot());
     assert!(crate::storage::listed(&repo).is_empty());
+}
+
+#[test]
+fn rpmlint_findings_may_follow_a_successful_outcome_once() {
+    let world = World::with_args(&["--builders", "0"]);
+    let builder = RawBuilder {
+        http: Client::new(),
+        url: world.server.url.clone(),
+        token: world.add_builder("late"),
+    };
+    let scratch = world.server.scratch("late-logs").unwrap();
+    let srpm = world.srpm("hello");
+    let built = koper_testkit::build_rpms("hello", &scratch)
+        .unwrap()
+        .remove(0);
+    let findings = b"hello.noarch: W: no-documentation\n1 packages and 0 specfiles checked\n";
+    let submit = || {
+        let out = world
+            .alice
+            .run(&["build", "--nowait", "alice/hello", srpm.to_str().unwrap()])
+            .unwrap();
+        assert_success(&out);
+    };
+
+    // A failed build takes none, before or after its outcome.
+    submit();
+    let task = builder.lease(5).expect("a task");
+    let lease = task["lease_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        builder.late(&task, &lease, "rpmlint.log", findings.to_vec()),
+        StatusCode::CONFLICT,
+        "no outcome yet"
+    );
+    assert_eq!(
+        builder.task_call(&task, &lease, "finish-failed"),
+        StatusCode::NO_CONTENT
+    );
+    wait_for(&world, 1, Duration::from_secs(30), |b| {
+        b["state"] == "failed"
+    });
+    assert_eq!(
+        builder.late(&task, &lease, "rpmlint.log", findings.to_vec()),
+        StatusCode::CONFLICT,
+        "a failed build"
+    );
+
+    // A successful one takes rpmlint's findings once, from its own lease.
+    submit();
+    let task = builder.lease(5).expect("a task");
+    let lease = task["lease_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        builder.upload(
+            &task,
+            &lease,
+            "hello-1.0-1.noarch.rpm",
+            std::fs::read(&built).unwrap()
+        ),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        builder.task_call(&task, &lease, "finish"),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        builder.late(&task, &lease, "build.log", findings.to_vec()),
+        StatusCode::BAD_REQUEST,
+        "only rpmlint.log comes late"
+    );
+    assert_eq!(
+        builder.late(&task, "0123456789abcdef", "rpmlint.log", findings.to_vec()),
+        StatusCode::CONFLICT,
+        "another lease"
+    );
+    assert_eq!(
+        builder.late(&task, &lease, "rpmlint.log", findings.to_vec()),
+        StatusCode::CREATED
+    );
+    let shown = wait_for(&world, 2, Duration::from_secs(30), |b| {
+        b["chroots"][0]["ended_on"].is_i64()
+    });
+    assert_eq!(shown["state"], "succeeded", "{shown:#}");
+    let build_dir = world
+        .results()
+        .join("alice/hello")
+        .join(host_chroot())
+        .join("00000002-hello");
+    assert_eq!(
+        gunzip(&build_dir.join("rpmlint.log.gz")).as_bytes(),
+        findings.as_slice()
+    );
+    assert_eq!(
+        builder.late(&task, &lease, "rpmlint.log", b"changed my mind".to_vec()),
+        StatusCode::CONFLICT,
+        "once only"
+    );
+    assert_eq!(
+        gunzip(&build_dir.join("rpmlint.log.gz")).as_bytes(),
+        findings.as_slice()
+    );
+    let log = world.server.log();
+    assert!(log.contains("refused a late log name"), "{log}");
+    assert!(
+        log.contains("refused a late log not under the lease that reported success"),
+        "{log}"
+    );
 }
