@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use koper_chroots::{ChrootDefinition, RepoDefinition};
-use koper_types::{BuildId, ScmSource};
+use koper_types::{BuildId, ScmSource, SpecSource};
 use serde::{Deserialize, Serialize};
 
 /// The protocol version, sent by builders in `Koper-Builder-Protocol`.
@@ -33,6 +33,11 @@ pub struct LeaseRequest {
     /// given one.
     #[serde(default)]
     pub source_builds: bool,
+    /// Whether the builder also makes source RPMs from spec files fetched
+    /// from a URL ([`SourceTask::spec`]); since version 4. Older builders
+    /// are never given such a source task.
+    #[serde(default)]
+    pub spec_builds: bool,
 }
 
 fn one_slot() -> u32 {
@@ -75,7 +80,7 @@ pub struct Task {
     /// Whether the build may use the network.
     pub enable_net: bool,
     /// Set for a source task (chroot `srpm-builds`): make the source RPM
-    /// from this repository instead of building one, and upload it as the
+    /// from this repository or spec instead of building one, and upload it as the
     /// task's only package. `srpm_path`, `repos`, `extra_packages` and
     /// `macros` are empty then; `chroot` only names the architecture.
     /// Since version 3.
@@ -94,12 +99,19 @@ pub struct Task {
 /// [`Task::late_logs`]).
 pub const LATE_LOGS: &[&str] = &["rpmlint.log"];
 
-/// What a source task makes its source RPM from.
+/// What a source task makes its source RPM from: `scm` or (since
+/// version 4) `spec`, exactly one of them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourceTask {
     /// The git repository, committish, subdirectory, spec and method.
-    pub scm: ScmSource,
-    /// The most disk the checkout may fill, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scm: Option<ScmSource>,
+    /// A spec file the server fetched from a URL; its `SourceN`/`PatchN`
+    /// URLs are fetched by the builder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<SpecSource>,
+    /// The most disk the checkout (or the spec and its fetched sources)
+    /// may fill, in bytes.
     pub max_checkout_bytes: u64,
 }
 

@@ -489,11 +489,14 @@ pub struct Forked {
 pub enum PackageSource {
     /// A git repository a builder makes the source RPM from.
     Scm(ScmSource),
-    /// A source RPM at an http(s) URL the server fetches.
+    /// A source RPM or spec file at an http(s) URL the server fetches.
     Link {
         /// The URL.
         url: String,
     },
+    /// None: the package was reset (Copr's `unset`); it cannot be built
+    /// until it gets a source again.
+    Unset,
 }
 
 /// What adding or editing a package sets

@@ -133,6 +133,7 @@ impl Client {
                 slots,
                 tags: tags.to_vec(),
                 source_builds: true,
+                spec_builds: true,
             })
             .send()
             .await?;

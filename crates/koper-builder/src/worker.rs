@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use koper_api::builder::{FinishRequest, Outcome, Task};
 use koper_sandbox::{
-    BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig, ServerCa, SourceRequest,
+    BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig, ServerCa, SourceInput,
+    SourceRequest,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -266,7 +267,17 @@ impl Worker {
         tokio::fs::create_dir_all(&result_dir).await?;
         let job = match &task.source {
             Some(source) => Job::Source(SourceRequest {
-                scm: source.scm.clone(),
+                input: match (&source.scm, &source.spec) {
+                    (Some(scm), None) => SourceInput::Git(scm.clone()),
+                    (None, Some(spec)) => SourceInput::Spec(spec.clone()),
+                    _ => {
+                        return Ok((
+                            Outcome::Failed,
+                            Some("the source task names neither a repository nor a spec".into()),
+                            None,
+                        ));
+                    }
+                },
                 timeout: Duration::from_secs(task.timeout_seconds),
                 max_log_bytes: task.max_log_bytes,
                 max_checkout_bytes: source.max_checkout_bytes,

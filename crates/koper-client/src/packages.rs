@@ -49,6 +49,16 @@ impl Client {
             .await
     }
 
+    /// Clears a package's default source.
+    pub async fn reset_package(
+        &self,
+        project: &ProjectRef,
+        name: &PackageName,
+    ) -> Result<v1::Package, ClientError> {
+        let path = format!("{}/reset", package_path(project, name));
+        self.json(self.request(Method::POST, &path)).await
+    }
+
     /// Builds a package from its default source.
     pub async fn build_package(
         &self,

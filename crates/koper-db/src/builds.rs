@@ -751,6 +751,24 @@ impl Database {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        if updated > 0 {
+            // Noarch packages build once per release: the other chroots
+            // of the release take what the one named builds.
+            for (copy, source) in srpm.built_in {
+                sqlx::query(
+                    "UPDATE build_chroots SET built_in = (
+                         SELECT s.id FROM build_chroots s
+                         WHERE s.build_id = $1 AND s.chroot = $2 AND s.built_in IS NULL)
+                     WHERE build_id = $1 AND chroot = $3 AND state = $4 AND built_in IS NULL",
+                )
+                .bind(id.0)
+                .bind(source.as_str())
+                .bind(copy.as_str())
+                .bind(BuildState::Waiting.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
         // Copies of another chroot's packages (built_in) keep waiting for it.
         sqlx::query(
             "UPDATE build_chroots SET state = $1
@@ -802,4 +820,7 @@ pub struct MadeSource<'a> {
     pub package_name: &'a PackageName,
     /// `[epoch:]version-release`.
     pub package_version: &'a str,
+    /// Chroots that take the packages another chroot of the build builds
+    /// (a noarch package: `(copy, source)`, see `NewBuild::built_in`).
+    pub built_in: &'a [(ChrootName, ChrootName)],
 }

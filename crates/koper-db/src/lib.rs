@@ -43,7 +43,7 @@ pub use builds::{
 pub use groups::{GroupMember, GroupRow};
 pub use locks::RepoLock;
 pub use oidc::PendingOidcLogin;
-pub use packages::{PackageRow, PackageSourceRow};
+pub use packages::{PackageRow, PackageSourceRow, WebhookSecret};
 pub use projects::{BuildrootSettings, Moderation, NewProject, ProjectRow};
 pub use queue::{
     FinishedTask, LeaseFilter, OwnerShare, QueuedTask, RECENT_WINDOW_SECONDS, RunningTask,

@@ -150,22 +150,49 @@ impl Database {
 }
 
 impl Database {
-    /// Replaces a project's webhook secret.
-    pub async fn set_webhook_secret(&self, project_id: i64, secret: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE projects SET webhook_secret = $1 WHERE id = $2")
-            .bind(secret)
-            .bind(project_id)
-            .execute(&self.pool)
-            .await?;
+    /// Replaces a project's webhook secret, made by the user `made_by`.
+    pub async fn set_webhook_secret(
+        &self,
+        project_id: i64,
+        secret: &str,
+        made_by: i64,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE projects SET webhook_secret = $1, webhook_secret_by = $2 WHERE id = $3",
+        )
+        .bind(secret)
+        .bind(made_by)
+        .bind(project_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// A project's webhook secret, if one was made.
-    pub async fn webhook_secret(&self, project_id: i64) -> Result<Option<String>, DbError> {
-        let row = sqlx::query("SELECT webhook_secret FROM projects WHERE id = $1")
-            .bind(project_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.and_then(|r| r.try_get("webhook_secret").ok()).flatten())
+    pub async fn webhook_secret(&self, project_id: i64) -> Result<Option<WebhookSecret>, DbError> {
+        let row = sqlx::query(
+            "SELECT webhook_secret, webhook_secret_by FROM projects
+             WHERE id = $1 AND webhook_secret IS NOT NULL",
+        )
+        .bind(project_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(WebhookSecret {
+                secret: r.try_get("webhook_secret")?,
+                made_by: r.try_get("webhook_secret_by")?,
+            })
+        })
+        .transpose()
     }
+}
+
+/// A project's webhook secret and who made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSecret {
+    /// The secret in the webhook URL (and the key of HMAC signatures).
+    pub secret: String,
+    /// The user who made it, whom pushes build as; `None` for secrets
+    /// made before koper recorded it.
+    pub made_by: Option<i64>,
 }

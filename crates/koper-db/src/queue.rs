@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use koper_types::{BuildId, BuildState};
+use koper_types::{BuildId, BuildState, ChrootName};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -35,6 +35,9 @@ pub struct LeaseFilter<'a> {
     pub arches: &'a [String],
     /// Chroots it may not take (it lacks a tag they need).
     pub excluded_chroots: &'a [String],
+    /// Whether it makes source RPMs from specs fetched from a URL (the
+    /// source tasks of `link` builds); builder protocol 4.
+    pub spec_builds: bool,
     /// Unix seconds.
     pub now: i64,
 }
@@ -195,6 +198,13 @@ fn filter_condition(filter: &LeaseFilter<'_>, first: usize) -> String {
         sql.push_str(&format!(
             " AND bc.chroot NOT IN ({})",
             placeholders(first + filter.arches.len(), filter.excluded_chroots.len())
+        ));
+    }
+    if !filter.spec_builds {
+        // Constants, so no placeholders: the numbering stays.
+        sql.push_str(&format!(
+            " AND NOT (bc.chroot = '{}' AND b.source_type = 'link')",
+            ChrootName::SOURCE_BUILDS
         ));
     }
     sql

@@ -23,7 +23,7 @@ use koper_chroots::{ChrootDefinition, RepoDefinition};
 
 pub use base::{PreparedBase, prepare_base_root};
 pub use build::{run_build, run_build_linting_later};
-pub use source::{SourceRequest, make_srpm};
+pub use source::{SourceInput, SourceRequest, make_srpm};
 
 /// Where koper-sandbox keeps its files, and which host uid builds run as.
 #[derive(Debug, Clone)]

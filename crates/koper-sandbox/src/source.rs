@@ -1,16 +1,18 @@
-//! A source build: the source RPM made from a git repository, in the same
-//! isolation as a build. Everything from the repository is hostile: the
-//! clone runs as the sandbox uid with a size and time limit, and the spec
-//! or `.copr/Makefile` runs without the network (unless the project
-//! enables it), seeing the builder's system read-only and writing only
-//! the checkout and the output directory.
+//! A source build: the source RPM made from a git repository or from a
+//! spec file fetched from a URL, in the same isolation as a build.
+//! Everything from the repository or the spec is hostile: the clone (or
+//! the fetch of the spec's source URLs) runs as the sandbox uid with a
+//! size and time limit, and the spec or `.copr/Makefile` runs without the
+//! network (unless the project enables it), seeing the builder's system
+//! read-only and writing only the checkout and the output directory.
 
 use std::ffi::OsString;
 use std::fs;
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use koper_types::{ScmSource, SrpmMethod};
+use koper_types::{ScmSource, SpecSource, SrpmMethod, check_file_name};
 
 use crate::build::{Scratch, check_runner, interrupted, sandbox_command};
 use crate::bwrap::{self, CHECKOUT_DIR, SOURCE_OUT_DIR, SourceView};
@@ -21,48 +23,78 @@ use crate::logs::{Channel, Logs};
 use crate::process::{self, Ended, Finished, Limits};
 use crate::{BuildOutcome, CancelToken, LogSink, SandboxConfig, SandboxError, base, fsutil};
 
-/// The longest a clone may take, whatever the build timeout.
+/// The longest a clone, or fetching a spec's sources, may take, whatever
+/// the build timeout.
 const CLONE_TIMEOUT: Duration = Duration::from_secs(600);
+/// The longest one source URL may take to fetch.
+const FETCH_ONE_SECONDS: u64 = 300;
+/// The largest spec `rpmspec -P` may expand to.
+const MAX_PARSED_SPEC_BYTES: u64 = 64 << 20;
+/// Where `rpmspec -P` writes the expanded spec, in the output directory.
+const PARSED_SPEC: &str = "koper-parsed.spec";
+
+/// What the source RPM is made from.
+#[derive(Debug, Clone)]
+pub enum SourceInput {
+    /// A git repository, cloned in the sandbox.
+    Git(ScmSource),
+    /// A spec file (fetched by the server); the http(s) URLs among its
+    /// `SourceN`/`PatchN` are fetched in the sandbox.
+    Spec(SpecSource),
+}
 
 /// One source build.
 #[derive(Debug, Clone)]
 pub struct SourceRequest {
-    /// The repository and how to make the source RPM from it.
-    pub scm: ScmSource,
-    /// How long cloning and making the source RPM may take together.
+    /// The repository and how to make the source RPM from it, or the spec.
+    pub input: SourceInput,
+    /// How long cloning (or fetching) and making the source RPM may take
+    /// together.
     pub timeout: Duration,
-    /// The most bytes `root.log` (the clone) or `build.log` may grow to.
+    /// The most bytes `root.log` (the clone or fetch) or `build.log` may
+    /// grow to.
     pub max_log_bytes: u64,
-    /// The most disk the checkout may fill; a larger repository fails.
+    /// The most disk the checkout (or the spec with its fetched sources)
+    /// may fill; more fails.
     pub max_checkout_bytes: u64,
-    /// Whether the spec or Makefile may use the network (the clone always
-    /// does).
+    /// Whether the spec or Makefile may use the network (the clone and
+    /// the fetch of source URLs always do).
     pub enable_net: bool,
     /// An existing, empty directory: the source RPM, `root.log` (the
-    /// clone) and `build.log` (making the source RPM) are written here.
+    /// clone or fetch) and `build.log` (making the source RPM) are written
+    /// here.
     pub result_dir: PathBuf,
 }
 
-/// Clones the repository and makes its source RPM; a success is
-/// [`BuildOutcome::Succeeded`] with the source RPM as its one package.
+/// Clones the repository (or takes the spec and fetches its sources) and
+/// makes the source RPM; a success is [`BuildOutcome::Succeeded`] with
+/// the source RPM as its one package.
 ///
-/// Blocking; needs root, bubblewrap, git, rpmbuild (and make for
-/// [`SrpmMethod::MakeSrpm`]) on the builder.
+/// Blocking; needs root, bubblewrap, rpmbuild, and git (and make for
+/// [`SrpmMethod::MakeSrpm`]) or rpmspec and curl (for a spec) on the
+/// builder.
 pub fn make_srpm(
     config: &SandboxConfig,
     request: &SourceRequest,
     log: &mut dyn LogSink,
     cancel: &CancelToken,
 ) -> Result<BuildOutcome, SandboxError> {
-    let mut tools = vec!["bwrap", "git", "rpmbuild", "setpriv", "sh"];
-    if request.scm.method == SrpmMethod::MakeSrpm {
-        tools.push("make");
+    let mut tools = vec!["bwrap", "rpmbuild", "setpriv", "sh"];
+    match &request.input {
+        SourceInput::Git(scm) => {
+            tools.push("git");
+            if scm.method == SrpmMethod::MakeSrpm {
+                tools.push("make");
+            }
+            scm.check()
+        }
+        SourceInput::Spec(spec) => {
+            tools.extend(["rpmspec", "curl"]);
+            spec.check()
+        }
     }
+    .map_err(|e| SandboxError::InvalidRequest(e.to_string()))?;
     check_runner(config, &tools)?;
-    request
-        .scm
-        .check()
-        .map_err(|e| SandboxError::InvalidRequest(e.to_string()))?;
     if !request.result_dir.is_dir() {
         return Err(SandboxError::InvalidRequest(format!(
             "the result directory {} does not exist",
@@ -105,40 +137,137 @@ struct SourceJob<'j> {
     deadline: Option<Instant>,
 }
 
+/// The directories every step of a source build sees.
+struct Dirs {
+    checkout: PathBuf,
+    out: PathBuf,
+    hosts: PathBuf,
+}
+
+/// The last step: the command that makes the source RPM.
+struct Plan {
+    command: Vec<OsString>,
+    /// Where it runs, inside the sandbox.
+    chdir: String,
+    /// What it is called in the log.
+    what: &'static str,
+    /// Where it runs, for the log.
+    place: String,
+}
+
+/// A plan, or how the source build ended before it.
+type Prepared = Result<Plan, BuildOutcome>;
+
 impl SourceJob<'_> {
     fn run(&self, logs: &mut Logs<'_>) -> Result<BuildOutcome, SandboxError> {
         let uid = self.config.sandbox_uid;
         let s = self.scratch;
-        let checkout = s.join("src");
-        let out = s.join("out");
-        for dir in [&checkout, &out] {
+        let dirs = Dirs {
+            checkout: s.join("src"),
+            out: s.join("out"),
+            hosts: s.join("hosts"),
+        };
+        for dir in [&dirs.checkout, &dirs.out] {
             fsutil::make_dir(dir, 0o700)?;
             fsutil::chown(dir, uid)?;
         }
-        let hosts = s.join("hosts");
         fsutil::write_file(
-            &hosts,
+            &dirs.hosts,
             &format!(
                 "127.0.0.1 localhost {h}\n::1 localhost {h}\n",
                 h = bwrap::HOSTNAME
             ),
             0o644,
         )?;
-        let scm = &self.request.scm;
-
-        if let Some(outcome) = self.clone_repo(logs, &checkout, &out, &hosts)? {
-            return Ok(outcome);
-        }
-        let workdir = match inside_checkout(&checkout, &scm.subdirectory, true) {
-            Ok(dir) => dir,
-            Err(reason) => return Ok(failed(logs, Channel::Build, reason)),
+        let prepared = match &self.request.input {
+            SourceInput::Git(scm) => self.git_plan(logs, scm, &dirs)?,
+            SourceInput::Spec(spec) => self.spec_plan(logs, spec, &dirs)?,
         };
-        let spec = match find_spec(&checkout, &workdir, &scm.spec) {
+        let plan = match prepared {
+            Ok(plan) => plan,
+            Err(outcome) => return Ok(outcome),
+        };
+        logs.note(
+            Channel::Build,
+            &format!(
+                "running {} in {} as uid {uid}{}",
+                plan.what,
+                plan.place,
+                if self.request.enable_net {
+                    " (with network)"
+                } else {
+                    " (no network)"
+                }
+            ),
+        );
+        let done = self.run_step(
+            logs,
+            Channel::Build,
+            &dirs,
+            &plan.command,
+            &plan.chdir,
+            &[],
+            self.request.enable_net,
+            &self.limits(None),
+        )?;
+        if !done.success() {
+            return Ok(self.step_failed(logs, Channel::Build, &done, plan.what));
+        }
+        self.collect(logs, &dirs.out)
+    }
+
+    /// Runs one command in the source sandbox.
+    #[allow(clippy::too_many_arguments)]
+    fn run_step(
+        &self,
+        logs: &mut Logs<'_>,
+        channel: Channel,
+        dirs: &Dirs,
+        command: &[OsString],
+        chdir: &str,
+        env: &[(&str, String)],
+        enable_net: bool,
+        limits: &Limits<'_>,
+    ) -> Result<Finished, SandboxError> {
+        let view = SourceView {
+            host: &self.host,
+            checkout: &dirs.checkout,
+            out: &dirs.out,
+            hosts: &dirs.hosts,
+            enable_net,
+            resolv_target: base::resolv_target(),
+            chdir,
+            env,
+        };
+        let args = bwrap::source_sandbox(&view, command);
+        process::run(
+            sandbox_command(self.config, self.cgroup, args, true),
+            &mut logs.channel(channel),
+            limits,
+        )
+    }
+
+    /// Clones the repository and finds what to run in it.
+    fn git_plan(
+        &self,
+        logs: &mut Logs<'_>,
+        scm: &ScmSource,
+        dirs: &Dirs,
+    ) -> Result<Prepared, SandboxError> {
+        let checkout = &dirs.checkout;
+        if let Some(outcome) = self.clone_repo(logs, scm, dirs)? {
+            return Ok(Err(outcome));
+        }
+        let workdir = match inside_checkout(checkout, &scm.subdirectory, true) {
+            Ok(dir) => dir,
+            Err(reason) => return Ok(Err(failed(logs, Channel::Build, reason))),
+        };
+        let spec = match find_spec(checkout, &workdir, &scm.spec) {
             Ok(spec) => spec,
-            Err(reason) => return Ok(failed(logs, Channel::Build, reason)),
+            Err(reason) => return Ok(Err(failed(logs, Channel::Build, reason))),
         };
         let inside = |path: &Path| -> String {
-            let relative = path.strip_prefix(&checkout).unwrap_or(path);
+            let relative = path.strip_prefix(checkout).unwrap_or(path);
             Path::new(CHECKOUT_DIR)
                 .join(relative)
                 .to_string_lossy()
@@ -146,39 +275,28 @@ impl SourceJob<'_> {
         };
         let command: Vec<OsString> = match (scm.method, &spec) {
             (SrpmMethod::Rpkg, None) => {
-                return Ok(failed(
+                return Ok(Err(failed(
                     logs,
                     Channel::Build,
                     format!(
                         "no spec file: give one, or keep exactly one *.spec in {}",
                         shown_dir(&scm.subdirectory)
                     ),
-                ));
+                )));
             }
             (SrpmMethod::Rpkg, Some(spec)) => {
                 let spec_dir = spec.parent().unwrap_or(&workdir);
-                vec![
-                    "rpmbuild".into(),
-                    "-bs".into(),
-                    "--define".into(),
-                    "_topdir /builddir/rpmbuild".into(),
-                    "--define".into(),
-                    format!("_sourcedir {}", inside(spec_dir)).into(),
-                    "--define".into(),
-                    format!("_srcrpmdir {SOURCE_OUT_DIR}").into(),
-                    "--".into(),
-                    inside(spec).into(),
-                ]
+                rpmbuild_bs(&inside(spec_dir), &inside(spec))
             }
             (SrpmMethod::MakeSrpm, spec) => {
                 let makefile = checkout.join(".copr/Makefile");
                 if !fs::symlink_metadata(&makefile).is_ok_and(|m| m.is_file()) {
-                    return Ok(failed(
+                    return Ok(Err(failed(
                         logs,
                         Channel::Build,
                         "the repository has no .copr/Makefile (needed by the make_srpm method)"
                             .into(),
-                    ));
+                    )));
                 }
                 vec![
                     "make".into(),
@@ -190,26 +308,37 @@ impl SourceJob<'_> {
                 ]
             }
         };
-        let chdir = inside(&workdir);
-        let view = SourceView {
-            host: &self.host,
-            checkout: &checkout,
-            out: &out,
-            hosts: &hosts,
-            enable_net: self.request.enable_net,
-            resolv_target: base::resolv_target(),
-            chdir: &chdir,
-            env: &[],
-        };
-        let what = match scm.method {
-            SrpmMethod::Rpkg => "rpmbuild -bs",
-            SrpmMethod::MakeSrpm => "make srpm",
-        };
+        Ok(Ok(Plan {
+            command,
+            chdir: inside(&workdir),
+            what: match scm.method {
+                SrpmMethod::Rpkg => "rpmbuild -bs",
+                SrpmMethod::MakeSrpm => "make srpm",
+            },
+            place: shown_dir(&scm.subdirectory),
+        }))
+    }
+
+    /// Puts the spec into the checkout, expands it without the network to
+    /// learn its sources, fetches those that are http(s) URLs (with the
+    /// network, but only curl runs then) and plans `rpmbuild -bs`.
+    fn spec_plan(
+        &self,
+        logs: &mut Logs<'_>,
+        spec: &SpecSource,
+        dirs: &Dirs,
+    ) -> Result<Prepared, SandboxError> {
+        let uid = self.config.sandbox_uid;
+        let path = dirs.checkout.join(&spec.file_name);
+        fsutil::write_file(&path, &spec.content, 0o644)?;
+        fsutil::chown(&path, uid)?;
+        let inside_spec = format!("{CHECKOUT_DIR}/{}", spec.file_name);
         logs.note(
             Channel::Build,
             &format!(
-                "running {what} in {} as uid {uid}{}",
-                shown_dir(&scm.subdirectory),
+                "reading the sources of {} (from {}) with rpmspec -P as uid {uid}{}",
+                spec.file_name,
+                spec.url,
                 if self.request.enable_net {
                     " (with network)"
                 } else {
@@ -217,16 +346,138 @@ impl SourceJob<'_> {
                 }
             ),
         );
-        let args = bwrap::source_sandbox(&view, &command);
-        let done = process::run(
-            sandbox_command(self.config, self.cgroup, args, true),
-            &mut logs.channel(Channel::Build),
+        let parse: Vec<OsString> = vec![
+            "sh".into(),
+            "-c".into(),
+            "exec rpmspec -P --define '_topdir /builddir/rpmbuild' \
+             --define \"_sourcedir $2\" -- \"$1\" > \"$3\""
+                .into(),
+            "koper-parse".into(),
+            inside_spec.clone().into(),
+            CHECKOUT_DIR.into(),
+            format!("{SOURCE_OUT_DIR}/{PARSED_SPEC}").into(),
+        ];
+        let done = self.run_step(
+            logs,
+            Channel::Build,
+            dirs,
+            &parse,
+            CHECKOUT_DIR,
+            &[],
+            self.request.enable_net,
             &self.limits(None),
         )?;
         if !done.success() {
-            return Ok(self.step_failed(logs, Channel::Build, &done, what));
+            return Ok(Err(self.step_failed(
+                logs,
+                Channel::Build,
+                &done,
+                "rpmspec -P",
+            )));
         }
-        self.collect(logs, &out)
+        let parsed_path = dirs.out.join(PARSED_SPEC);
+        let parsed = read_sandbox_file(&parsed_path, MAX_PARSED_SPEC_BYTES);
+        let _ = fs::remove_file(&parsed_path);
+        let parsed = match parsed {
+            Ok(text) => text,
+            Err(reason) => return Ok(Err(failed(logs, Channel::Build, reason))),
+        };
+        let fetches = match plan_fetches(&spec_sources(&parsed), &spec.file_name, &dirs.checkout) {
+            Ok(fetches) => fetches,
+            Err(reason) => return Ok(Err(failed(logs, Channel::Build, reason))),
+        };
+        if !fetches.is_empty()
+            && let Some(outcome) = self.fetch_sources(logs, &fetches, dirs)?
+        {
+            return Ok(Err(outcome));
+        }
+        Ok(Ok(Plan {
+            command: rpmbuild_bs(CHECKOUT_DIR, &inside_spec),
+            chdir: CHECKOUT_DIR.into(),
+            what: "rpmbuild -bs",
+            place: format!("the directory of {}", spec.file_name),
+        }))
+    }
+
+    /// Fetches each `(file name, URL)` into the checkout with curl in the
+    /// sandbox (http and https only, also after redirects), within the
+    /// checkout's disk limit and [`CLONE_TIMEOUT`]; `Some` when that
+    /// failed.
+    fn fetch_sources(
+        &self,
+        logs: &mut Logs<'_>,
+        fetches: &[(String, String)],
+        dirs: &Dirs,
+    ) -> Result<Option<BuildOutcome>, SandboxError> {
+        let cap = self.request.max_checkout_bytes;
+        logs.note(
+            Channel::Root,
+            &format!(
+                "fetching {} source{} as uid {}",
+                fetches.len(),
+                if fetches.len() == 1 { "" } else { "s" },
+                self.config.sandbox_uid
+            ),
+        );
+        let script = format!(
+            "while [ \"$#\" -gt 0 ]; do echo \"koper: fetching $2\"; \
+             curl --fail --silent --show-error --location --max-redirs 5 \
+             --proto =http,https --proto-redir =http,https --connect-timeout 15 \
+             --max-time {FETCH_ONE_SECONDS} --max-filesize {cap} --output \"$1\" -- \"$2\" \
+             || exit 1; shift 2; done"
+        );
+        let mut command: Vec<OsString> = vec![
+            "sh".into(),
+            "-c".into(),
+            script.into(),
+            "koper-fetch".into(),
+        ];
+        for (name, url) in fetches {
+            command.push(name.into());
+            command.push(url.into());
+        }
+        let fetch_deadline = Instant::now().checked_add(CLONE_TIMEOUT);
+        let limits = Limits {
+            deadline: earliest(self.deadline, fetch_deadline),
+            ..self.limits(Some(cap))
+        };
+        let env = [("HOME", "/tmp".to_owned())];
+        let done = self.run_step(
+            logs,
+            Channel::Root,
+            dirs,
+            &command,
+            CHECKOUT_DIR,
+            &env,
+            true,
+            &limits,
+        )?;
+        let used = fsutil::disk_usage(&dirs.checkout);
+        if matches!(done.ended, Ended::DiskLimitExceeded(_)) || used > cap {
+            let reason = format!(
+                "the spec's sources are larger than {} MiB (the limit of a checkout) and were not built",
+                (cap >> 20).max(1)
+            );
+            return Ok(Some(failed(logs, Channel::Root, reason)));
+        }
+        if matches!(done.ended, Ended::TimedOut)
+            && fetch_deadline.is_some_and(|d| Instant::now() >= d)
+        {
+            let reason = format!(
+                "fetching the spec's sources took longer than {} s and was stopped",
+                CLONE_TIMEOUT.as_secs()
+            );
+            return Ok(Some(failed(logs, Channel::Root, reason)));
+        }
+        if !done.success() {
+            return Ok(Some(self.step_failed(
+                logs,
+                Channel::Root,
+                &done,
+                "fetching the spec's sources",
+            )));
+        }
+        Ok(None)
     }
 
     fn limits(&self, disk: Option<u64>) -> Limits<'_> {
@@ -243,11 +494,10 @@ impl SourceJob<'_> {
     fn clone_repo(
         &self,
         logs: &mut Logs<'_>,
-        checkout: &Path,
-        out: &Path,
-        hosts: &Path,
+        scm: &ScmSource,
+        dirs: &Dirs,
     ) -> Result<Option<BuildOutcome>, SandboxError> {
-        let scm = &self.request.scm;
+        let checkout = &dirs.checkout;
         let cap = self.request.max_checkout_bytes;
         logs.note(
             Channel::Root,
@@ -290,16 +540,6 @@ impl SourceJob<'_> {
             env.push((key_var, (*key).into()));
             env.push((value_var, (*value).into()));
         }
-        let view = SourceView {
-            host: &self.host,
-            checkout,
-            out,
-            hosts,
-            enable_net: true,
-            resolv_target: base::resolv_target(),
-            chdir: CHECKOUT_DIR,
-            env: &env,
-        };
         let script = "git clone --quiet --no-recurse-submodules -- \"$1\" . || exit 1; \
                       if [ -n \"$2\" ]; then git checkout --quiet \"$2\" -- || exit 1; fi; \
                       git log -1 --format='koper: checked out %H' || exit 1";
@@ -311,18 +551,19 @@ impl SourceJob<'_> {
             scm.clone_url.clone().into(),
             scm.committish.clone().into(),
         ];
-        let args = bwrap::source_sandbox(&view, &command);
         let clone_deadline = Instant::now().checked_add(CLONE_TIMEOUT);
         let limits = Limits {
-            deadline: match (self.deadline, clone_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            },
+            deadline: earliest(self.deadline, clone_deadline),
             ..self.limits(Some(cap))
         };
-        let done = process::run(
-            sandbox_command(self.config, self.cgroup, args, true),
-            &mut logs.channel(Channel::Root),
+        let done = self.run_step(
+            logs,
+            Channel::Root,
+            dirs,
+            &command,
+            CHECKOUT_DIR,
+            &env,
+            true,
             &limits,
         )?;
         // A small clone ends between two measurements: measure once more.
@@ -421,6 +662,189 @@ impl SourceJob<'_> {
             ended => interrupted(logs, channel, ended),
         }
     }
+}
+
+/// `rpmbuild -bs` of a spec (paths inside the sandbox) with its sources
+/// in `source_dir`.
+fn rpmbuild_bs(source_dir: &str, spec: &str) -> Vec<OsString> {
+    vec![
+        "rpmbuild".into(),
+        "-bs".into(),
+        "--define".into(),
+        "_topdir /builddir/rpmbuild".into(),
+        "--define".into(),
+        format!("_sourcedir {source_dir}").into(),
+        "--define".into(),
+        format!("_srcrpmdir {SOURCE_OUT_DIR}").into(),
+        "--".into(),
+        spec.into(),
+    ]
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Reads a file the sandbox wrote: a regular file (never through a
+/// link), at most `max` bytes, as text.
+fn read_sandbox_file(path: &Path, max: u64) -> Result<String, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let unreadable = |e: &dyn std::fmt::Display| format!("cannot read the expanded spec: {e}");
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| unreadable(&e))?;
+    let meta = file.metadata().map_err(|e| unreadable(&e))?;
+    if !meta.is_file() {
+        return Err(unreadable(&"it is not a file"));
+    }
+    if meta.len() > max {
+        return Err(format!("the spec expands to more than {} MiB", max >> 20));
+    }
+    let mut bytes = Vec::new();
+    file.take(max)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(&e))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// rpm's section names that end a preamble (`%package` starts one).
+const SECTIONS: &[&str] = &[
+    "description",
+    "prep",
+    "conf",
+    "generate_buildrequires",
+    "build",
+    "install",
+    "check",
+    "clean",
+    "files",
+    "changelog",
+    "pre",
+    "post",
+    "preun",
+    "postun",
+    "pretrans",
+    "posttrans",
+    "preuntrans",
+    "postuntrans",
+    "verifyscript",
+    "triggerprein",
+    "triggerin",
+    "triggerun",
+    "triggerpostun",
+    "filetriggerin",
+    "filetriggerun",
+    "filetriggerpostun",
+    "transfiletriggerin",
+    "transfiletriggerun",
+    "transfiletriggerpostun",
+    "sepolicy",
+];
+
+/// Where a line of an expanded spec is.
+enum Part {
+    Preamble,
+    List(&'static str),
+    Other,
+}
+
+/// The `SourceN:`/`PatchN:` values of an expanded spec's preambles (and
+/// the lines of its `%sourcelist`/`%patchlist` sections), each with its
+/// tag.
+fn spec_sources(parsed: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut part = Part::Preamble;
+    for line in parsed.lines() {
+        let trimmed = line.trim();
+        if let Some(section) = trimmed.strip_prefix('%') {
+            let word = section.split_whitespace().next().unwrap_or("");
+            let changed = match word {
+                "package" => Some(Part::Preamble),
+                "sourcelist" => Some(Part::List("Source")),
+                "patchlist" => Some(Part::List("Patch")),
+                word if SECTIONS.contains(&word) => Some(Part::Other),
+                _ => None,
+            };
+            if let Some(changed) = changed {
+                part = changed;
+                continue;
+            }
+        }
+        match part {
+            Part::Other => {}
+            Part::List(tag) => {
+                if !trimmed.is_empty() && !trimmed.starts_with('#') {
+                    found.push((tag.to_owned(), trimmed.to_owned()));
+                }
+            }
+            Part::Preamble => {
+                let Some((tag, value)) = trimmed.split_once(':') else {
+                    continue;
+                };
+                let tag = tag.trim();
+                let lower = tag.to_ascii_lowercase();
+                let number = lower
+                    .strip_prefix("source")
+                    .or_else(|| lower.strip_prefix("patch"));
+                if number.is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+                    && !value.trim().is_empty()
+                {
+                    found.push((tag.to_owned(), value.trim().to_owned()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Which sources to fetch, as `(file name, URL)`: the http(s) URLs; a
+/// source that is not a URL must already be next to the spec, and a URL
+/// must name a plain file (rpm takes what follows its last `/`).
+fn plan_fetches(
+    sources: &[(String, String)],
+    spec_name: &str,
+    dir: &Path,
+) -> Result<Vec<(String, String)>, String> {
+    let mut fetches: Vec<(String, String)> = Vec::new();
+    for (tag, value) in sources {
+        let name = value.rsplit('/').next().unwrap_or(value);
+        let Some((scheme, _)) = value.split_once("://") else {
+            if !fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.is_file()) {
+                return Err(format!(
+                    "{tag} {value:?} is not a URL, and a spec built from a URL has no files \
+                     next to it: give the source's http(s) URL in the spec, or build from git"
+                ));
+            }
+            continue;
+        };
+        if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") {
+            return Err(format!(
+                "{tag} {value:?}: only http and https sources are fetched"
+            ));
+        }
+        if let Err(e) = check_file_name(name) {
+            return Err(format!(
+                "{tag} {value:?} names no file koper can write: {e}"
+            ));
+        }
+        if name == spec_name {
+            return Err(format!("{tag} {value:?} has the spec's own name"));
+        }
+        let url = value.split('#').next().unwrap_or(value);
+        match fetches.iter().find(|(n, _)| n == name) {
+            Some((_, other)) if other != url => {
+                return Err(format!("two sources are named {name} ({other} and {url})"));
+            }
+            Some(_) => {}
+            None => fetches.push((name.to_owned(), url.to_owned())),
+        }
+    }
+    Ok(fetches)
 }
 
 fn failed(logs: &mut Logs<'_>, channel: Channel, reason: String) -> BuildOutcome {
@@ -523,5 +947,60 @@ mod tests {
             find_spec(top, &top.join("pkg"), "y.spec"),
             Ok(Some(top.join("pkg/y.spec")))
         );
+    }
+
+    #[test]
+    fn sources_of_an_expanded_spec() {
+        let parsed = "Name: x\nSource0: https://h/x-1.tar.gz\nsource1:  x.conf \n\
+                      Patch: http://h/p/fix.patch#/x-fix.patch\nSourceX: no\n\
+                      Summary: Source: no\n%description\nSource9: in text\n\
+                      %sourcelist\nhttps://h/extra.tar.gz\n\n%prep\n";
+        let found = spec_sources(parsed);
+        let values: Vec<&str> = found.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(
+            values,
+            [
+                "https://h/x-1.tar.gz",
+                "x.conf",
+                "http://h/p/fix.patch#/x-fix.patch",
+                "https://h/extra.tar.gz"
+            ]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("x.conf"), "").unwrap();
+        let urls = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(t, s)| (t.to_string(), s.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            plan_fetches(
+                &urls(&[
+                    ("Source0", "https://h/x-1.tar.gz"),
+                    ("Source1", "x.conf"),
+                    ("Patch0", "http://h/p/fix.patch#/x-fix.patch")
+                ]),
+                "x.spec",
+                dir.path()
+            ),
+            Ok(vec![
+                ("x-1.tar.gz".into(), "https://h/x-1.tar.gz".into()),
+                ("x-fix.patch".into(), "http://h/p/fix.patch".into())
+            ])
+        );
+        for bad in [
+            ("Source0", "missing.tar.gz"),
+            ("Source0", "ftp://h/x.tar.gz"),
+            ("Source0", "file:///etc/passwd"),
+            ("Source0", "http://h/a/.."),
+            ("Source0", "http://h/"),
+            ("Source0", "http://h/x.spec"),
+            ("Source0", "http://h/.bashrc"),
+        ] {
+            assert!(
+                plan_fetches(&urls(&[bad]), "x.spec", dir.path()).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -30,6 +30,8 @@ pub struct SettingsFile {
     pub max_log_bytes: Option<u64>,
     /// Most disk a git checkout of a source build may fill, bytes.
     pub max_checkout_bytes: Option<u64>,
+    /// How long fetching a source RPM or spec from a URL may take, seconds.
+    pub fetch_timeout_seconds: Option<u64>,
     /// How long a builder's lease lasts without a heartbeat, seconds.
     pub lease_seconds: Option<u64>,
     /// How many times a task is leased before it fails for good when its
@@ -107,6 +109,7 @@ impl SettingsFile {
             default_build_timeout: higher.default_build_timeout.or(self.default_build_timeout),
             max_log_bytes: higher.max_log_bytes.or(self.max_log_bytes),
             max_checkout_bytes: higher.max_checkout_bytes.or(self.max_checkout_bytes),
+            fetch_timeout_seconds: higher.fetch_timeout_seconds.or(self.fetch_timeout_seconds),
             lease_seconds: higher.lease_seconds.or(self.lease_seconds),
             max_attempts: higher.max_attempts.or(self.max_attempts),
             retry_backoff_seconds: higher.retry_backoff_seconds.or(self.retry_backoff_seconds),
@@ -147,6 +150,9 @@ pub struct ServerConfig {
     pub max_log_bytes: u64,
     /// Most disk a git checkout of a source build may fill.
     pub max_checkout_bytes: u64,
+    /// How long fetching a source RPM or spec from a URL may take,
+    /// connection to last byte.
+    pub fetch_timeout: Duration,
     /// How long a lease lasts without a heartbeat.
     pub lease_duration: Duration,
     /// Leases of one task before it fails for good.
@@ -273,6 +279,7 @@ impl ServerConfig {
             default_build_timeout: Duration::from_secs(5 * 3600),
             max_log_bytes: 100 << 20,
             max_checkout_bytes: 1 << 30,
+            fetch_timeout: Duration::from_secs(300),
             lease_duration: Duration::from_secs(120),
             max_attempts: 3,
             retry_backoff: Duration::from_secs(30),
@@ -315,6 +322,9 @@ impl ServerConfig {
         }
         if let Some(bytes) = settings.max_checkout_bytes {
             self.max_checkout_bytes = bytes;
+        }
+        if let Some(secs) = settings.fetch_timeout_seconds {
+            self.fetch_timeout = Duration::from_secs(secs.max(1));
         }
         if let Some(secs) = settings.lease_seconds {
             self.lease_duration = Duration::from_secs(secs.max(5));

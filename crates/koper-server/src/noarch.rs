@@ -25,23 +25,8 @@ pub async fn plan(
     app: &App,
     chroots: &[(ChrootName, String)],
 ) -> Result<Vec<(ChrootName, ChrootName)>> {
-    let now = now_epoch();
-    let builders: Vec<_> = app
-        .db()
-        .list_builders()
-        .await?
-        .into_iter()
-        .filter(|b| !b.revoked && b.last_seen_on.is_some_and(|s| s >= now - CONNECTED_SECONDS))
-        .collect();
-    let slots_for = |chroot: &ChrootName, arch: &str| -> i64 {
-        let def = app.chroots().get(chroot);
-        builders
-            .iter()
-            .filter(|b| b.arches.iter().any(|a| a == arch))
-            .filter(|b| def.is_none_or(|def| def.served_by(&b.tags)))
-            .map(|b| b.slots.max(1))
-            .sum()
-    };
+    let slots = ConnectedSlots::load(app).await?;
+    let slots_for = |chroot: &ChrootName, arch: &str| slots.for_chroot(app, chroot, arch);
     let mut releases: BTreeMap<&str, Vec<&(ChrootName, String)>> = BTreeMap::new();
     for chroot in chroots {
         releases
@@ -70,6 +55,36 @@ pub async fn plan(
         );
     }
     Ok(built_in)
+}
+
+/// The builders connected now, to count the slots able to take a chroot.
+pub(crate) struct ConnectedSlots(Vec<koper_db::Builder>);
+
+impl ConnectedSlots {
+    pub(crate) async fn load(app: &App) -> Result<Self> {
+        let now = now_epoch();
+        Ok(Self(
+            app.db()
+                .list_builders()
+                .await?
+                .into_iter()
+                .filter(|b| {
+                    !b.revoked && b.last_seen_on.is_some_and(|s| s >= now - CONNECTED_SECONDS)
+                })
+                .collect(),
+        ))
+    }
+
+    /// The slots of connected builders of `arch` that serve `chroot`.
+    pub(crate) fn for_chroot(&self, app: &App, chroot: &ChrootName, arch: &str) -> i64 {
+        let def = app.chroots().get(chroot);
+        self.0
+            .iter()
+            .filter(|b| b.arches.iter().any(|a| a == arch))
+            .filter(|b| def.is_none_or(|def| def.served_by(&b.tags)))
+            .map(|b| b.slots.max(1))
+            .sum()
+    }
 }
 
 /// Publishes the chroots waiting for the ended task `source_id` with its

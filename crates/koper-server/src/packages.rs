@@ -29,6 +29,7 @@ fn stored(source: &v1::PackageSource) -> Result<(&'static str, String)> {
                 serde_json::to_string(&serde_json::json!({ "url": url })),
             )
         }
+        v1::PackageSource::Unset => ("unset", Ok("{}".to_owned())),
     };
     Ok((json.0, json.1.map_err(Error::internal)?))
 }
@@ -136,6 +137,27 @@ pub async fn get(app: &App, project: &ProjectRow, name: &PackageName) -> Result<
         .ok_or_else(|| missing(project, name))
 }
 
+/// Resets a package (Copr's `package/reset`): it keeps its name, builds
+/// and webhook setting but loses its default source, so it cannot be
+/// built until one is set again.
+pub async fn reset(
+    app: &App,
+    caller: &User,
+    project: &ProjectRow,
+    name: &PackageName,
+) -> Result<PackageRow> {
+    check_may_build(app, caller, project).await?;
+    let row = get(app, project, name).await?;
+    let settings = v1::PackageSettings {
+        source: v1::PackageSource::Unset,
+        webhook_rebuild: row.webhook_rebuild,
+    };
+    let row = edit(app, caller, project, name, &settings).await?;
+    tracing::info!(package = %name, project = %format!("{}/{}", project.owner, project.name),
+        "package reset");
+    Ok(row)
+}
+
 /// Deletes a package; its builds and their packages stay.
 pub async fn delete(
     app: &App,
@@ -161,8 +183,13 @@ pub async fn build(
     let row = get(app, target.project, name).await?;
     match source_of(&row)? {
         v1::PackageSource::Scm(scm) => sources::submit_scm(app, caller, target, &scm).await,
-        v1::PackageSource::Link { url } => {
-            sources::submit_srpm_url(app, caller, target, &url).await
-        }
+        v1::PackageSource::Link { url } => sources::submit_url(app, caller, target, &url).await,
+        v1::PackageSource::Unset => Err(Error::bad_request_hint(
+            format!(
+                "package {name} of {}/{} has no default source (it was reset)",
+                target.project.owner, target.project.name
+            ),
+            "give it one with `koper edit-package-scm`, or build it with `koper build`",
+        )),
     }
 }

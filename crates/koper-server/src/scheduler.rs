@@ -63,7 +63,8 @@ async fn try_lease(app: &App, builder: &Builder, request: &LeaseRequest) -> Resu
     let now = now_epoch();
     let expires = now + lease_seconds(app) as i64;
     // Chroots needing a capability this builder lacks are not offered, nor
-    // source tasks to builders older than protocol 3.
+    // source tasks to builders older than protocol 3, nor those of spec
+    // URLs to builders older than protocol 4.
     let mut excluded: Vec<String> = app
         .chroots()
         .iter()
@@ -76,6 +77,7 @@ async fn try_lease(app: &App, builder: &Builder, request: &LeaseRequest) -> Resu
     let filter = LeaseFilter {
         arches: &request.arches,
         excluded_chroots: &excluded,
+        spec_builds: request.spec_builds,
         now,
     };
     let Some(task) = app

@@ -1,5 +1,5 @@
 //! Source tasks: a builder makes a build's source RPM from its git
-//! repository, in its sandbox, as a task of the pseudo chroot
+//! repository or from the spec file the server fetched, in its sandbox, as a task of the pseudo chroot
 //! `srpm-builds` (Copr's name and results layout). The server describes
 //! the task; when the builder reports, it checks the source RPM it made
 //! exactly like an upload and lets the build's chroots start, or ends them
@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 
 use koper_api::builder::{SourceTask, Task};
 use koper_db::{BuildRow, MadeSource, ProjectRow, TaskRow};
-use koper_types::{BuildState, ScmSource, now_epoch};
+use koper_types::{BuildState, ChrootName, ScmSource, SpecSource, now_epoch};
 
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::publisher::{self, LIVE_LOG};
-use crate::{builds, keys, quota, spool};
+use crate::{builds, keys, noarch, quota, spool};
 
 /// The result directory of a build's source task: the build number, as
 /// Copr names `srpm-builds/<NNNNNNNN>/`.
@@ -39,17 +39,23 @@ pub async fn prepare(
     lease_id: &str,
     lease_seconds: u64,
 ) -> Result<Task> {
-    let scm: ScmSource = build
+    let json = build
         .source_json
         .as_deref()
-        .map(serde_json::from_str)
-        .transpose()
-        .map_err(Error::internal)?
         .ok_or_else(|| Error::internal("a source task of a build without a source"))?;
+    // Builds from git are `scm`; builds from a spec at a URL are `link`.
+    let (scm, spec) = if build.source_type == "link" {
+        let spec: SpecSource = serde_json::from_str(json).map_err(Error::internal)?;
+        (None, Some(spec))
+    } else {
+        let scm: ScmSource = serde_json::from_str(json).map_err(Error::internal)?;
+        (Some(scm), None)
+    };
     // The builder checks its arch against a chroot's; the root is not used.
     let chroot = build
         .chroots
         .iter()
+        .filter(|c| c.arch == task.arch)
         .find_map(|c| app.chroots().get(&c.chroot).cloned())
         .ok_or_else(|| Error::internal("the build has no defined chroot left"))?;
     let dir = result_dir(app, build, task);
@@ -75,6 +81,7 @@ pub async fn prepare(
         enable_net: project.buildroot.enable_net,
         source: Some(SourceTask {
             scm,
+            spec,
             max_checkout_bytes: app.config().max_checkout_bytes,
         }),
         late_logs: false,
@@ -238,6 +245,19 @@ async fn accept(
     let bytes = tokio::fs::metadata(app.data().root().join(&relative))
         .await?
         .len();
+    // Noarch packages build once per release, as for uploads; until now
+    // every chroot waited, not knowing.
+    let built_in = if srpm.noarch_only {
+        let waiting: Vec<(ChrootName, String)> = build
+            .chroots
+            .iter()
+            .filter(|c| c.state == BuildState::Waiting)
+            .map(|c| (c.chroot.clone(), c.arch.clone()))
+            .collect();
+        noarch::plan(app, &waiting).await?
+    } else {
+        Vec::new()
+    };
     app.db()
         .source_made(
             build.id,
@@ -247,6 +267,7 @@ async fn accept(
                 bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
                 package_name: &srpm.name,
                 package_version: &srpm.evr(),
+                built_in: &built_in,
             },
         )
         .await?;

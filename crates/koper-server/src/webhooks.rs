@@ -2,11 +2,13 @@
 //! JSON body rebuilds the project's packages whose clone URL matches
 //! (those with `webhook_rebuild`), and the answer names the builds made.
 //! The secret is in the URL; a GitHub HMAC signature
-//! (`X-Hub-Signature-256`), when sent, must match it too.
+//! (`X-Hub-Signature-256`), when sent, must match it too. Pushes build as
+//! the user who made the secret (so group projects, which have no owner
+//! user, build too), as long as that user may still build there.
 
 use hmac::{Hmac, Mac};
 use koper_api::v1;
-use koper_db::ProjectRow;
+use koper_db::{ProjectRow, User};
 use koper_types::{BuildId, ScmSource};
 use serde_json::Value;
 use sha2::Sha256;
@@ -17,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::{packages, permissions};
 
 /// Makes a new secret for a project's webhook (the old one stops working)
-/// and returns it.
+/// and returns it; pushes to it build as `caller`.
 pub async fn new_secret(
     app: &App,
     caller: &koper_db::User,
@@ -32,7 +34,9 @@ pub async fn new_secret(
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).map_err(Error::internal)?;
     let secret = hex::encode(bytes);
-    app.db().set_webhook_secret(project.id, &secret).await?;
+    app.db()
+        .set_webhook_secret(project.id, &secret, caller.id)
+        .await?;
     Ok(secret)
 }
 
@@ -42,36 +46,49 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Checks the secret from the URL and, when the sender signed the body,
-/// the signature.
+/// the signature; returns whom the push builds as.
 async fn check_secret(
     app: &App,
     project: &ProjectRow,
     given: &str,
     signature: Option<&str>,
     body: &[u8],
-) -> Result<()> {
+) -> Result<User> {
     let refused = || {
         Error::Forbidden(format!(
             "wrong webhook secret for {}/{}",
             project.owner, project.name
         ))
     };
-    let secret = app
+    let stored = app
         .db()
         .webhook_secret(project.id)
         .await?
         .ok_or_else(refused)?;
-    if !same(secret.as_bytes(), given.as_bytes()) {
+    let secret = stored.secret.as_bytes();
+    if !same(secret, given.as_bytes()) {
         return Err(refused());
     }
     if let Some(signature) = signature {
         let hex_sig = signature.strip_prefix("sha256=").unwrap_or(signature);
         let sent = hex::decode(hex_sig).map_err(|_| refused())?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(Error::internal)?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(Error::internal)?;
         mac.update(body);
         mac.verify_slice(&sent).map_err(|_| refused())?;
     }
-    Ok(())
+    let builder = match stored.made_by {
+        Some(id) => app.db().user_by_id(id).await?,
+        // Secrets made before koper recorded their maker build as the
+        // owner, when the owner is a user.
+        None => app.db().find_user(project.owner.as_str()).await?,
+    };
+    builder.ok_or_else(|| {
+        Error::Conflict(format!(
+            "nobody to build {}/{} as: make a new webhook secret (koper new-webhook-secret); \
+             pushes build as the user who made it",
+            project.owner, project.name
+        ))
+    })
 }
 
 /// The repository URLs a push payload names: GitHub's `repository`
@@ -109,7 +126,7 @@ fn pushed_urls(payload: &Value) -> Vec<String> {
 
 /// Handles a push: checks the secret, rebuilds every package with
 /// `webhook_rebuild` whose clone URL is among the pushed repository's, as
-/// the project's owner, and returns the builds made.
+/// the user who made the secret, and returns the builds made.
 pub async fn receive_push(
     app: &App,
     project: &ProjectRow,
@@ -117,7 +134,7 @@ pub async fn receive_push(
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<v1::WebhookBuilds> {
-    check_secret(app, project, secret, signature, body).await?;
+    let builder = check_secret(app, project, secret, signature, body).await?;
     crate::moderation::refuse_builds(project)?;
     let payload: Value = serde_json::from_slice(body)
         .map_err(|e| Error::bad_request(format!("the webhook body is not JSON: {e}")))?;
@@ -130,17 +147,13 @@ pub async fn receive_push(
             "the payload names no repository (GitHub's or GitLab's push event, or {\"clone_url\": ...})",
         ));
     }
-    // Builds are the owner's, as if the owner had asked.
-    let owner = app
-        .db()
-        .find_user(project.owner.as_str())
-        .await?
-        .ok_or_else(|| {
-            Error::Conflict(format!(
-                "{} is a group: its projects cannot be built by webhook yet",
-                project.owner
-            ))
-        })?;
+    if !permissions::can_build(app, &builder, project).await? {
+        return Err(Error::Forbidden(format!(
+            "the webhook secret of {}/{} was made by {}, who may no longer build there; \
+             someone who may should make a new one (koper new-webhook-secret)",
+            project.owner, project.name, builder.name
+        )));
+    }
     let mut builds: Vec<BuildId> = Vec::new();
     for row in app.db().list_packages(project.id).await? {
         if !row.webhook_rebuild {
@@ -157,7 +170,7 @@ pub async fn receive_push(
             chroots: Vec::new(),
             options: v1::BuildOptions::default(),
         };
-        let build = packages::build(app, &owner, target, &row.name).await?;
+        let build = packages::build(app, &builder, target, &row.name).await?;
         tracing::info!(build.id = %build.id, package = %row.name, "built on a webhook push");
         builds.push(build.id);
     }

@@ -19,7 +19,8 @@ pub use names::{ChrootName, NameError, OwnerName, PackageName, ProjectName, Proj
 pub use role::{RoleState, Roles, UnknownRoleState};
 pub use size::{format_bytes, parse_bytes};
 pub use source::{
-    ScmSource, SourceError, SrpmMethod, check_clone_url, check_committish, check_relative_path,
+    MAX_SPEC_BYTES, ScmSource, SourceError, SpecSource, SrpmMethod, check_clone_url,
+    check_committish, check_file_name, check_relative_path, check_spec_text,
 };
 pub use state::{BuildState, UnknownState, aggregate_state};
 

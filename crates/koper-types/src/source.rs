@@ -1,5 +1,6 @@
 //! Where a build's source RPM comes from when it is made by koper: a git
-//! repository (Copr's `scm` source type). Checked when submitted and again
+//! repository (Copr's `scm` source type) or a spec file the server
+//! fetched from a URL (Copr's `link`). Checked when submitted and again
 //! by the builder, because each part ends up on a command line or as a
 //! path inside the checkout.
 
@@ -167,6 +168,90 @@ pub fn check_relative_path(what: &str, path: &str) -> Result<(), SourceError> {
     Ok(())
 }
 
+/// The largest spec file koper takes from a URL: the biggest specs of a
+/// distribution (TeX Live's) are a few MiB.
+pub const MAX_SPEC_BYTES: u64 = 8 << 20;
+
+/// A spec file fetched from a URL; its source RPM is made in the sandbox
+/// with the sources its `SourceN`/`PatchN` URLs name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecSource {
+    /// Where the server fetched it.
+    pub url: String,
+    /// The name it gets next to its sources (`NAME.spec`).
+    pub file_name: String,
+    /// The spec itself.
+    pub content: String,
+}
+
+impl SpecSource {
+    /// The file name a spec fetched from `url` gets: the URL's last path
+    /// segment when that is a plain `*.spec` name, else `package.spec`
+    /// (what the URL is called does not matter to rpmbuild).
+    pub fn file_name_for(url: &str) -> String {
+        let path = url.split(['?', '#']).next().unwrap_or("");
+        let last = path.rsplit('/').next().unwrap_or("");
+        if check_file_name(last).is_ok() && last.ends_with(".spec") && last.len() > 5 {
+            last.to_owned()
+        } else {
+            "package.spec".to_owned()
+        }
+    }
+
+    /// Checks the file name and that the content is a spec file's.
+    pub fn check(&self) -> Result<(), SourceError> {
+        check_file_name(&self.file_name)?;
+        if !self.file_name.ends_with(".spec") {
+            return Err(SourceError(format!(
+                "spec {:?} does not end in .spec",
+                self.file_name
+            )));
+        }
+        check_spec_text(&self.content)
+    }
+}
+
+/// A file name koper writes into a source directory: one path segment,
+/// printable, not hidden, never an option.
+pub fn check_file_name(name: &str) -> Result<(), SourceError> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && !name.starts_with(['.', '-'])
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control() || c.is_whitespace());
+    if !ok {
+        return Err(SourceError(format!(
+            "{name:?} is not a plain file name (one path segment, no leading `.` or `-`)"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `text` can be a spec file: a `Name:` tag (rpm's tags are
+/// case-insensitive) and no NUL bytes. Anything else someone serves
+/// (an HTML page, a tarball, an error message) is refused with this.
+pub fn check_spec_text(text: &str) -> Result<(), SourceError> {
+    if text.contains('\0') {
+        return Err(SourceError(
+            "it holds NUL bytes, so it is not a spec file".into(),
+        ));
+    }
+    let has_name = text.lines().any(|line| {
+        line.trim_start()
+            .split_once(':')
+            .is_some_and(|(tag, value)| {
+                tag.trim().eq_ignore_ascii_case("name") && !value.trim().is_empty()
+            })
+    });
+    if !has_name {
+        return Err(SourceError(
+            "it has no `Name:` line, so it is not a spec file".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,5 +328,33 @@ mod tests {
         assert_eq!(id("http://github.com/a/b/"), "github.com/a/b");
         assert_eq!(id("https://user:pw@github.com/a/b"), "github.com/a/b");
         assert_ne!(id("https://github.com/a/b"), id("https://github.com/a/c"));
+    }
+
+    #[test]
+    fn specs_are_text_with_a_name() {
+        assert_eq!(check_spec_text("Name: hello\nVersion: 1\n"), Ok(()));
+        assert_eq!(check_spec_text("  name :x\n"), Ok(()));
+        for bad in [
+            "<html><body>Sign in</body></html>",
+            "Name:\n",
+            "Name: x\0y",
+            "",
+        ] {
+            assert!(check_spec_text(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn spec_file_names_are_one_plain_segment() {
+        let name = SpecSource::file_name_for;
+        assert_eq!(name("http://h/a/hello.spec"), "hello.spec");
+        assert_eq!(name("http://h/a/hello.spec?x=1#y"), "hello.spec");
+        assert_eq!(name("http://h/get?pkg=hello"), "package.spec");
+        assert_eq!(name("http://h/a/.spec"), "package.spec");
+        assert_eq!(name("http://h/a/.."), "package.spec");
+        for bad in ["", ".", "..", ".hidden", "-o", "a/b", "a b", "a\nb"] {
+            assert!(check_file_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(check_file_name("hello-1.0.tar.gz"), Ok(()));
     }
 }

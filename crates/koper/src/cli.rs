@@ -71,7 +71,8 @@ pub enum Command {
     List(ListArgs),
     /// List the chroots the server can build for.
     ListChroots(ClientOnly),
-    /// Build a source RPM in a project.
+    /// Build a source RPM in a project: a file, or an http(s) URL of a
+    /// source RPM or of a spec file (whose source RPM a builder makes).
     Build(BuildArgs),
     /// Build from a git repository: a builder makes the source RPM in its
     /// sandbox, then the chroots build it.
@@ -82,6 +83,10 @@ pub enum Command {
     EditPackageScm(PackageScmArgs),
     /// List a project's packages and their default sources.
     ListPackages(ProjectArgs),
+    /// Clear a package's default source (Copr's reset-package); it keeps
+    /// its builds and cannot be built by build-package until
+    /// edit-package-scm gives it a source again.
+    ResetPackage(PackageArgs),
     /// Delete a package (its builds stay).
     DeletePackage(PackageArgs),
     /// Build a package from its default source.
@@ -545,7 +550,9 @@ pub struct BuildArgs {
     /// OWNER/PROJECT, or PROJECT for one of your own.
     pub project: String,
     /// The source RPM to build: a file to upload, or an http(s) URL the
-    /// server fetches.
+    /// server fetches. A URL may also serve a spec file: a builder then
+    /// makes the source RPM with `rpmbuild -bs`, after fetching the
+    /// spec's Source/Patch files that are http(s) URLs.
     pub srpm: PathBuf,
     #[command(flatten)]
     pub submit: SubmitArgs,

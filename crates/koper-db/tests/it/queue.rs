@@ -65,6 +65,7 @@ async fn next(db: &Database, builder: i64, default_limit: Option<i64>) -> Option
     let filter = LeaseFilter {
         arches: &arches,
         excluded_chroots: &[],
+        spec_builds: true,
         now: NOW,
     };
     let lease_id = format!("lease-{}", rand_suffix());
@@ -246,6 +247,7 @@ async fn chroots_a_builder_cannot_serve_are_not_leased_to_it() {
         let filter = LeaseFilter {
             arches: &arches,
             excluded_chroots: &lacking,
+            spec_builds: true,
             now: NOW,
         };
         assert!(

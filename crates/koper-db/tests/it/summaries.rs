@@ -177,6 +177,7 @@ async fn the_stored_build_state_follows_coprs_rule_through_every_combination() {
             bytes: 10,
             package_name: &"hello".parse().unwrap(),
             package_version: "2-1",
+            built_in: &[],
         };
         assert!(db.source_made(from_git, &made).await.unwrap());
         assert_states_agree(db, project_id, t.name).await;
@@ -289,6 +290,7 @@ async fn package_summaries_name_the_first_newest_and_newest_successful_build() {
             bytes: 10,
             package_name: &"c".parse().unwrap(),
             package_version: "1-1",
+            built_in: &[],
         };
         db.source_made(git, &made).await.unwrap();
         let summaries = db.package_summaries(project_id).await.unwrap();

@@ -76,6 +76,7 @@ pub async fn lease(
     let filter = LeaseFilter {
         arches,
         excluded_chroots: &[],
+        spec_builds: true,
         now,
     };
     db.lease_next_task(builder_id, &filter, lease_id, expires, None)

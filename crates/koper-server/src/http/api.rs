@@ -468,7 +468,7 @@ async fn submit_build_url(
 ) -> Result<(StatusCode, Json<v1::Build>)> {
     let Json(submit) = body.map_err(|e| Error::bad_request(e.body_text()))?;
     let project = find_project(&app, &owner, &project).await?;
-    let build = sources::submit_srpm_url(&app, &user, query.target(&project)?, &submit.url).await?;
+    let build = sources::submit_url(&app, &user, query.target(&project)?, &submit.url).await?;
     Ok((
         StatusCode::CREATED,
         Json(builds::to_api_explained(&app, &build).await?),

@@ -1,5 +1,6 @@
 //! The forms that change things: a new project, a project's settings, a
-//! new build (an uploaded source RPM or one from a URL). Each handler reads
+//! new build (an uploaded source RPM, a source RPM or spec from a URL, or
+//! a git repository). Each handler reads
 //! its form and calls the same operation as the API.
 
 use askama::Template;
@@ -9,7 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use koper_api::v1;
 use koper_db::ProjectRow;
-use koper_types::{ChrootName, format_bytes};
+use koper_types::{ChrootName, ScmSource, SrpmMethod, format_bytes};
 
 use super::pages::{PathParams, project_path};
 use super::web::{CheckedForm, Chrome, PageError, PageResult, Visitor, render};
@@ -56,6 +57,14 @@ pub fn routes() -> Router<App> {
         .route(
             "/coprs/g/{group}/{project}/new_build_url",
             post(build_from_url),
+        )
+        .route(
+            "/coprs/{owner}/{project}/new_build_scm",
+            post(build_from_git),
+        )
+        .route(
+            "/coprs/g/{group}/{project}/new_build_scm",
+            post(build_from_git),
         )
 }
 
@@ -425,6 +434,19 @@ async fn upload_build(
     Err(Error::bad_request("the form carried no source RPM; choose a file to upload").into())
 }
 
+/// The chroots ticked on a build form; at least one.
+fn ticked_chroots(form: &CheckedForm) -> Result<Vec<ChrootName>, PageError> {
+    let chroots = form
+        .all("chroots")
+        .into_iter()
+        .map(str::parse::<ChrootName>)
+        .collect::<Result<Vec<_>, _>>()?;
+    if chroots.is_empty() {
+        return Err(Error::bad_request("tick at least one chroot to build for").into());
+    }
+    Ok(chroots)
+}
+
 async fn build_from_url(
     State(app): State<App>,
     params: PathParams,
@@ -434,20 +456,43 @@ async fn build_from_url(
     let Some(user) = form.visitor.user.as_ref() else {
         return Err(Error::internal("buildable without a user").into());
     };
-    let chroots = form
-        .all("chroots")
-        .into_iter()
-        .map(str::parse::<ChrootName>)
-        .collect::<Result<Vec<_>, _>>()?;
-    if chroots.is_empty() {
-        return Err(Error::bad_request("tick at least one chroot to build for").into());
-    }
     let target = BuildTarget {
         project: &project,
-        chroots,
+        chroots: ticked_chroots(&form)?,
         options: v1::BuildOptions::default(),
     };
-    let build = sources::submit_srpm_url(&app, user, target, form.text("url").trim()).await?;
+    let build = sources::submit_url(&app, user, target, form.text("url").trim()).await?;
+    build_created(&project, &build)
+}
+
+/// A build from a git repository: clone URL, committish, subdirectory,
+/// spec and method, as `koper build-scm` takes them.
+async fn build_from_git(
+    State(app): State<App>,
+    params: PathParams,
+    form: CheckedForm,
+) -> PageResult {
+    let project = buildable(&app, &form.visitor, &params).await?;
+    let Some(user) = form.visitor.user.as_ref() else {
+        return Err(Error::internal("buildable without a user").into());
+    };
+    let method = form.text("method").trim();
+    let method = SrpmMethod::from_copr(method).ok_or_else(|| {
+        Error::bad_request(format!("unknown method {method:?}: use rpkg or make_srpm"))
+    })?;
+    let scm = ScmSource {
+        clone_url: form.text("clone_url").trim().to_owned(),
+        committish: form.text("committish").trim().to_owned(),
+        subdirectory: form.text("subdirectory").trim().to_owned(),
+        spec: form.text("spec").trim().to_owned(),
+        method,
+    };
+    let target = BuildTarget {
+        project: &project,
+        chroots: ticked_chroots(&form)?,
+        options: v1::BuildOptions::default(),
+    };
+    let build = sources::submit_scm(&app, user, target, &scm).await?;
     build_created(&project, &build)
 }
 

@@ -1,5 +1,5 @@
 //! The native API's package routes (`/api/v1/projects/{owner}/{project}/packages`):
-//! list, add, edit, show, delete and build a project's packages, and make
+//! list, add, edit, show, reset, delete and build a project's packages, and make
 //! the secret of the webhook that rebuilds them.
 
 use axum::extract::{Path, Query, State};
@@ -26,6 +26,10 @@ pub fn routes() -> Router<App> {
         .route(
             "/projects/{owner}/{project}/packages/{name}/build",
             post(build),
+        )
+        .route(
+            "/projects/{owner}/{project}/packages/{name}/reset",
+            post(reset),
         )
         .route(
             "/projects/{owner}/{project}/webhook-secret",
@@ -113,6 +117,16 @@ async fn delete(
 ) -> Result<Json<v1::Package>> {
     let project = find_project(&app, &owner, &project).await?;
     let row = packages::delete(&app, &user, &project, &name.parse::<PackageName>()?).await?;
+    Ok(Json(packages::to_api(&project, &row)?))
+}
+
+async fn reset(
+    State(app): State<App>,
+    Caller(user): Caller,
+    Path((owner, project, name)): Path<(String, String, String)>,
+) -> Result<Json<v1::Package>> {
+    let project = find_project(&app, &owner, &project).await?;
+    let row = packages::reset(&app, &user, &project, &name.parse::<PackageName>()?).await?;
     Ok(Json(packages::to_api(&project, &row)?))
 }
 

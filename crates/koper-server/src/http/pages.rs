@@ -558,6 +558,55 @@ struct ChrootRun {
     live: bool,
     log: String,
     log_offset: usize,
+    /// rpmlint's findings (successful builds checked by rpmlint only).
+    lint: Option<Vec<LintFinding>>,
+}
+
+/// One line of rpmlint's output.
+struct LintFinding {
+    /// `error`, `warning` or `info` (rpmlint's E, W, I), or `summary`.
+    level: &'static str,
+    text: String,
+}
+
+/// The most of a build chroot's `rpmlint.log` a page shows.
+const LINT_SHOWN_BYTES: u64 = 64 << 10;
+
+/// rpmlint's findings kept with a build chroot (`rpmlint.log.gz` in its
+/// result directory, which the builder wrote after a successful build);
+/// `None` when rpmlint did not run.
+fn lint_findings(result_dir: &std::path::Path) -> std::io::Result<Option<Vec<LintFinding>>> {
+    use std::io::Read;
+    let file = match std::fs::File::open(result_dir.join("rpmlint.log.gz")) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(file)
+        .take(LINT_SHOWN_BYTES)
+        .read_to_end(&mut bytes)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let findings = text
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('='))
+        .map(|line| {
+            let level = if line.contains(": E: ") {
+                "error"
+            } else if line.contains(": W: ") {
+                "warning"
+            } else if line.contains(": I: ") {
+                "info"
+            } else {
+                "summary"
+            };
+            LintFinding {
+                level,
+                text: line.to_owned(),
+            }
+        })
+        .collect();
+    Ok(Some(findings))
 }
 
 #[derive(Template)]
@@ -615,6 +664,20 @@ async fn build_page(State(app): State<App>, visitor: Visitor, params: PathParams
         } else {
             (String::new(), 0)
         };
+        let lint = match task.and_then(|t| t.result_dir.as_ref()) {
+            Some(dir) if chroot.state == BuildState::Succeeded => {
+                let dir = app
+                    .data()
+                    .results()
+                    .repo_dir(&build.owner, &build.project, &chroot.name)
+                    .join(dir);
+                tokio::task::spawn_blocking(move || lint_findings(&dir))
+                    .await
+                    .map_err(Error::internal)?
+                    .map_err(Error::from)?
+            }
+            _ => None,
+        };
         chroots.push(ChrootRun {
             name: chroot.name.to_string(),
             state: chroot.state.to_string(),
@@ -638,6 +701,7 @@ async fn build_page(State(app): State<App>, visitor: Visitor, params: PathParams
             live,
             log,
             log_offset,
+            lint,
         });
     }
     let full_name = format!("{}/{}", project.owner, project.name);

@@ -31,6 +31,7 @@ pub async fn run(command: Command) -> CommandResult {
         Command::AddPackageScm(args) => packages::set_scm(args, false).await,
         Command::EditPackageScm(args) => packages::set_scm(args, true).await,
         Command::ListPackages(args) => packages::list(args).await,
+        Command::ResetPackage(args) => packages::reset(args).await,
         Command::DeletePackage(args) => packages::delete(args).await,
         Command::BuildPackage(args) => packages::build(args).await,
         Command::NewWebhookSecret(args) => packages::new_webhook_secret(args).await,

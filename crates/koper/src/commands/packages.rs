@@ -52,6 +52,7 @@ fn describe(source: &v1::PackageSource) -> String {
             format!("{text} ({})", scm.method)
         }
         v1::PackageSource::Link { url } => url.clone(),
+        v1::PackageSource::Unset => "(no default source)".to_owned(),
     }
 }
 
@@ -70,6 +71,18 @@ pub async fn list(args: ProjectArgs) -> CommandResult {
             describe(&package.settings.source)
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn reset(args: PackageArgs) -> CommandResult {
+    let client = client(&args.client)?;
+    let project = project_ref(&client, &args.project)?;
+    let name = package_name(&args.package)?;
+    let package = client.reset_package(&project, &name).await?;
+    eprintln!(
+        "Package {} of {}/{} has no default source now; give it one with edit-package-scm.",
+        package.name, package.owner, package.project
+    );
     Ok(ExitCode::SUCCESS)
 }
 

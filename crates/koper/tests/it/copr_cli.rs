@@ -556,6 +556,22 @@ fn copr_cli_builds_from_git_and_packages_with_a_default_source() {
         "2.0-1"
     );
 
+    // Reset: no source, so nothing to build from until it is edited.
+    let out = alice.run(&["reset-package", "gitty", "--name", "hello"]);
+    assert_success(&out);
+    let out = alice.run(&["get-package", "gitty", "--name", "hello"]);
+    assert_success(&out);
+    let package: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(package["source_type"], "unset", "{package}");
+    assert_eq!(package["source_dict"], serde_json::json!({}), "{package}");
+    let out = alice.run(&["build-package", "gitty", "--name", "hello", "--nowait"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("has no default source"),
+        "{}",
+        stderr(&out)
+    );
+
     // copr-cli sends empty strings for what is not given: back to main.
     let out = alice.run(&[
         "edit-package-scm",

@@ -468,6 +468,15 @@ fn endpoints() -> Vec<Endpoint> {
             },
         },
         Endpoint {
+            method: "POST",
+            route: "/api/v1/projects/{owner}/{project}/packages/{name}/reset",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/api/v1/projects/alice/{}/packages/hello/reset", t.project);
+                (url, Body::Empty)
+            },
+        },
+        Endpoint {
             method: "DELETE",
             route: "/api/v1/builds/{id}",
             needs: Needs::Build,
@@ -732,6 +741,15 @@ fn endpoints() -> Vec<Endpoint> {
             },
         },
         Endpoint {
+            method: "PUT",
+            route: "/api_3/package/reset",
+            needs: Needs::Build,
+            request: |t| {
+                let body = json!({ "ownername": "alice", "projectname": t.project, "package_name": "hello" });
+                ("/api_3/package/reset".into(), Body::Json(body))
+            },
+        },
+        Endpoint {
             method: "POST",
             route: "/api_3/package/build",
             needs: Needs::Build,
@@ -882,6 +900,24 @@ fn endpoints() -> Vec<Endpoint> {
             request: |t| {
                 let url = format!("/coprs/g/{}/{}/new_build_url", t.group, t.project);
                 (url, Body::WebForm(url_build_form()))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/{owner}/{project}/new_build_scm",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/coprs/alice/{}/new_build_scm", t.project);
+                (url, Body::WebForm(scm_build_form()))
+            },
+        },
+        Endpoint {
+            method: "POST",
+            route: "/coprs/g/{group}/{project}/new_build_scm",
+            needs: Needs::Build,
+            request: |t| {
+                let url = format!("/coprs/g/{}/{}/new_build_scm", t.group, t.project);
+                (url, Body::WebForm(scm_build_form()))
             },
         },
         Endpoint {
@@ -1045,6 +1081,14 @@ fn url_build_form() -> Vec<(&'static str, String)> {
     vec![
         ("chroots", host_chroot()),
         ("url", "http://127.0.0.1:9/gone.src.rpm".into()),
+    ]
+}
+
+fn scm_build_form() -> Vec<(&'static str, String)> {
+    vec![
+        ("chroots", host_chroot()),
+        ("clone_url", "http://127.0.0.1:9/gone.git".into()),
+        ("method", "rpkg".into()),
     ]
 }
 

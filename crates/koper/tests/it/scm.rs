@@ -396,6 +396,23 @@ fn packages_are_built_from_their_default_source() {
     assert_eq!(package["committish"], "v2");
     assert_eq!(package["webhook_rebuild"], true);
 
+    // Reset: the package stays, without a source, and cannot be built.
+    let out = bob.run(&["reset-package", "alice/hello", "hello"]).unwrap();
+    assert_exit(&out, 7);
+    let out = run(&["reset-package", "alice/hello", "hello"]);
+    assert_success(&out);
+    assert_eq!(
+        stdout(&run(&["list-packages", "alice/hello"])),
+        "hello  (no default source)  [webhook]\n"
+    );
+    let out = run(&["build-package", "alice/hello", "hello"]);
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("has no default source"),
+        "{}",
+        stderr(&out)
+    );
+
     let out = run(&["delete-package", "alice/hello", "hello"]);
     assert_success(&out);
     assert_eq!(stdout(&run(&["list-packages", "alice/hello"])), "");
@@ -508,4 +525,149 @@ fn a_push_webhook_rebuilds_the_packages_of_its_repository_and_names_the_builds()
     assert_success(&run(&["new-webhook-secret", "alice/hello"]));
     assert_eq!(post(&hook, &gitlab, None).0, 403);
     assert_success(&run(&["watch-build", "2"]));
+}
+
+#[test]
+fn pushes_to_a_group_projects_webhook_build_as_the_user_who_made_its_secret() {
+    let world = World::new();
+    let url = hello_repo(&world);
+    let carol = world.server.add_user("carol").unwrap();
+    let bob = world.server.add_user("bob").unwrap();
+    let chroot = host_chroot();
+    assert_success(&carol.run(&["group", "create", "@kde"]).unwrap());
+    assert_success(&carol.run(&["group", "add-member", "@kde", "bob"]).unwrap());
+    assert_success(
+        &bob.run(&["create", "@kde/plasma", "--chroot", &chroot])
+            .unwrap(),
+    );
+    assert_success(
+        &bob.run(&[
+            "add-package-scm",
+            "@kde/plasma",
+            "hello",
+            "--clone-url",
+            &url,
+            "--subdir",
+            "pkg",
+            "--webhook-rebuild",
+        ])
+        .unwrap(),
+    );
+    let out = bob.run(&["new-webhook-secret", "@kde/plasma"]).unwrap();
+    assert_success(&out);
+    let hook = stdout(&out).trim().to_owned();
+    let push = |hook: &str| {
+        let response = reqwest::blocking::Client::new()
+            .post(hook)
+            .body(serde_json::json!({ "clone_url": url }).to_string())
+            .send()
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().unwrap())
+    };
+
+    // The group has no user to build as: bob, who made the secret, is.
+    let (status, text) = push(&hook);
+    assert_eq!(status, 200, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let id = answer["builds"][0].as_u64().unwrap() as u32;
+    assert_success(&bob.run(&["watch-build", &id.to_string()]).unwrap());
+    let build = world.build_json(id);
+    assert_eq!(build["state"], "succeeded", "{build:#}");
+    assert_eq!(build["submitter"], "bob", "{build:#}");
+
+    // Once bob may no longer build there, his secret builds nothing.
+    assert_success(
+        &carol
+            .run(&["group", "remove-member", "kde", "bob"])
+            .unwrap(),
+    );
+    let (status, text) = push(&hook);
+    assert_eq!(status, 403, "{text}");
+    assert!(
+        text.contains("made by bob, who may no longer build there"),
+        "{text}"
+    );
+    // A secret carol makes builds as carol.
+    let out = carol.run(&["new-webhook-secret", "@kde/plasma"]).unwrap();
+    assert_success(&out);
+    let (status, text) = push(stdout(&out).trim());
+    assert_eq!(status, 200, "{text}");
+    let answer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let id = answer["builds"][0].as_u64().unwrap() as u32;
+    assert_eq!(world.build_json(id)["submitter"], "carol");
+    assert_success(&carol.run(&["watch-build", &id.to_string()]).unwrap());
+}
+
+#[test]
+fn a_noarch_package_from_git_builds_once_per_release() {
+    let world = World::new();
+    let url = hello_repo(&world);
+    let host = host_chroot();
+    let other = if std::env::consts::ARCH == "aarch64" {
+        "host-1-x86_64"
+    } else {
+        "host-1-aarch64"
+    };
+    let run = |args: &[&str]| world.alice.run(args).unwrap();
+    assert_success(&run(&[
+        "modify",
+        "alice/hello",
+        "--chroot",
+        &host,
+        "--chroot",
+        other,
+    ]));
+    let out = run(&[
+        "build-scm",
+        "alice/hello",
+        "--clone-url",
+        &url,
+        "--subdir",
+        "pkg",
+        "--nowait",
+    ]);
+    assert_success(&out);
+    let id: u32 = stdout(&out).trim().parse().unwrap();
+    let chroot = |build: &serde_json::Value, name: &str| -> serde_json::Value {
+        build["chroots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {build:#}"))
+    };
+    // Before the source RPM exists, nothing is known: both chroots wait
+    // for it. Once it does, the other arch takes the host's packages
+    // instead of waiting for a builder of its arch (there is none here).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let build = loop {
+        let build = world.build_json(id);
+        if build["ended_on"].is_i64() {
+            break build;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{build:#}\n{}",
+            world.server.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    assert_eq!(build["state"], "succeeded", "{build:#}");
+    assert_eq!(build["source_build"]["state"], "succeeded");
+    let built = chroot(&build, &host);
+    let copy = chroot(&build, other);
+    assert_eq!(built["attempts"], 1, "{build:#}");
+    assert_eq!(copy["state"], "succeeded", "{build:#}");
+    assert_eq!(copy["attempts"], 0, "built once, not again: {build:#}");
+    assert_eq!(copy["built_in"], host.as_str());
+    assert!(
+        world
+            .results()
+            .join("alice/hello")
+            .join(other)
+            .join(format!("{id:08}-hello/hello-1.0-1.noarch.rpm"))
+            .is_file()
+    );
 }

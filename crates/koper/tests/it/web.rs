@@ -695,3 +695,83 @@ fn instructions_are_shown_as_written_never_run() {
         browser.close().await.unwrap();
     });
 }
+
+#[test]
+fn a_git_build_from_the_web_form_shows_rpmlint_findings_on_its_page() {
+    let world = World::new();
+    world.server.set_password("alice", PASSWORD).unwrap();
+    // hello.git on loopback, its spec in pkg/ (noarch, no %doc: rpmlint
+    // has things to say).
+    let clone_url = crate::scm::hello_repo(&world);
+    let url = world.server.url.clone();
+    runtime().block_on(async {
+        let browser = Browser::start(&screenshots_dir()).await.unwrap();
+        let client = &browser.client;
+        sign_in(client, &url, "alice", PASSWORD).await;
+
+        client
+            .goto(&format!("{url}/coprs/alice/hello/new_build"))
+            .await
+            .unwrap();
+        for (id, value) in [
+            ("clone_url", clone_url.as_str()),
+            ("committish", "v2"),
+            ("subdirectory", "pkg"),
+            ("spec", "hello.spec"),
+        ] {
+            client
+                .find(Locator::Id(id))
+                .await
+                .unwrap()
+                .send_keys(value)
+                .await
+                .unwrap();
+        }
+        browser.screenshot("new-build-git").await.unwrap();
+        click_through(
+            client,
+            Locator::Css("form[action$=\"/new_build_scm\"] button[type=submit]"),
+        )
+        .await;
+        wait_until(Duration::from_secs(60), "the build page", || async {
+            client
+                .current_url()
+                .await
+                .is_ok_and(|u| u.path().starts_with("/coprs/alice/hello/build/"))
+        })
+        .await;
+        let build_page = client.current_url().await.unwrap();
+        // The page reloads itself when the logs end; reloading here too
+        // covers the moment before the source RPM exists.
+        let deadline = Instant::now() + Duration::from_secs(900);
+        while client
+            .find(Locator::Css(".page-head .state-succeeded"))
+            .await
+            .is_err()
+        {
+            assert!(
+                client
+                    .find(Locator::Css(".page-head .state-failed"))
+                    .await
+                    .is_err(),
+                "the build failed: {}",
+                page_text(client).await
+            );
+            assert!(Instant::now() < deadline, "gave up waiting for the build");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            client.goto(build_page.as_str()).await.unwrap();
+        }
+        let text = page_text(client).await;
+        assert!(text.contains("hello 2.0-1"), "{text}");
+        assert!(text.contains("rpmlint: "), "{text}");
+        let warnings = client
+            .find_all(Locator::Css("ul.findings li.finding-warning"))
+            .await
+            .unwrap();
+        assert!(!warnings.is_empty(), "no rpmlint warning shown: {text}");
+        let first = warnings[0].text().await.unwrap();
+        assert!(first.contains("hello.noarch: W: "), "{first}");
+        browser.screenshot("build-rpmlint").await.unwrap();
+        browser.close().await.unwrap();
+    });
+}

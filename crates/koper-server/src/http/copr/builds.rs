@@ -224,7 +224,7 @@ async fn create_url(
         .ok_or_else(|| Error::bad_request("pkgs: give at least one source RPM URL"))?;
     let mut created = Vec::new();
     for url in &urls {
-        let submitted = sources::submit_srpm_url(
+        let submitted = sources::submit_url(
             &app,
             &user,
             BuildTarget {
@@ -569,13 +569,19 @@ async fn source_build_config(
     Path(id): Path<String>,
 ) -> CoprResult<Json<Value>> {
     let b = find_build(&app, &id).await?;
-    let scm: Option<ScmSource> = b
-        .source_json
-        .as_deref()
-        .and_then(|json| serde_json::from_str(json).ok());
+    let json = b.source_json.as_deref().unwrap_or("null");
+    let source_dict = if b.source_type == "link" {
+        serde_json::from_str::<koper_types::SpecSource>(json)
+            .map(|spec| std::collections::BTreeMap::from([("url".to_owned(), spec.url)]))
+            .unwrap_or_default()
+    } else {
+        serde_json::from_str::<ScmSource>(json)
+            .map(|scm| super::objects::scm_source_dict(&scm))
+            .unwrap_or_default()
+    };
     Ok(Json(json!({
         "source_type": b.source_type,
-        "source_dict": scm.as_ref().map(super::objects::scm_source_dict).unwrap_or_default(),
+        "source_dict": source_dict,
         "memory_limit": null,
         "timeout": b.timeout,
         "is_background": false,

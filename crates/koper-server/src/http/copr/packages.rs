@@ -1,5 +1,5 @@
 //! Packages: the project's package records with their default sources
-//! (add, edit, delete, build), and, for names built without a record
+//! (add, edit, reset, delete, build), and, for names built without a record
 //! (uploads), the builds of that name; each with its newest builds.
 
 use std::collections::{BTreeMap, HashMap};
@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use koper_api::{copr, v1};
 use koper_db::{BuildRow, PackageRow, PackageSummary, ProjectRow};
 use koper_types::{BuildId, PackageName};
@@ -39,6 +39,11 @@ pub fn routes(router: Router<App>) -> Router<App> {
         router,
         "/api_3/package/edit/{owner}/{project}/{package}",
         post(edit_keeping_type),
+    );
+    let router = route(
+        router,
+        "/api_3/package/reset",
+        put(reset_package).post(reset_package),
     );
     let router = route(
         router,
@@ -166,6 +171,7 @@ fn package(
             let dict = match operations::source_of(row)? {
                 v1::PackageSource::Scm(scm) => scm_source_dict(&scm),
                 v1::PackageSource::Link { url } => BTreeMap::from([("url".to_owned(), url)]),
+                v1::PackageSource::Unset => BTreeMap::new(),
             };
             (row.source_type.clone(), dict, row.webhook_rebuild)
         }
@@ -323,7 +329,7 @@ async fn edit_package(
     let row = operations::get(&app, &project, &name).await?;
     let stored = match operations::source_of(&row)? {
         v1::PackageSource::Scm(scm) => Some(scm),
-        v1::PackageSource::Link { .. } => None,
+        v1::PackageSource::Link { .. } | v1::PackageSource::Unset => None,
     };
     let settings = v1::PackageSettings {
         source: v1::PackageSource::Scm(scm_source(&fields, stored.as_ref())?),
@@ -332,6 +338,20 @@ async fn edit_package(
             .unwrap_or(row.webhook_rebuild),
     };
     let row = operations::edit(&app, &user, &project, &name, &settings).await?;
+    Ok(Json(shown(&app, &project, &row).await?))
+}
+
+/// Clears a package's default source (copr-cli `reset-package`).
+async fn reset_package(
+    State(app): State<App>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> CoprResult<Json<copr::Package>> {
+    let user = caller(&app, &headers).await?;
+    let fields = Fields::from_json(&body)?;
+    let project = named_project(&app, &fields).await?;
+    let name: PackageName = fields.required("package_name")?.parse()?;
+    let row = operations::reset(&app, &user, &project, &name).await?;
     Ok(Json(shown(&app, &project, &row).await?))
 }
 
