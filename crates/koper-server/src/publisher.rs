@@ -393,10 +393,6 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
     let ended_on = now_epoch();
     db.end_task(task.id, state, reason.as_deref(), ended_on)
         .await?;
-    // A task ending may let others start (batches, per-owner limits),
-    // and clients following its build want to know.
-    app.work_available().notify_waiters();
-    app.build_changed().notify_waiters();
     app.metrics().task_published(
         &task.arch,
         state,
@@ -413,6 +409,12 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
         // The build is published; pruning is tried again after the next.
         tracing::error!(error = %e, "pruning old builds failed");
     }
+    // Only now, with its noarch copies published and older builds
+    // pruned, is the task's work done: clients following the build
+    // (koper build waits on this) must not see it end before that, and
+    // tasks waiting on it (batches, per-owner limits) may start.
+    app.work_available().notify_waiters();
+    app.build_changed().notify_waiters();
     Ok(())
 }
 
