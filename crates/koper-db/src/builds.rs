@@ -232,6 +232,15 @@ pub struct PackageSummary {
     pub latest_succeeded: Option<BuildId>,
 }
 
+/// A package as a listing orders it, before its summary is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageKey {
+    /// The package.
+    pub name: String,
+    /// Copr's id for it: its record's, else its first build's.
+    pub id: i64,
+}
+
 /// Per package name in `names`: its first, newest and newest successful
 /// build, each one lookup in `builds_by_package` (`$1` the project, `$2`
 /// the succeeded state).
@@ -515,31 +524,73 @@ impl Database {
             .await
     }
 
-    /// Every package a project built, by name, with the builds that
-    /// summarise it. Reads a few index entries per package, not the
-    /// builds: the names come from skipping through `builds_by_package`.
-    pub async fn package_summaries(&self, project_id: i64) -> Result<Vec<PackageSummary>, DbError> {
-        let rows = sqlx::query(&format!(
-            "WITH RECURSIVE names (name) AS (
-                 SELECT (SELECT package_name FROM builds
-                         WHERE project_id = $1 AND package_name IS NOT NULL
-                         ORDER BY package_name LIMIT 1)
+    /// Every package of a project with Copr's id for it (its record's,
+    /// else its first build's), in byte order of name: the names built
+    /// (one step through `builds_by_package` per name, whose first entry
+    /// is also the first build) and the records never built. Reads no
+    /// summaries: a listing pages these first.
+    pub async fn package_keys(&self, project_id: i64) -> Result<Vec<PackageKey>, DbError> {
+        let rows = sqlx::query(
+            "WITH RECURSIVE firsts (name, id) AS (
+                 SELECT package_name, id FROM (
+                     SELECT package_name, id FROM builds
+                     WHERE project_id = $1 AND package_name IS NOT NULL
+                     ORDER BY package_name, id LIMIT 1) first_build
                  UNION ALL
-                 SELECT (SELECT n.package_name FROM builds n
-                         WHERE n.project_id = $1 AND n.package_name > names.name
-                         ORDER BY n.package_name LIMIT 1)
-                 FROM names WHERE names.name IS NOT NULL)
-             {PACKAGE_SUMMARY}"
-        ))
+                 SELECT n.package_name, n.id FROM firsts
+                 JOIN builds n ON n.id = (
+                     SELECT x.id FROM builds x
+                     WHERE x.project_id = $1 AND x.package_name > firsts.name
+                     ORDER BY x.package_name, x.id LIMIT 1))
+             SELECT firsts.name, COALESCE(r.id, firsts.id) AS id FROM firsts
+                 LEFT JOIN packages r ON r.project_id = $1 AND r.name = firsts.name
+             UNION ALL
+             SELECT r.name, r.id FROM packages r
+             WHERE r.project_id = $1 AND NOT EXISTS (
+                 SELECT 1 FROM builds b WHERE b.project_id = $1 AND b.package_name = r.name)",
+        )
         .bind(project_id)
-        .bind(BuildState::Succeeded.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let mut summaries: Vec<PackageSummary> = rows
+        let mut keys: Vec<PackageKey> = rows
             .iter()
-            .filter_map(|row| summary_from_row(row).transpose())
-            .collect::<Result<_, _>>()?;
+            .map(|row| {
+                Ok(PackageKey {
+                    name: row.try_get("name")?,
+                    id: row.try_get("id")?,
+                })
+            })
+            .collect::<Result<_, DbError>>()?;
         // Byte order, whatever the database's collation.
+        keys.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(keys)
+    }
+
+    /// The summaries of the named packages of a project that have builds,
+    /// in byte order of name (names without builds are left out).
+    pub async fn package_summaries_named(
+        &self,
+        project_id: i64,
+        names: &[&str],
+    ) -> Result<Vec<PackageSummary>, DbError> {
+        let mut summaries = Vec::with_capacity(names.len());
+        // Bounded lists: every database takes a few hundred parameters.
+        for chunk in names.chunks(500) {
+            let values = (3..3 + chunk.len())
+                .map(|n| format!("(CAST(${n} AS TEXT))"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("WITH names (name) AS (VALUES {values}) {PACKAGE_SUMMARY}");
+            let mut query = sqlx::query(&sql)
+                .bind(project_id)
+                .bind(BuildState::Succeeded.as_str());
+            for name in chunk {
+                query = query.bind(*name);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                summaries.extend(summary_from_row(&row)?);
+            }
+        }
         summaries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(summaries)
     }

@@ -37,7 +37,7 @@ use sqlx::any::AnyPoolOptions;
 
 pub use builders::Builder;
 pub use builds::{
-    BatchPlacement, BuildFilter, BuildQuery, BuildRow, MadeSource, NewBuild, NewSource,
+    BatchPlacement, BuildFilter, BuildQuery, BuildRow, MadeSource, NewBuild, NewSource, PackageKey,
     PackageSummary,
 };
 pub use groups::{GroupMember, GroupRow};

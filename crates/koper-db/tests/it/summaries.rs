@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use koper_db::{
     BatchPlacement, BuildQuery, BuildRow, Database, MadeSource, NewBuild, NewProject, NewSource,
-    PackageSummary,
+    PackageKey, PackageSourceRow, PackageSummary,
 };
 use koper_types::{BuildId, BuildState, ChrootName, aggregate_state};
 
@@ -273,7 +273,13 @@ async fn package_summaries_name_the_first_newest_and_newest_successful_build() {
     on_both(|t| async move {
         let db = &t.db;
         let project_id = project(db).await;
-        assert!(db.package_summaries(project_id).await.unwrap().is_empty());
+        let named = ["a", "b", "c", "zz"];
+        assert!(
+            db.package_summaries_named(project_id, &named)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let a1 = submit(db, project_id, Some("a"), &[1], false).await;
         let b1 = submit(db, project_id, Some("b"), &[1], false).await;
         let a2 = submit(db, project_id, Some("a"), &[1], false).await;
@@ -283,7 +289,13 @@ async fn package_summaries_name_the_first_newest_and_newest_successful_build() {
         set_states(db, a3, None, &[BuildState::Failed]).await;
         // A build from git is summarised once its source RPM names it.
         let git = submit(db, project_id, None, &[1], true).await;
-        assert_eq!(db.package_summaries(project_id).await.unwrap().len(), 2);
+        assert_eq!(
+            db.package_summaries_named(project_id, &named)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
         let made = MadeSource {
             path: "uploads/y/c-1-1.src.rpm",
             sha256: "ab",
@@ -293,7 +305,10 @@ async fn package_summaries_name_the_first_newest_and_newest_successful_build() {
             built_in: &[],
         };
         db.source_made(git, &made).await.unwrap();
-        let summaries = db.package_summaries(project_id).await.unwrap();
+        let summaries = db
+            .package_summaries_named(project_id, &named)
+            .await
+            .unwrap();
         let a = PackageSummary {
             name: "a".into(),
             first_build: a1,
@@ -312,7 +327,16 @@ async fn package_summaries_name_the_first_newest_and_newest_successful_build() {
             latest: git,
             latest_succeeded: None,
         };
-        assert_eq!(summaries, [a.clone(), b, c], "{}", t.name);
+        assert_eq!(summaries, [a.clone(), b.clone(), c], "{}", t.name);
+        // Only the names asked for are read.
+        assert_eq!(
+            db.package_summaries_named(project_id, &["b", "nothing"])
+                .await
+                .unwrap(),
+            [b],
+            "{}",
+            t.name
+        );
         assert_eq!(
             db.package_summary(project_id, "a").await.unwrap(),
             Some(a),
@@ -320,6 +344,65 @@ async fn package_summaries_name_the_first_newest_and_newest_successful_build() {
             t.name
         );
         assert_eq!(db.package_summary(project_id, "zz").await.unwrap(), None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn package_keys_list_every_package_with_coprs_id_and_records_are_read_by_name() {
+    on_both(|t| async move {
+        let db = &t.db;
+        let project_id = project(db).await;
+        assert!(db.package_keys(project_id).await.unwrap().is_empty());
+        let source = PackageSourceRow {
+            source_type: "scm",
+            source_json: r#"{"clone_url":"https://x/r.git"}"#,
+            webhook_rebuild: false,
+        };
+        // Built only; built and recorded (the record's id wins); recorded
+        // only. Upper case sorts first in byte order, whatever the
+        // database's collation.
+        let a1 = submit(db, project_id, Some("a"), &[1], false).await;
+        submit(db, project_id, Some("a"), &[1], false).await;
+        let upper = submit(db, project_id, Some("Zed"), &[1], false).await;
+        submit(db, project_id, Some("both"), &[1], false).await;
+        let both = db
+            .add_package(project_id, &"both".parse().unwrap(), &source, 5)
+            .await
+            .unwrap();
+        let only = db
+            .add_package(project_id, &"only-record".parse().unwrap(), &source, 5)
+            .await
+            .unwrap();
+        // Not named until its source RPM is made: not listed.
+        submit(db, project_id, None, &[1], true).await;
+        let keys = db.package_keys(project_id).await.unwrap();
+        let expected = [
+            PackageKey {
+                name: "Zed".into(),
+                id: upper.0,
+            },
+            PackageKey {
+                name: "a".into(),
+                id: a1.0,
+            },
+            PackageKey {
+                name: "both".into(),
+                id: both.id,
+            },
+            PackageKey {
+                name: "only-record".into(),
+                id: only.id,
+            },
+        ];
+        assert_eq!(keys, expected, "{}", t.name);
+
+        let records = db
+            .packages_named(project_id, &["only-record", "a", "both"])
+            .await
+            .unwrap();
+        assert_eq!(records, [both, only], "{}", t.name);
+        assert!(db.packages_named(project_id, &[]).await.unwrap().is_empty());
     })
     .await;
 }

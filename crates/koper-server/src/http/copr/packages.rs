@@ -11,7 +11,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::{delete, get, post, put};
 use koper_api::{copr, v1};
-use koper_db::{BuildRow, PackageRow, PackageSummary, ProjectRow};
+use koper_db::{BuildRow, PackageKey, PackageRow, PackageSummary, ProjectRow};
 use koper_types::{BuildId, PackageName};
 
 use crate::app::App;
@@ -95,32 +95,34 @@ impl Listed {
     }
 }
 
-/// Every package of a project by name: its records and the names built
-/// without one. Reads the packages' summaries, not their builds.
-async fn listed_packages(app: &App, project: &ProjectRow) -> CoprResult<Vec<Listed>> {
-    let mut summaries: BTreeMap<String, PackageSummary> = app
+/// The listed packages of a page, in the page's order: their records and
+/// summaries, read for these names alone.
+async fn listed_packages(
+    app: &App,
+    project: &ProjectRow,
+    page: &[PackageKey],
+) -> CoprResult<Vec<Listed>> {
+    let names: Vec<&str> = page.iter().map(|key| key.name.as_str()).collect();
+    let mut summaries: HashMap<String, PackageSummary> = app
         .db()
-        .package_summaries(project.id)
+        .package_summaries_named(project.id, &names)
         .await?
         .into_iter()
         .map(|summary| (summary.name.clone(), summary))
         .collect();
-    let mut records: BTreeMap<String, PackageRow> = app
+    let mut records: HashMap<String, PackageRow> = app
         .db()
-        .list_packages(project.id)
+        .packages_named(project.id, &names)
         .await?
         .into_iter()
         .map(|row| (row.name.to_string(), row))
         .collect();
-    let mut names: Vec<String> = records.keys().chain(summaries.keys()).cloned().collect();
-    names.sort();
-    names.dedup();
-    Ok(names
-        .into_iter()
-        .map(|name| Listed {
-            record: records.remove(&name),
-            summary: summaries.remove(&name),
-            name,
+    Ok(page
+        .iter()
+        .map(|key| Listed {
+            record: records.remove(&key.name),
+            summary: summaries.remove(&key.name),
+            name: key.name.clone(),
         })
         .collect())
 }
@@ -239,14 +241,17 @@ async fn list(
     let fields = Fields::from_query(query.as_deref())?;
     let paging = Paging::read(&fields, &["id", "name"])?;
     let project = named_project(&app, &fields).await?;
-    let mut listed = listed_packages(&app, &project).await?;
+    // Paged by name and id alone: only the page's summaries and builds
+    // are read.
+    let mut keys = app.db().package_keys(project.id).await?;
     if paging.order == "id" {
-        listed.sort_by_key(Listed::id);
+        // Stable: equal ids stay in name order.
+        keys.sort_by_key(|key| key.id);
     }
-    // Paged before the builds are read: only the page's are.
-    let page = paging.page(listed);
+    let page = paging.page(keys);
+    let listed = listed_packages(&app, &project, &page.items).await?;
     Ok(Json(copr::Page {
-        items: packages(&app, &project, &page.items).await?,
+        items: packages(&app, &project, &listed).await?,
         meta: page.meta,
     }))
 }
