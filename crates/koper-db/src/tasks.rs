@@ -30,6 +30,9 @@ pub struct TaskRow {
     pub attempts: i64,
     /// What the builder reported, before publishing finished.
     pub outcome: Option<String>,
+    /// The lease the outcome was reported under; kept after the task
+    /// ended, for the logs a builder sends after the outcome.
+    pub reported_lease_id: Option<String>,
     /// Why it failed.
     pub fail_reason: Option<String>,
     /// Its result directory name in the chroot repo (`00000001-hello`).
@@ -44,7 +47,7 @@ pub struct TaskRow {
 }
 
 pub(crate) const TASK_COLUMNS: &str = "id, build_id, chroot, arch, state, builder_id, lease_id,
-    lease_expires_on, attempts, outcome, fail_reason, result_dir, started_on, ended_on, built_in";
+    lease_expires_on, attempts, outcome, reported_lease_id, fail_reason, result_dir, started_on, ended_on, built_in";
 
 pub(crate) fn task_from_row(row: &AnyRow) -> Result<TaskRow, DbError> {
     Ok(TaskRow {
@@ -58,6 +61,7 @@ pub(crate) fn task_from_row(row: &AnyRow) -> Result<TaskRow, DbError> {
         lease_expires_on: row.try_get("lease_expires_on")?,
         attempts: row.try_get("attempts")?,
         outcome: row.try_get("outcome")?,
+        reported_lease_id: row.try_get("reported_lease_id")?,
         fail_reason: row.try_get("fail_reason")?,
         result_dir: row.try_get("result_dir")?,
         started_on: row.try_get("started_on")?,
@@ -158,7 +162,8 @@ impl Database {
         now: i64,
     ) -> Result<bool, DbError> {
         let updated = sqlx::query(
-            "UPDATE build_chroots SET outcome = $1, fail_reason = $2, reported_on = $7
+            "UPDATE build_chroots SET outcome = $1, fail_reason = $2, reported_on = $7,
+                 reported_lease_id = $4
              WHERE id = $3 AND lease_id = $4 AND outcome IS NULL AND state IN ($5, $6)",
         )
         .bind(outcome)

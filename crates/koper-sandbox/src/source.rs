@@ -452,32 +452,17 @@ impl SourceJob<'_> {
             true,
             &limits,
         )?;
-        let used = fsutil::disk_usage(&dirs.checkout);
-        if matches!(done.ended, Ended::DiskLimitExceeded(_)) || used > cap {
-            let reason = format!(
-                "the spec's sources are larger than {} MiB (the limit of a checkout) and were not built",
-                (cap >> 20).max(1)
-            );
-            return Ok(Some(failed(logs, Channel::Root, reason)));
-        }
-        if matches!(done.ended, Ended::TimedOut)
-            && fetch_deadline.is_some_and(|d| Instant::now() >= d)
-        {
-            let reason = format!(
-                "fetching the spec's sources took longer than {} s and was stopped",
-                CLONE_TIMEOUT.as_secs()
-            );
-            return Ok(Some(failed(logs, Channel::Root, reason)));
-        }
-        if !done.success() {
-            return Ok(Some(self.step_failed(
-                logs,
-                Channel::Root,
-                &done,
-                "fetching the spec's sources",
-            )));
-        }
-        Ok(None)
+        Ok(self.checkout_ended(
+            logs,
+            &done,
+            &dirs.checkout,
+            fetch_deadline,
+            CheckoutStep {
+                what: "fetching the spec's sources",
+                too_large: "the spec's sources are larger than",
+                too_slow: "fetching the spec's sources took",
+            },
+        ))
     }
 
     fn limits(&self, disk: Option<u64>) -> Limits<'_> {
@@ -566,33 +551,51 @@ impl SourceJob<'_> {
             true,
             &limits,
         )?;
-        // A small clone ends between two measurements: measure once more.
+        Ok(self.checkout_ended(
+            logs,
+            &done,
+            checkout,
+            clone_deadline,
+            CheckoutStep {
+                what: "git clone",
+                too_large: "the repository is larger than",
+                too_slow: "cloning took",
+            },
+        ))
+    }
+
+    /// What a step that fills the checkout ended as: `Some` when it went
+    /// past the checkout's size cap, its own deadline, or failed.
+    fn checkout_ended(
+        &self,
+        logs: &mut Logs<'_>,
+        done: &Finished,
+        checkout: &Path,
+        step_deadline: Option<Instant>,
+        step: CheckoutStep,
+    ) -> Option<BuildOutcome> {
+        let cap = self.request.max_checkout_bytes;
+        // A small step ends between two measurements: measure once more.
         let used = fsutil::disk_usage(checkout);
         if matches!(done.ended, Ended::DiskLimitExceeded(_)) || used > cap {
             let reason = format!(
-                "the repository is larger than {} MiB (the limit of a checkout) and was not built",
+                "{} {} MiB (the limit of a checkout); nothing was built",
+                step.too_large,
                 (cap >> 20).max(1)
             );
-            return Ok(Some(failed(logs, Channel::Root, reason)));
+            return Some(failed(logs, Channel::Root, reason));
         }
         if matches!(done.ended, Ended::TimedOut)
-            && clone_deadline.is_some_and(|d| Instant::now() >= d)
+            && step_deadline.is_some_and(|d| Instant::now() >= d)
         {
             let reason = format!(
-                "cloning took longer than {} s and was stopped",
+                "{} longer than {} s and was stopped",
+                step.too_slow,
                 CLONE_TIMEOUT.as_secs()
             );
-            return Ok(Some(failed(logs, Channel::Root, reason)));
+            return Some(failed(logs, Channel::Root, reason));
         }
-        if !done.success() {
-            return Ok(Some(self.step_failed(
-                logs,
-                Channel::Root,
-                &done,
-                "git clone",
-            )));
-        }
-        Ok(None)
+        (!done.success()).then(|| self.step_failed(logs, Channel::Root, done, step.what))
     }
 
     /// Takes the one source RPM out of the output directory.
@@ -917,6 +920,16 @@ fn find_spec(checkout: &Path, workdir: &Path, spec: &str) -> Result<Option<PathB
             }
         )),
     }
+}
+
+/// How a step that fills the checkout is named in its failures.
+struct CheckoutStep {
+    /// The step, as a failed step is reported.
+    what: &'static str,
+    /// Starts the message when the checkout went past its size cap.
+    too_large: &'static str,
+    /// Starts the message when the step ran past its own deadline.
+    too_slow: &'static str,
 }
 
 #[cfg(test)]

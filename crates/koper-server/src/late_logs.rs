@@ -49,7 +49,11 @@ where
         .task_by_id(task_id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("task {task_id} does not exist")))?;
-    if task.lease_id.as_deref() != Some(lease_id) || task.outcome.as_deref() != Some("succeeded") {
+    // The lease ends with the publish, which may be done before rpmlint
+    // is: the lease that reported the outcome is what is checked.
+    if task.reported_lease_id.as_deref() != Some(lease_id)
+        || task.outcome.as_deref() != Some("succeeded")
+    {
         tracing::warn!(
             task.id = task_id,
             "refused a late log not under the lease that reported success"

@@ -163,9 +163,7 @@ async fn prepare_task(app: &App, task: &TaskRow, lease_id: &str) -> Result<Task>
         max_log_bytes: app.config().max_log_bytes,
         enable_net: project.buildroot.enable_net,
         source: None,
-        // Not offered yet: an end-to-end build did not get its findings
-        // through this path (see docs/performance.md).
-        late_logs: false,
+        late_logs: true,
     })
 }
 

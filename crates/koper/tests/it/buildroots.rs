@@ -78,6 +78,11 @@ fn a_package_links_against_a_library_from_the_project_it_depends_on() {
     while !findings.exists() && since.elapsed() < std::time::Duration::from_secs(60) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    assert!(
+        findings.exists(),
+        "no rpmlint.log.gz; server log:\n{}",
+        world.server.log()
+    );
     let lint = gunzip(&findings);
     assert!(lint.contains("usefoo"), "{lint}");
     // dnf checked the dependency's signatures with its key.

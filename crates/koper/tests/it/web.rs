@@ -761,9 +761,15 @@ fn a_git_build_from_the_web_form_shows_rpmlint_findings_on_its_page() {
             tokio::time::sleep(Duration::from_secs(2)).await;
             client.goto(build_page.as_str()).await.unwrap();
         }
-        let text = page_text(client).await;
+        // rpmlint's findings follow the outcome (late logs).
+        let mut text = page_text(client).await;
+        while !text.contains("rpmlint: ") {
+            assert!(Instant::now() < deadline, "no rpmlint findings: {text}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            client.goto(build_page.as_str()).await.unwrap();
+            text = page_text(client).await;
+        }
         assert!(text.contains("hello 2.0-1"), "{text}");
-        assert!(text.contains("rpmlint: "), "{text}");
         let warnings = client
             .find_all(Locator::Css("ul.findings li.finding-warning"))
             .await
