@@ -114,6 +114,8 @@ impl Worker {
 
     async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut backoff = Duration::from_secs(1);
+        // rpmlint still checking this slot's last build, already reported.
+        let mut trailing: Option<tokio::task::JoinHandle<()>> = None;
         while !*stop.borrow() {
             let lease = tokio::select! {
                 lease = self.client.lease(
@@ -127,7 +129,12 @@ impl Worker {
             match lease {
                 Ok(Some(task)) => {
                     backoff = Duration::from_secs(1);
-                    self.handle(task).await;
+                    // One build's rpmlint at most trails behind the next
+                    // build of this slot.
+                    if let Some(linting) = trailing.take() {
+                        let _ = linting.await;
+                    }
+                    trailing = self.handle(task).await;
                 }
                 Ok(None) => backoff = Duration::from_secs(1),
                 Err(ProtocolError::SlowDown(wait)) => tokio::time::sleep(wait).await,
@@ -141,9 +148,16 @@ impl Worker {
                 }
             }
         }
+        // A drain ends once rpmlint's findings are sent too.
+        if let Some(linting) = trailing {
+            let _ = linting.await;
+        }
     }
 
-    async fn handle(&self, task: Task) {
+    /// Builds a task and reports it; what is left running is rpmlint
+    /// checking a build already reported successful, sending its
+    /// findings when done (the slot may lease its next task meanwhile).
+    async fn handle(&self, task: Task) -> Option<tokio::task::JoinHandle<()>> {
         tracing::info!(task.id = task.task_id, build.id = %task.build_id,
             chroot = %task.chroot.name, slot = self.slot, "building");
         let task_dir = self
@@ -168,7 +182,7 @@ impl Worker {
             Err(ProtocolError::LeaseLost) => {
                 tracing::warn!(task.id = task.task_id, "lease lost; dropping the task");
                 let _ = tokio::fs::remove_dir_all(&task_dir).await;
-                return;
+                return None;
             }
             Err(e) => (
                 Outcome::Failed,
@@ -178,17 +192,31 @@ impl Worker {
         };
         let reported = self.report(&task, outcome, reason).await;
         let reported_in = started.elapsed() - built_in;
-        if let (true, Some(lint)) = (reported, lint) {
-            self.send_lint(&task, lint, &task_dir).await;
-        }
-        let _ = tokio::fs::remove_dir_all(&task_dir).await;
         tracing::info!(
             task.id = task.task_id,
-            "task done: built and uploaded in {} ms, reported in {} ms, rpmlint's findings sent {} ms later",
+            "task done: built and uploaded in {} ms, reported in {} ms",
             built_in.as_millis(),
             reported_in.as_millis(),
-            (started.elapsed() - built_in - reported_in).as_millis()
         );
+        let client = self.client.clone();
+        let trailing = async move {
+            if let Some(lint) = lint {
+                let findings = task_dir.join(LINT_LOG);
+                // Unsent findings are dropped, never the build: it is
+                // reported already.
+                let linted = lint.await;
+                if reported {
+                    send_lint(&client, &task, linted, &findings).await;
+                    tracing::info!(
+                        task.id = task.task_id,
+                        "rpmlint's findings sent {} ms after the report",
+                        (started.elapsed() - built_in - reported_in).as_millis()
+                    );
+                }
+            }
+            let _ = tokio::fs::remove_dir_all(&task_dir).await;
+        };
+        Some(tokio::spawn(trailing))
     }
 
     /// Reports the outcome (trying again while the server cannot be
@@ -228,30 +256,6 @@ impl Worker {
                 tracing::error!(task.id = task.task_id, error = %e, "cannot report the outcome");
                 false
             }
-        }
-    }
-
-    /// Waits for rpmlint, which went on checking the packages of a build
-    /// already reported, and sends its findings.
-    async fn send_lint(&self, task: &Task, lint: LintRun, task_dir: &Path) {
-        match lint.await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::warn!(task.id = task.task_id, error = %e, "rpmlint could not run");
-            }
-            Err(e) => tracing::warn!(task.id = task.task_id, error = %e, "rpmlint could not run"),
-        }
-        let findings = task_dir.join(LINT_LOG);
-        if !tokio::fs::try_exists(&findings).await.unwrap_or(false) {
-            // The buildroot has no rpmlint.
-            return;
-        }
-        let sent = with_retries(task, "sending rpmlint's findings", || {
-            self.client.upload_late_log(task, &findings)
-        })
-        .await;
-        if let Err(e) = sent {
-            tracing::warn!(task.id = task.task_id, error = %e, "cannot send rpmlint's findings");
         }
     }
 
@@ -450,6 +454,32 @@ impl LogSink for ChannelSink {
 
 /// The sandbox's thread of a build, which may still be running rpmlint
 /// after the build was reported.
+/// Sends the findings of rpmlint, which went on checking the packages of
+/// a build already reported.
+async fn send_lint(
+    client: &Client,
+    task: &Task,
+    linted: Result<Result<BuildOutcome, koper_sandbox::SandboxError>, tokio::task::JoinError>,
+    findings: &Path,
+) {
+    match linted {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(task.id = task.task_id, error = %e, "rpmlint could not run"),
+        Err(e) => tracing::warn!(task.id = task.task_id, error = %e, "rpmlint could not run"),
+    }
+    if !tokio::fs::try_exists(findings).await.unwrap_or(false) {
+        // The buildroot has no rpmlint.
+        return;
+    }
+    let sent = with_retries(task, "sending rpmlint's findings", || {
+        client.upload_late_log(task, findings)
+    })
+    .await;
+    if let Err(e) = sent {
+        tracing::warn!(task.id = task.task_id, error = %e, "cannot send rpmlint's findings");
+    }
+}
+
 type LintRun = tokio::task::JoinHandle<Result<BuildOutcome, koper_sandbox::SandboxError>>;
 
 /// Where rpmlint's findings go when they are sent after the outcome: in

@@ -293,6 +293,14 @@ fn sigterm_lets_a_builder_finish_its_build_and_take_no_new_one() {
         b["state"] == "succeeded"
     });
     assert_eq!(first["chroots"][0]["attempts"], 1);
+    // The drain waited for rpmlint, which checks a build after its report.
+    let findings = world
+        .results()
+        .join("alice/hello")
+        .join(host_chroot())
+        .join("00000001-slow")
+        .join("rpmlint.log.gz");
+    assert!(findings.exists(), "{}", world.server.log());
     let second = world.build_json(2);
     assert_eq!(second["state"], "pending", "{second:#}");
     assert_eq!(second["chroots"][0]["attempts"], 0);
