@@ -232,6 +232,24 @@ pub struct PackageSummary {
     pub latest_succeeded: Option<BuildId>,
 }
 
+/// One package in one chroot, as Copr's monitor shows it: that chroot of
+/// the package's newest build in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorEntry {
+    /// The package.
+    pub package: String,
+    /// The chroot.
+    pub chroot: ChrootName,
+    /// The newest build of the package in this chroot.
+    pub build_id: BuildId,
+    /// Its `[epoch:]version-release`.
+    pub package_version: Option<String>,
+    /// The state of its chroot.
+    pub state: BuildState,
+    /// Its result directory name in the chroot repo, once it has one.
+    pub result_dir: Option<String>,
+}
+
 /// A package as a listing orders it, before its summary is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageKey {
@@ -707,14 +725,16 @@ impl Database {
         Ok(builds)
     }
 
-    /// Per package and chroot of a project: the newest build. Skips from
-    /// one (package, chroot) pair to the next in `build_chroots_by_package`
-    /// and takes each pair's newest build from the same index, so the cost
-    /// follows the pairs, not the builds.
-    pub async fn latest_builds_by_chroot(
-        &self,
-        project_id: i64,
-    ) -> Result<Vec<(String, String, BuildId)>, DbError> {
+    /// Per package and chroot of a project: that chroot of the package's
+    /// newest build in it (Copr's monitor). Skips from one (package,
+    /// chroot) pair to the next in `build_chroots_by_package` and takes
+    /// each pair's newest chroot row from the same index, so the cost
+    /// follows the pairs, not the builds; only the columns shown are read.
+    /// The next pair is the next chroot of the package, else the next
+    /// package's first: two seeks, where SQLite walks every build of the
+    /// pair for one row-value comparison `(package, chroot) > (...)`.
+    /// Ordered by package, then chroot (byte order).
+    pub async fn monitor_entries(&self, project_id: i64) -> Result<Vec<MonitorEntry>, DbError> {
         let rows = sqlx::query(
             "WITH RECURSIVE pairs (package_name, chroot) AS (
                  SELECT package_name, chroot FROM (
@@ -723,29 +743,47 @@ impl Database {
                      ORDER BY package_name, chroot LIMIT 1) first_pair
                  UNION ALL
                  SELECT n.package_name, n.chroot FROM pairs
-                 JOIN build_chroots n ON n.id = (
-                     SELECT x.id FROM build_chroots x
-                     WHERE x.project_id = $1
-                         AND (x.package_name, x.chroot) > (pairs.package_name, pairs.chroot)
-                     ORDER BY x.package_name, x.chroot LIMIT 1))
-             SELECT pairs.package_name, pairs.chroot,
-                 (SELECT MAX(m.build_id) FROM build_chroots m
-                  WHERE m.project_id = $1 AND m.package_name = pairs.package_name
-                      AND m.chroot = pairs.chroot) AS build_id
-             FROM pairs",
+                 JOIN build_chroots n ON n.id = COALESCE(
+                     (SELECT x.id FROM build_chroots x
+                      WHERE x.project_id = $1 AND x.package_name = pairs.package_name
+                          AND x.chroot > pairs.chroot
+                      ORDER BY x.chroot LIMIT 1),
+                     (SELECT x.id FROM build_chroots x
+                      WHERE x.project_id = $1 AND x.package_name > pairs.package_name
+                      ORDER BY x.package_name, x.chroot LIMIT 1)))
+             SELECT pairs.package_name, pairs.chroot, c.build_id, c.state, c.result_dir,
+                 b.package_version
+             FROM pairs
+             JOIN build_chroots c ON c.id = (
+                 SELECT m.id FROM build_chroots m
+                 WHERE m.project_id = $1 AND m.package_name = pairs.package_name
+                     AND m.chroot = pairs.chroot
+                 ORDER BY m.build_id DESC LIMIT 1)
+             JOIN builds b ON b.id = c.build_id
+             WHERE pairs.chroot <> $2",
         )
         .bind(project_id)
+        .bind(ChrootName::SOURCE_BUILDS)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
+        let mut entries: Vec<MonitorEntry> = rows
+            .iter()
             .map(|row| {
-                Ok((
-                    row.try_get("package_name")?,
-                    row.try_get("chroot")?,
-                    BuildId(row.try_get("build_id")?),
-                ))
+                Ok(MonitorEntry {
+                    package: row.try_get("package_name")?,
+                    chroot: parse_column(&row.try_get::<String, _>("chroot")?, "chroot")?,
+                    build_id: BuildId(row.try_get("build_id")?),
+                    package_version: row.try_get("package_version")?,
+                    state: parse_column(&row.try_get::<String, _>("state")?, "state")?,
+                    result_dir: row.try_get("result_dir")?,
+                })
             })
-            .collect()
+            .collect::<Result<_, DbError>>()?;
+        // Byte order, whatever the database's collation.
+        entries.sort_by(|a, b| {
+            (a.package.as_str(), a.chroot.as_str()).cmp(&(b.package.as_str(), b.chroot.as_str()))
+        });
+        Ok(entries)
     }
 
     /// Deletes a build and its chroots.

@@ -37,8 +37,8 @@ use sqlx::any::AnyPoolOptions;
 
 pub use builders::Builder;
 pub use builds::{
-    BatchPlacement, BuildFilter, BuildQuery, BuildRow, MadeSource, NewBuild, NewSource, PackageKey,
-    PackageSummary,
+    BatchPlacement, BuildFilter, BuildQuery, BuildRow, MadeSource, MonitorEntry, NewBuild,
+    NewSource, PackageKey, PackageSummary,
 };
 pub use groups::{GroupMember, GroupRow};
 pub use locks::RepoLock;

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use koper_db::{
-    BatchPlacement, BuildQuery, BuildRow, Database, MadeSource, NewBuild, NewProject, NewSource,
-    PackageKey, PackageSourceRow, PackageSummary,
+    BatchPlacement, BuildQuery, BuildRow, Database, MadeSource, MonitorEntry, NewBuild, NewProject,
+    NewSource, PackageKey, PackageSourceRow, PackageSummary,
 };
 use koper_types::{BuildId, BuildState, ChrootName, aggregate_state};
 
@@ -416,16 +416,39 @@ async fn the_monitor_gets_the_newest_build_per_package_and_chroot() {
         let a_one = submit(db, project_id, Some("a"), &[1], false).await;
         let b_two = submit(db, project_id, Some("b"), &[2], false).await;
         let b_gone = submit(db, project_id, Some("b"), &[2, 3], false).await;
+        // Not named yet: not shown.
         submit(db, project_id, None, &[1], true).await;
+        // Named by its source task, which is not a chroot of the monitor.
+        let git = submit(db, project_id, None, &[1], true).await;
+        let made = MadeSource {
+            path: "uploads/y/C-2-1.src.rpm",
+            sha256: "ab",
+            bytes: 10,
+            package_name: &"C".parse().unwrap(),
+            package_version: "2-1",
+            built_in: &[],
+        };
+        db.source_made(git, &made).await.unwrap();
+        set_states(db, a_one, None, &[BuildState::Failed]).await;
         db.delete_build(b_gone).await.unwrap();
-        let mut latest = db.latest_builds_by_chroot(project_id).await.unwrap();
-        latest.sort();
-        let expected: Vec<(String, String, BuildId)> = vec![
-            ("a".into(), "host-1-x86_64".into(), a_one),
-            ("a".into(), "host-2-x86_64".into(), a_both),
-            ("b".into(), "host-2-x86_64".into(), b_two),
+        let entries = db.monitor_entries(project_id).await.unwrap();
+        let entry =
+            |package: &str, release: u32, build_id: BuildId, state: BuildState| MonitorEntry {
+                package: package.into(),
+                chroot: format!("host-{release}-x86_64").parse().unwrap(),
+                build_id,
+                package_version: Some(if package == "C" { "2-1" } else { "1-1" }.into()),
+                state,
+                result_dir: None,
+            };
+        // Byte order: upper case first.
+        let expected = [
+            entry("C", 1, git, BuildState::Pending),
+            entry("a", 1, a_one, BuildState::Failed),
+            entry("a", 2, a_both, BuildState::Pending),
+            entry("b", 2, b_two, BuildState::Pending),
         ];
-        assert_eq!(latest, expected, "{}", t.name);
+        assert_eq!(entries, expected, "{}", t.name);
     })
     .await;
 }

@@ -2,6 +2,7 @@
 
 use koper_api::copr;
 use koper_db::{BuildRow, ProjectRow, TaskRow};
+use koper_types::{ChrootName, OwnerName, ProjectName};
 
 use crate::app::App;
 use crate::builds::state_of;
@@ -91,16 +92,22 @@ pub fn build_chroot(app: &App, build: &BuildRow, task: &TaskRow) -> copr::BuildC
         state: task.state.to_string(),
         started_on: task.started_on,
         ended_on: task.ended_on,
-        result_url: task.result_dir.as_ref().map(|dir| {
-            format!(
-                "{}/{}/{}/{}/{dir}/",
-                app.results_url(),
-                build.owner,
-                build.project,
-                task.chroot
-            )
-        }),
+        result_url: task
+            .result_dir
+            .as_ref()
+            .map(|dir| result_url(app, &build.owner, &build.project, &task.chroot, dir)),
     }
+}
+
+/// The URL of a build chroot's result directory `dir`.
+pub fn result_url(
+    app: &App,
+    owner: &OwnerName,
+    project: &ProjectName,
+    chroot: &ChrootName,
+    dir: &str,
+) -> String {
+    format!("{}/{owner}/{project}/{chroot}/{dir}/", app.results_url())
 }
 
 /// Copr's paging parameters: `limit` (none: everything), `offset`,

@@ -1,14 +1,12 @@
 //! What dnf5's copr plugin reads to enable a project (`rpmrepo`), and the
 //! per-package state overview `copr-cli monitor` prints.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
-use koper_db::BuildRow;
-use koper_types::BuildId;
 use serde_json::{Map, Value, json};
 
 use crate::app::App;
@@ -16,7 +14,7 @@ use crate::error::Error;
 use crate::keys::PUBKEY_FILE;
 use crate::projects::repo_url;
 
-use super::objects::build_chroot;
+use super::objects::result_url;
 use super::{CoprResult, Fields, find_project, named_project, route};
 
 pub fn routes(router: Router<App>) -> Router<App> {
@@ -66,48 +64,37 @@ async fn monitor(State(app): State<App>, RawQuery(query): RawQuery) -> CoprResul
             return Err(Error::bad_request(format!("Wrong additional field: {field}")).into());
         }
     }
-    // The database finds the newest build per package and chroot; only
-    // those builds are read.
-    let latest = app.db().latest_builds_by_chroot(project.id).await?;
-    let mut ids: Vec<i64> = latest.iter().map(|(_, _, id)| id.0).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let builds: HashMap<BuildId, BuildRow> = app
-        .db()
-        .builds_by_ids(&ids)
-        .await?
-        .into_iter()
-        .map(|b| (b.id, b))
-        .collect();
+    // One row per package and chroot, with the columns shown: the newest
+    // build's chroot, found and read by the database.
+    let entries = app.db().monitor_entries(project.id).await?;
     let mut packages: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-    for (name, chroot, id) in &latest {
-        let Some(b) = builds.get(id) else {
-            continue;
-        };
-        for task in b.chroots.iter().filter(|t| t.chroot.as_str() == chroot) {
-            let mut entry = json!({
-                "state": task.state.to_string(),
-                "status": task.state.code(),
-                "build_id": b.id.0,
-                "pkg_version": b.package_version,
-            });
-            let result_url = build_chroot(&app, b, task).result_url;
-            for field in &extra {
-                let value = match field.as_str() {
-                    "url_build" => Some(format!("{}/coprs/build/{}/", app.public_url(), b.id)),
-                    "url_build_log" => result_url.as_ref().map(|dir| {
-                        let suffix = if task.state.is_final() { ".gz" } else { "" };
-                        format!("{dir}builder-live.log{suffix}")
-                    }),
-                    _ => None,
-                };
-                entry[field.as_str()] = value.map_or(Value::Null, Value::String);
-            }
-            packages
-                .entry(name.clone())
-                .or_default()
-                .insert(task.chroot.to_string(), entry);
+    for entry in entries {
+        let mut shown = json!({
+            "state": entry.state.to_string(),
+            "status": entry.state.code(),
+            "build_id": entry.build_id.0,
+            "pkg_version": entry.package_version,
+        });
+        for field in &extra {
+            let value = match field.as_str() {
+                "url_build" => Some(format!(
+                    "{}/coprs/build/{}/",
+                    app.public_url(),
+                    entry.build_id
+                )),
+                "url_build_log" => entry.result_dir.as_ref().map(|dir| {
+                    let dir = result_url(&app, &project.owner, &project.name, &entry.chroot, dir);
+                    let suffix = if entry.state.is_final() { ".gz" } else { "" };
+                    format!("{dir}builder-live.log{suffix}")
+                }),
+                _ => None,
+            };
+            shown[field.as_str()] = value.map_or(Value::Null, Value::String);
         }
+        packages
+            .entry(entry.package)
+            .or_default()
+            .insert(entry.chroot.to_string(), shown);
     }
     let packages: Vec<Value> = packages
         .into_iter()
