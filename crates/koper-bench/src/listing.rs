@@ -10,7 +10,7 @@ use koper_testkit::TestServer;
 use crate::seed;
 use crate::stats::{millis, quantile};
 
-pub fn listing(koper: &Path, builds: usize, requests: usize) -> anyhow::Result<()> {
+pub fn listing(koper: &Path, builds: usize, pending: usize, requests: usize) -> anyhow::Result<()> {
     let server = TestServer::start_with(koper, &["--builders", "0"])?;
     let chroot = format!("host-1-{}", std::env::consts::ARCH);
     let user = server.add_user("alice")?;
@@ -20,6 +20,19 @@ pub fn listing(koper: &Path, builds: usize, requests: usize) -> anyhow::Result<(
     }
     let id = seed::project_id(&server, "alice", "big")?;
     seed::builds(&server, id, builds, &chroot, "succeeded")?;
+
+    // A queue beside it: the page of a pending build explains why it waits
+    // (its turn among every pending task).
+    let out = user.run(&["create", "alice/queue", "--chroot", &chroot])?;
+    if !out.status.success() {
+        bail!("create: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let queue = seed::project_id(&server, "alice", "queue")?;
+    seed::builds(&server, queue, pending, &chroot, "pending")?;
+    let last_pending = seed::sql(
+        &server,
+        &format!("SELECT MAX(id) FROM builds WHERE project_id = {queue}"),
+    )?;
 
     let deep = builds.saturating_sub(100);
     // The build just before the deep page: a client paging by keyset asks
@@ -32,6 +45,7 @@ pub fn listing(koper: &Path, builds: usize, requests: usize) -> anyhow::Result<(
         ),
     )?;
     let copr = "/api_3/build/list?ownername=alice&projectname=big";
+    let pending_build = format!("native API, the newest of {pending} pending builds (explained)");
     // (what, path)
     let pages = [
         (
@@ -62,6 +76,10 @@ pub fn listing(koper: &Path, builds: usize, requests: usize) -> anyhow::Result<(
         (
             "project page /coprs/alice/big/",
             "/coprs/alice/big/".to_owned(),
+        ),
+        (
+            pending_build.as_str(),
+            format!("/api/v1/builds/{last_pending}"),
         ),
     ];
     let http = reqwest::blocking::Client::new();

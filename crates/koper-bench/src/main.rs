@@ -33,7 +33,7 @@ struct Args {
     /// Builds in the throughput comparison.
     #[arg(long, default_value_t = 100)]
     builds: usize,
-    /// Pending tasks for the lease latency.
+    /// Pending tasks for the lease latency, and beside the listings.
     #[arg(long, default_value_t = 10_000)]
     pending: usize,
     /// Simulated builders asking for work at once.
@@ -64,7 +64,7 @@ fn main() -> anyhow::Result<()> {
         lease::lease(&koper, args.pending, args.builders, args.leases_each)?;
     }
     if wanted("listing") {
-        listing::listing(&koper, args.listed, args.requests)?;
+        listing::listing(&koper, args.listed, args.pending, args.requests)?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use crate::keys::KeyStore;
 use crate::login_limit::LoginLimiter;
 use crate::metrics::Metrics;
 use crate::publisher::RepoLocks;
+use crate::queue::SharedQueueView;
 
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
@@ -31,6 +32,7 @@ struct Inner {
     keys: KeyStore,
     metrics: Metrics,
     login_limiter: LoginLimiter,
+    queue_view: SharedQueueView,
 }
 
 impl App {
@@ -55,6 +57,7 @@ impl App {
                 keys: KeyStore::default(),
                 metrics: Metrics::default(),
                 login_limiter: LoginLimiter::default(),
+                queue_view: SharedQueueView::default(),
             }),
         }
     }
@@ -104,6 +107,12 @@ impl App {
     /// Serialises publishes per repository within this process.
     pub fn repo_locks(&self) -> &RepoLocks {
         &self.inner.repo_locks
+    }
+
+    /// The queue as last replayed, shared by the requests that explain
+    /// why builds wait.
+    pub fn queue_view(&self) -> &SharedQueueView {
+        &self.inner.queue_view
     }
 
     /// Loaded project signing keys.

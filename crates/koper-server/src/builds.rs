@@ -572,11 +572,22 @@ pub fn to_api(app: &App, build: &BuildRow) -> v1::Build {
 /// A build as the API shows it, with why its pending chroots wait.
 pub async fn to_api_explained(app: &App, build: &BuildRow) -> Result<v1::Build> {
     let mut shown = to_api(app, build);
-    if build.chroots.iter().any(|c| c.state == BuildState::Pending) {
-        let view = QueueView::load(app).await?;
+    let pending = pending_tasks(std::slice::from_ref(build));
+    if !pending.is_empty() {
+        let view = app.queue_view().get(app, &pending).await?;
         explain(app, &view, build, &mut shown).await?;
     }
     Ok(shown)
+}
+
+/// The ids of the builds' pending chroots.
+fn pending_tasks(builds: &[BuildRow]) -> Vec<i64> {
+    builds
+        .iter()
+        .flat_map(|b| &b.chroots)
+        .filter(|c| c.state == BuildState::Pending)
+        .map(|c| c.id)
+        .collect()
 }
 
 /// Fills in the queue information of a build's pending chroots.
@@ -626,11 +637,9 @@ pub async fn list_builds(
         .await?;
     let next_offset = (rows.len() as i64 == limit).then_some(offset + limit);
     let mut items: Vec<v1::Build> = rows.iter().map(|build| to_api(app, build)).collect();
-    if rows
-        .iter()
-        .any(|b| b.chroots.iter().any(|c| c.state == BuildState::Pending))
-    {
-        let view = QueueView::load(app).await?;
+    let pending = pending_tasks(&rows);
+    if !pending.is_empty() {
+        let view = app.queue_view().get(app, &pending).await?;
         for (build, shown) in rows.iter().zip(items.iter_mut()) {
             explain(app, &view, build, shown).await?;
         }

@@ -4,6 +4,8 @@
 //! durations for the estimate.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use koper_api::v1::{QueueInfo, WaitReason};
 use koper_db::{Builder, FinishedTask, OwnerShare, QueuedTask, RunningTask, fair_order};
@@ -21,7 +23,39 @@ const DEFAULT_BUILD_SECONDS: i64 = 600;
 /// Finished tasks looked at for durations.
 const DURATION_SAMPLE: i64 = 200;
 
-/// Everything needed to explain the queue, read once per request.
+/// How long a loaded view explains the queue to every request: reading
+/// and replaying 10,000 pending tasks takes about 100 ms (debug build), so
+/// pages viewed at once share one replay instead of each making its own.
+const SHARED_VIEW_SECONDS: Duration = Duration::from_secs(1);
+
+/// The queue view shared by the requests of one process (kept in
+/// [`App`]): reloaded when it is older than [`SHARED_VIEW_SECONDS`] or
+/// does not know a pending task asked about (a build newer than it).
+#[derive(Default)]
+pub struct SharedQueueView {
+    /// The latest view and when it was loaded. Held while loading, so
+    /// requests arriving meanwhile wait for that load instead of
+    /// starting their own.
+    latest: tokio::sync::Mutex<Option<(Instant, Arc<QueueView>)>>,
+}
+
+impl SharedQueueView {
+    /// A view that knows every task of `pending` (ids of pending tasks),
+    /// at most [`SHARED_VIEW_SECONDS`] old.
+    pub async fn get(&self, app: &App, pending: &[i64]) -> Result<Arc<QueueView>> {
+        let mut latest = self.latest.lock().await;
+        if let Some((loaded, view)) = latest.as_ref()
+            && view.answers_for(loaded.elapsed(), pending)
+        {
+            return Ok(Arc::clone(view));
+        }
+        let view = Arc::new(QueueView::load(app).await?);
+        *latest = Some((Instant::now(), Arc::clone(&view)));
+        Ok(view)
+    }
+}
+
+/// Everything needed to explain the queue, read at once.
 pub struct QueueView {
     now: i64,
     tasks: HashMap<i64, QueuedTask>,
@@ -66,6 +100,12 @@ impl QueueView {
                 .collect(),
         );
         Ok(view)
+    }
+
+    /// Whether this view, loaded `age` ago, may still explain the pending
+    /// tasks `pending`: it is recent and knows each of them.
+    fn answers_for(&self, age: Duration, pending: &[i64]) -> bool {
+        age < SHARED_VIEW_SECONDS && pending.iter().all(|task| self.tasks.contains_key(task))
     }
 
     /// A view of a queue given in full (what [`QueueView::load`] reads).
@@ -535,6 +575,17 @@ mod tests {
             "{}",
             info.message
         );
+    }
+
+    #[test]
+    fn a_shared_view_answers_for_a_second_and_only_for_tasks_it_knows() {
+        let view = mass_rebuild();
+        let fresh = Duration::from_millis(300);
+        assert!(view.answers_for(fresh, &[1, 3001]));
+        assert!(view.answers_for(fresh, &[]));
+        // A build submitted after the view was loaded: reloaded.
+        assert!(!view.answers_for(fresh, &[1, 3002]));
+        assert!(!view.answers_for(SHARED_VIEW_SECONDS, &[1]));
     }
 
     #[test]
