@@ -360,17 +360,22 @@ impl Client {
         self.json(self.request(Method::GET, &path)).await
     }
 
-    /// A page of a project's builds, newest first.
+    /// A page of a project's builds, newest first: the newest, or those
+    /// older than build `before` (keyset paging: as cheap however deep).
     pub async fn builds(
         &self,
         owner: &OwnerName,
         name: &ProjectName,
         limit: i64,
-        offset: i64,
+        before: Option<BuildId>,
     ) -> Result<v1::Page<v1::Build>, ClientError> {
+        let mut query = vec![("limit", limit)];
+        if let Some(before) = before {
+            query.push(("before", before.0));
+        }
         self.json(
             self.request(Method::GET, &format!("/projects/{owner}/{name}/builds"))
-                .query(&[("limit", limit), ("offset", offset)]),
+                .query(&query),
         )
         .await
     }

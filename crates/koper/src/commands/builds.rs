@@ -18,6 +18,9 @@ use crate::cli::{
 use crate::exit::{CommandResult, Failure};
 use crate::output;
 
+/// Builds asked for per page by `list-builds`.
+const LIST_PAGE: i64 = 500;
+
 /// How often a followed build is polled.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -350,16 +353,27 @@ pub async fn cancel(args: BuildIdArgs) -> CommandResult {
 pub async fn list(args: ListBuildsArgs) -> CommandResult {
     let client = client(&args.client)?;
     let project = project_ref(&client, &args.project)?;
-    let mut builds = Vec::new();
-    let mut offset = 0;
+    let mut builds: Vec<v1::Build> = Vec::new();
+    // Each page asks for the builds older than the last one shown: the
+    // server reads the same few index entries however deep the page.
+    let mut before = None;
     loop {
         let page = client
-            .builds(&project.owner, &project.name, 500, offset)
+            .builds(&project.owner, &project.name, LIST_PAGE, before)
             .await?;
+        let last = page.items.last().map(|b| b.id);
+        if let (Some(before), Some(last)) = (before, last)
+            && last >= before
+        {
+            return Err(Failure::new(
+                1,
+                format!("the server did not page {project}'s builds by keyset (before={before})"),
+            ));
+        }
         builds.extend(page.items);
-        match page.next_offset {
-            Some(next) => offset = next,
-            None => break,
+        match (page.next_offset, last) {
+            (Some(_), Some(last)) => before = Some(last),
+            _ => break,
         }
     }
     match args.output {

@@ -252,3 +252,33 @@ fn koper_cli_drives_a_project_from_create_to_delete() {
     assert_success(&out);
     assert!(!world.results().join("alice/tools").exists());
 }
+
+#[test]
+fn list_builds_walks_a_long_listing_page_by_page() {
+    let world = World::with_args(&["--builders", "0"]);
+    // More builds than three pages hold, made in the database directly
+    // (through the API this would take minutes).
+    let count = 1_234;
+    world
+        .server
+        .sql(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count})
+             INSERT INTO builds (project_id, source_type, source_state, srpm_path, srpm_sha256,
+                 package_name, package_version, timeout, submitted_on)
+             SELECT p.id, 'upload', 'succeeded', 'uploads/x/pkg-1-1.src.rpm', '00',
+                 'pkg' || (n.i % 7), '1-' || n.i, 3600, 1000
+             FROM n, projects p WHERE p.owner_name = 'alice' AND p.name = 'hello'"
+        ))
+        .unwrap();
+    let out = world.alice.run(&["list-builds", "alice/hello"]).unwrap();
+    assert_success(&out);
+    let ids: Vec<i64> = stdout(&out)
+        .lines()
+        .map(|line| line.split('\t').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ids.len(), count, "every build once");
+    assert!(
+        ids.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
+}
