@@ -788,10 +788,22 @@ impl Database {
 
     /// Deletes a build and its chroots.
     pub async fn delete_build(&self, id: BuildId) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        if self.kind == crate::DbKind::Postgres {
+            // A chroot that changes state takes its row, then (by trigger)
+            // its build's; deleting takes the build's, then (by cascade)
+            // its chroots'. Taking the chroots first keeps one order, so
+            // the two never wait on each other in a circle.
+            sqlx::query("SELECT id FROM build_chroots WHERE build_id = $1 ORDER BY id FOR UPDATE")
+                .bind(id.0)
+                .fetch_all(&mut *tx)
+                .await?;
+        }
         sqlx::query("DELETE FROM builds WHERE id = $1")
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -14,6 +14,8 @@ fn postgres_admin_url() -> String {
 pub struct TestDb {
     pub db: Database,
     pub name: &'static str,
+    /// Where to open more connections to the same database.
+    pub url: String,
 }
 
 /// Runs `test` on a fresh SQLite database and on a fresh PostgreSQL one,
@@ -29,6 +31,7 @@ where
     test(TestDb {
         db: db.clone(),
         name: "sqlite",
+        url: url.clone(),
     })
     .await;
     db.close().await;
@@ -46,10 +49,12 @@ where
         .await
         .unwrap();
     let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let db = Database::connect(&format!("{base}/{name}")).await.unwrap();
+    let url = format!("{base}/{name}");
+    let db = Database::connect(&url).await.unwrap();
     test(TestDb {
         db: db.clone(),
         name: "postgres",
+        url,
     })
     .await;
     db.close().await;

@@ -302,3 +302,47 @@ async fn canceling_a_build_cancels_the_chroots_waiting_in_it() {
     })
     .await;
 }
+
+/// A chroot whose state changes while its build is deleted: the change
+/// takes the chroot's row, then (by trigger) the build's; the delete must
+/// not hold the build's row while it waits for the chroot's, or
+/// PostgreSQL cancels one of them as a deadlock.
+#[tokio::test]
+async fn a_build_is_deleted_while_one_of_its_chroots_ends() {
+    use sqlx::Connection;
+    on_both(|t| async move {
+        let (_, build) = project_with_build(&t.db).await;
+        let task = t.db.tasks_of_build(build).await.unwrap()[0].id;
+        if t.name != "postgres" {
+            // One writer at a time: nothing to interleave.
+            t.db.delete_build(build).await.unwrap();
+            return;
+        }
+        sqlx::any::install_default_drivers();
+        let mut ending = sqlx::AnyConnection::connect(&t.url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut ending).await.unwrap();
+        sqlx::query("SELECT id FROM build_chroots WHERE id = $1 FOR UPDATE")
+            .bind(task)
+            .fetch_all(&mut ending)
+            .await
+            .unwrap();
+        let deleting = tokio::spawn({
+            let db = t.db.clone();
+            async move { db.delete_build(build).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        sqlx::query("UPDATE build_chroots SET state = 'succeeded' WHERE id = $1")
+            .bind(task)
+            .execute(&mut ending)
+            .await
+            .expect("the chroot's change is not cancelled as a deadlock");
+        sqlx::query("COMMIT").execute(&mut ending).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(10), deleting)
+            .await
+            .expect("the delete ends")
+            .unwrap()
+            .expect("the delete is not cancelled as a deadlock");
+        assert!(t.db.build_by_id(build).await.unwrap().is_none());
+    })
+    .await;
+}
