@@ -117,6 +117,7 @@ pub struct RunningServer {
     serving: JoinHandle<std::io::Result<()>>,
     expiry: JoinHandle<()>,
     renewal: JoinHandle<()>,
+    spool_sweep: JoinHandle<()>,
 }
 
 /// Opens the database of a data directory (for `koper admin`, which works
@@ -209,6 +210,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
 
     let expiry = tokio::spawn(scheduler::run_expiry_loop(app.clone()));
     let renewal = tokio::spawn(keys::run_renewal_loop(app.clone()));
+    let spool_sweep = tokio::spawn(spool::run_sweep_loop(app.clone()));
     let (shutdown, shutdown_signal) = tokio::sync::oneshot::channel::<()>();
     let router = http::router(app.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
     let serving = tokio::spawn(serve_http(listener, router, tls, shutdown_signal));
@@ -220,6 +222,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         serving,
         expiry,
         renewal,
+        spool_sweep,
     })
 }
 
@@ -269,6 +272,7 @@ impl RunningServer {
         let result = self.serving.await.map_err(std::io::Error::other)?;
         self.expiry.abort();
         self.renewal.abort();
+        self.spool_sweep.abort();
         result
     }
 
@@ -279,12 +283,14 @@ impl RunningServer {
             serving,
             expiry,
             renewal,
+            spool_sweep,
             ..
         } = self;
         let _ = shutdown.send(());
         let result = serving.await.map_err(std::io::Error::other)?;
         expiry.abort();
         renewal.abort();
+        spool_sweep.abort();
         result
     }
 }

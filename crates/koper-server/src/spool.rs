@@ -2,6 +2,7 @@
 //! memory whole), hashed on the way, cut off at the size limit.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use futures::{Stream, StreamExt};
@@ -20,6 +21,14 @@ pub struct Spooled {
     /// The name the client gave it (for messages).
     pub name: String,
 }
+
+/// A spooled file not written to for this long belongs to an upload that
+/// will never end: its server was killed (or its client went silent and
+/// was cut off). Uploads in progress, on this server or another one
+/// sharing the data directory, write far more often.
+const ABANDONED_AFTER: Duration = Duration::from_secs(3600);
+/// How often abandoned spool files are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 fn too_large(limit: u64) -> Error {
     Error::TooLarge(format!(
@@ -100,4 +109,49 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     std::io::copy(&mut file, &mut hasher)?;
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// Removes the spool's abandoned files (see [`ABANDONED_AFTER`]); how many.
+pub fn remove_abandoned(spool: &Path) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(spool) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let now = SystemTime::now();
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let idle = meta
+            .modified()
+            .ok()
+            .and_then(|written| now.duration_since(written).ok());
+        if meta.is_file() && idle.is_some_and(|idle| idle >= ABANDONED_AFTER) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                // Another server sharing the directory took it first.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Sweeps the spool of `app` now and every [`SWEEP_EVERY`].
+pub async fn run_sweep_loop(app: crate::app::App) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tick.tick().await;
+        let spool = app.data().spool_dir();
+        match tokio::task::spawn_blocking(move || remove_abandoned(&spool)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(removed)) => {
+                tracing::warn!(removed, "removed abandoned uploads from the spool")
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot sweep the spool"),
+            Err(e) => tracing::error!(error = %e, "cannot sweep the spool"),
+        }
+    }
 }

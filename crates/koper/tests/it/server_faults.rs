@@ -3,7 +3,10 @@
 //! publishing results, each time started again on the same address, data
 //! directory and database. Nothing accepted is lost, the builder carries
 //! on, every build ends succeeded and real dnf installs every package.
+//! Killed in the middle of an upload, it keeps the builds it had taken and
+//! sweeps the part it was receiving out of its spool.
 
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -204,4 +207,85 @@ fn a_server_killed_mid_build_and_mid_publish_loses_nothing() {
     for n in 0..BUILDS {
         assert!(root.root().join(format!("usr/share/crash{n}/n")).is_file());
     }
+}
+
+#[test]
+fn a_server_killed_mid_upload_keeps_its_builds_and_sweeps_the_part_it_was_receiving() {
+    let mut world = World::with_args(&["--builders", "0"]);
+    let srpm = world.srpm("hello");
+    let submit = |world: &World| {
+        let out = world
+            .alice
+            .run(&["build", "--nowait", "alice/hello", srpm.to_str().unwrap()])
+            .unwrap();
+        assert_success(&out);
+    };
+    submit(&world);
+
+    // Half an upload: the headers promise more than is ever sent.
+    let address = world.server.url.trim_start_matches("http://").to_owned();
+    let mut upload = std::net::TcpStream::connect(&address).unwrap();
+    let part = std::fs::read(&srpm).unwrap();
+    write!(
+        upload,
+        "POST /api/v1/projects/alice/hello/builds?chroots={} HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/x-rpm\r\n\
+         Content-Length: {}\r\n\r\n",
+        host_chroot(),
+        world.alice.token,
+        part.len() * 4
+    )
+    .unwrap();
+    upload.write_all(&part).unwrap();
+    upload.flush().unwrap();
+    let spool = world.server.data_dir().join("spool");
+    let spooled = |spool: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(spool)
+            .map(|entries| entries.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let receiving = loop {
+        if let [file] = spooled(&spool).as_slice() {
+            break file.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the upload never reached the spool"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // As if the upload had stalled for hours; a file written a moment ago
+    // may be another server's upload in progress and stays.
+    let status = Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&receiving)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let in_progress = spool.join("another-server.upload");
+    std::fs::write(&in_progress, b"still coming").unwrap();
+
+    world.server.kill_and_restart().unwrap();
+    drop(upload);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while receiving.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned part is still in the spool\n{}",
+            world.server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(in_progress.exists(), "a fresh spool file was removed");
+    assert!(world.server.log().contains("removed abandoned uploads"));
+
+    // The build accepted before is there, and uploads work again.
+    assert_eq!(world.build_json(1)["state"], "pending");
+    submit(&world);
+    assert_eq!(world.build_json(2)["state"], "pending");
+    assert!(
+        world.build_json(3).get("state").is_none(),
+        "the cut upload made a build"
+    );
 }
