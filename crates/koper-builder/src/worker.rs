@@ -16,6 +16,10 @@ use tokio::sync::{mpsc, watch};
 use crate::BuilderConfig;
 use crate::client::{Client, ProtocolError};
 
+/// How many builds of one slot rpmlint may still be checking (at idle
+/// priority, after their report) when the slot starts another; each holds
+/// its buildroot until then.
+const TRAILING_LINTS: usize = 4;
 /// How long a lease request may wait on the server for work.
 const LEASE_WAIT: Duration = Duration::from_secs(25);
 /// How often buffered log output is sent (and the lease renewed).
@@ -114,8 +118,9 @@ impl Worker {
 
     async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut backoff = Duration::from_secs(1);
-        // rpmlint still checking this slot's last build, already reported.
-        let mut trailing: Option<tokio::task::JoinHandle<()>> = None;
+        // rpmlint still checking this slot's builds, already reported.
+        let mut trailing: std::collections::VecDeque<tokio::task::JoinHandle<()>> =
+            std::collections::VecDeque::new();
         while !*stop.borrow() {
             let lease = tokio::select! {
                 lease = self.client.lease(
@@ -129,12 +134,13 @@ impl Worker {
             match lease {
                 Ok(Some(task)) => {
                     backoff = Duration::from_secs(1);
-                    // One build's rpmlint at most trails behind the next
-                    // build of this slot.
-                    if let Some(linting) = trailing.take() {
-                        let _ = linting.await;
+                    trailing.retain(|linting| !linting.is_finished());
+                    if trailing.len() >= TRAILING_LINTS
+                        && let Some(oldest) = trailing.pop_front()
+                    {
+                        let _ = oldest.await;
                     }
-                    trailing = self.handle(task).await;
+                    trailing.extend(self.handle(task).await);
                 }
                 Ok(None) => backoff = Duration::from_secs(1),
                 Err(ProtocolError::SlowDown(wait)) => tokio::time::sleep(wait).await,
@@ -149,7 +155,7 @@ impl Worker {
             }
         }
         // A drain ends once rpmlint's findings are sent too.
-        if let Some(linting) = trailing {
+        for linting in trailing {
             let _ = linting.await;
         }
     }

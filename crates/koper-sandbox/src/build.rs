@@ -384,6 +384,16 @@ pub(crate) fn sandbox_command(
     cmd
 }
 
+/// `command` run under the idle scheduling policy (`chrt --idle`), which
+/// its children inherit: it gets only CPU time nothing else wants.
+fn at_idle_priority(command: &Command) -> Command {
+    let mut idle = Command::new("chrt");
+    idle.args(["--idle", "0"])
+        .arg(command.get_program())
+        .args(command.get_args());
+    idle
+}
+
 /// Says why a step was cut short and turns it into the outcome.
 pub(crate) fn interrupted(logs: &mut Logs<'_>, channel: Channel, ended: &Ended) -> BuildOutcome {
     let (note, outcome) = match ended {
@@ -722,11 +732,13 @@ impl Job<'_, '_> {
         logs.note(Channel::Build, "checking the packages with rpmlint");
         let mut found = logs::Capped::new(RPMLINT_LOG_BYTES);
         let args = bwrap::build_sandbox(view, &command);
-        let done = process::run(
-            self.command(cgroup, args, true),
-            &mut found,
-            &self.limits(s),
-        )?;
+        let mut command = self.command(cgroup, args, true);
+        if matches!(self.lint, Lint::Later { .. }) {
+            // The build is reported already: builds of other tasks come
+            // first, rpmlint takes the CPU time they leave.
+            command = at_idle_priority(&command);
+        }
+        let done = process::run(command, &mut found, &self.limits(s))?;
         if matches!(done.ended, Ended::Canceled) {
             return Ok(Some(interrupted(logs, Channel::Build, &done.ended)));
         }
