@@ -41,7 +41,7 @@ pub use builds::{
     NewSource, PackageKey, PackageSummary,
 };
 pub use groups::{GroupMember, GroupRow};
-pub use locks::RepoLock;
+pub use locks::HeldLock;
 pub use oidc::PendingOidcLogin;
 pub use packages::{PackageRow, PackageSourceRow, WebhookSecret};
 pub use projects::{BuildrootSettings, Moderation, NewProject, ProjectRow};

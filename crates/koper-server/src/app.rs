@@ -33,7 +33,13 @@ struct Inner {
     metrics: Metrics,
     login_limiter: LoginLimiter,
     queue_view: SharedQueueView,
+    publishes: tokio::sync::Semaphore,
 }
+
+/// Task publishes one server process runs at once. Each holds a database
+/// connection for its claim (and takes others meanwhile): fewer than the
+/// PostgreSQL pool's 16, so that claims cannot take every connection.
+const CONCURRENT_PUBLISHES: usize = 6;
 
 impl App {
     /// Assembles the state of a server answering at `public_url`.
@@ -58,6 +64,7 @@ impl App {
                 metrics: Metrics::default(),
                 login_limiter: LoginLimiter::default(),
                 queue_view: SharedQueueView::default(),
+                publishes: tokio::sync::Semaphore::new(CONCURRENT_PUBLISHES),
             }),
         }
     }
@@ -65,6 +72,11 @@ impl App {
     /// Settings.
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    /// Permits to publish a task (see [`CONCURRENT_PUBLISHES`]).
+    pub fn publishes(&self) -> &tokio::sync::Semaphore {
+        &self.inner.publishes
     }
 
     /// The URL users and builders reach this server at, without a trailing

@@ -301,6 +301,23 @@ pub async fn repair(app: &App) -> Result<()> {
 pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
     let publish_started = std::time::Instant::now();
     let db = app.db();
+    let _permit = app
+        .publishes()
+        .acquire()
+        .await
+        .map_err(|e| Error::internal(format!("no publish permit: {e}")))?;
+    // Another server process may be publishing it: one that is running
+    // while this one starts and finishes interrupted publishes. Its claim
+    // ends with it, so a task whose publisher died is taken at the next
+    // start. The task is read after the claim: whoever had it may have
+    // ended it.
+    let Some(claim) = db.try_claim_publish(task_id).await? else {
+        tracing::info!(
+            task.id = task_id,
+            "another server process is publishing this task"
+        );
+        return Ok(());
+    };
     let task = db
         .task_by_id(task_id)
         .await?
@@ -393,6 +410,7 @@ pub async fn publish_task(app: &App, task_id: i64) -> Result<()> {
     let ended_on = now_epoch();
     db.end_task(task.id, state, reason.as_deref(), ended_on)
         .await?;
+    claim.release().await?;
     app.metrics().task_published(
         &task.arch,
         state,

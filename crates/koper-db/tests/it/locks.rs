@@ -40,3 +40,27 @@ async fn a_second_repo_writer_waits_for_the_first() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_tasks_publish_is_claimed_by_one_server_process_at_a_time() {
+    on_both(|t| async move {
+        let db = t.db.clone();
+        let first = db.try_claim_publish(7).await.unwrap().expect("unclaimed");
+        let other_task = db.try_claim_publish(8).await.unwrap();
+        assert!(other_task.is_some(), "another task is not held up");
+        if t.name == "postgres" {
+            assert!(
+                db.try_claim_publish(7).await.unwrap().is_none(),
+                "a second claim while the first holds"
+            );
+        }
+        first.release().await.unwrap();
+        let again = db.try_claim_publish(7).await.unwrap();
+        assert!(again.is_some(), "free once released");
+        // A publisher that dies drops its claim: the next may take it.
+        drop(again);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(db.try_claim_publish(7).await.unwrap().is_some());
+    })
+    .await;
+}
