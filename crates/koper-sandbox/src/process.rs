@@ -28,8 +28,15 @@ const FIRST_EXIT_POLL: Duration = Duration::from_millis(1);
 /// daemon it left behind may hold the pipe open).
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
-/// How often the disk a build uses is measured.
-const DISK_POLL: Duration = Duration::from_secs(1);
+/// How often the disk a build uses is measured at most; a tree that takes
+/// long to measure is measured less often (see [`disk_poll_after`]).
+const DISK_POLL: Duration = Duration::from_millis(250);
+
+/// The wait before the next measurement of the disk a build uses, after
+/// one that took `took`: measuring may cost a tenth of a core at most.
+fn disk_poll_after(took: Duration) -> Duration {
+    (took * 10).max(DISK_POLL)
+}
 
 /// How much of the end of the output is kept for error messages.
 const TAIL_BYTES: usize = 4096;
@@ -168,6 +175,7 @@ pub(crate) fn run(
     let mut eof = false;
     let mut exited: Option<(ExitStatus, Instant)> = None;
     let mut disk_checked = Instant::now();
+    let mut disk_poll = DISK_POLL;
     let mut exit_poll = FIRST_EXIT_POLL;
     let finish = |ended, tail: &[u8]| Finished {
         ended,
@@ -183,13 +191,15 @@ pub(crate) fn run(
             return Ok(finish(Ended::TimedOut, &tail));
         }
         if let Some((dir, cap)) = limits.disk
-            && disk_checked.elapsed() >= DISK_POLL
+            && disk_checked.elapsed() >= disk_poll
         {
-            disk_checked = Instant::now();
+            let measuring = Instant::now();
             if fsutil::disk_usage(dir) > cap {
                 guard.kill();
                 return Ok(finish(Ended::DiskLimitExceeded(cap), &tail));
             }
+            disk_checked = Instant::now();
+            disk_poll = disk_poll_after(measuring.elapsed());
         }
         if eof {
             thread::sleep(exit_poll);
@@ -218,6 +228,13 @@ pub(crate) fn run(
             && (eof || at.elapsed() > DRAIN_GRACE)
         {
             guard.kill_leftovers();
+            // A fast writer can fill gigabytes between two measurements
+            // and end before the next: what it left counts too.
+            if let Some((dir, cap)) = limits.disk
+                && fsutil::disk_usage(dir) > cap
+            {
+                return Ok(finish(Ended::DiskLimitExceeded(cap), &tail));
+            }
             return Ok(finish(Ended::Exited(status), &tail));
         }
     }
@@ -260,6 +277,15 @@ pub(crate) fn output_of(mut cmd: Command, what: &str) -> Result<Vec<u8>, Sandbox
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tree_slow_to_measure_is_measured_less_often() {
+        assert_eq!(disk_poll_after(Duration::from_millis(1)), DISK_POLL);
+        assert_eq!(
+            disk_poll_after(Duration::from_millis(100)),
+            Duration::from_secs(1)
+        );
+    }
 
     struct Collect(Vec<u8>, usize);
 
