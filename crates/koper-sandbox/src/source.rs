@@ -455,7 +455,6 @@ impl SourceJob<'_> {
         Ok(self.checkout_ended(
             logs,
             &done,
-            &dirs.checkout,
             fetch_deadline,
             CheckoutStep {
                 what: "fetching the spec's sources",
@@ -482,7 +481,6 @@ impl SourceJob<'_> {
         scm: &ScmSource,
         dirs: &Dirs,
     ) -> Result<Option<BuildOutcome>, SandboxError> {
-        let checkout = &dirs.checkout;
         let cap = self.request.max_checkout_bytes;
         logs.note(
             Channel::Root,
@@ -554,7 +552,6 @@ impl SourceJob<'_> {
         Ok(self.checkout_ended(
             logs,
             &done,
-            checkout,
             clone_deadline,
             CheckoutStep {
                 what: "git clone",
@@ -570,14 +567,13 @@ impl SourceJob<'_> {
         &self,
         logs: &mut Logs<'_>,
         done: &Finished,
-        checkout: &Path,
         step_deadline: Option<Instant>,
         step: CheckoutStep,
     ) -> Option<BuildOutcome> {
         let cap = self.request.max_checkout_bytes;
-        // A small step ends between two measurements: measure once more.
-        let used = fsutil::disk_usage(checkout);
-        if matches!(done.ended, Ended::DiskLimitExceeded(_)) || used > cap {
+        // The step ran with the cap on the whole scratch directory, the
+        // checkout included, measured once more as it ended.
+        if matches!(done.ended, Ended::DiskLimitExceeded(_)) {
             let reason = format!(
                 "{} {} MiB (the limit of a checkout); nothing was built",
                 step.too_large,
