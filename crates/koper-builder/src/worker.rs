@@ -4,11 +4,12 @@
 
 use crate::upstream::UpstreamWatch;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use koper_api::builder::{FinishRequest, Outcome, Task};
 use koper_sandbox::{
-    BuildOutcome, BuildRequest, CancelToken, LogSink, SandboxConfig, ServerCa, SourceInput,
+    BuildOutcome, BuildRequest, CancelToken, Linter, LogSink, SandboxConfig, ServerCa, SourceInput,
     SourceRequest,
 };
 use tokio::sync::{mpsc, watch};
@@ -85,6 +86,7 @@ pub async fn run(config: BuilderConfig, stop: watch::Receiver<bool>) -> Result<(
             slot,
             server_ca: server_ca.clone(),
             upstream: upstream.clone(),
+            linter: Arc::new(Linter::new()),
         };
         workers.push(tokio::spawn(worker.run(stop.clone())));
     }
@@ -100,6 +102,8 @@ struct Worker {
     slot: u32,
     server_ca: Option<ServerCa>,
     upstream: UpstreamWatch,
+    /// The slot's warm rpmlint, shared by the builds it is checking.
+    linter: Arc<Linter>,
 }
 
 impl Worker {
@@ -330,6 +334,7 @@ impl Worker {
         // rpmlint only delays the build's report where the server cannot
         // take its findings afterwards.
         let lint_later = task.late_logs.then(|| task_dir.join(LINT_LOG));
+        let linter = Arc::clone(&self.linter);
         let (built_tx, built_rx) = tokio::sync::oneshot::channel::<()>();
         let mut sandbox_run: LintRun = tokio::task::spawn_blocking(move || {
             let mut sink = ChannelSink(Some(log_tx));
@@ -348,6 +353,7 @@ impl Worker {
                         &build_cancel,
                         &mut built,
                         &lint_log,
+                        &linter,
                     )
                 }
                 (Job::Build(request), None) => {

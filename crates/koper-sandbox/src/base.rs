@@ -101,6 +101,24 @@ impl PreparedBase {
         &self.chroot
     }
 
+    /// Another hold on this version of the base root, for what outlives
+    /// the build that prepared it (the rpmlint server).
+    pub(crate) fn share(&self) -> Result<Self, SandboxError> {
+        let lock = open_lock(&self.version_dir.join("lock"))?;
+        let lock = Flock::lock(lock, FlockArg::LockShared).map_err(|(_, e)| {
+            SandboxError::sys(format!("locking {}", self.version_dir.display()))(e)
+        })?;
+        Ok(Self {
+            chroot: self.chroot.clone(),
+            kind: self.kind,
+            root: self.root.clone(),
+            layer: self.layer.clone(),
+            version_dir: self.version_dir.clone(),
+            provides: self.provides,
+            _lock: lock,
+        })
+    }
+
     /// The top level of the base root.
     pub(crate) fn layout(&self) -> Result<Layout, SandboxError> {
         match self.kind {

@@ -18,6 +18,7 @@ use crate::bwrap::{self, BUILDDIR, BuildView, DnfView, Rpmdb};
 use crate::cgroup::{BuildCgroup, Hierarchies, JOIN_SCRIPT};
 use crate::collect::collect_rpms;
 use crate::layout::{Layout, MountedRoot};
+use crate::lint::{Checked, Linter};
 use crate::logs::{self, Channel, Logs};
 use crate::process::{self, Ended, Finished, Limits};
 use crate::{
@@ -60,9 +61,11 @@ pub fn run_build(
 /// rather than before: once the packages are in the result directory,
 /// `built` gets the successful outcome and the logs are complete (the
 /// live log is closed through [`LogSink::close`]); rpmlint then checks the
-/// packages in the same buildroot and its findings go to `lint_log`
-/// (outside the result directory, which the caller may be reading
-/// meanwhile). The caller can publish the build while rpmlint runs.
+/// packages, through `linter`'s warm server where it can (in the build
+/// sandbox otherwise), and its findings go to `lint_log` (outside the
+/// result directory, which the caller may be reading meanwhile). The
+/// caller can publish the build while rpmlint runs. A slot's builds share
+/// one [`Linter`].
 ///
 /// `built` is not called when the build did not succeed; the returned
 /// outcome says why. Returns once rpmlint is done.
@@ -73,6 +76,7 @@ pub fn run_build_linting_later(
     cancel: &CancelToken,
     built: &mut (dyn FnMut(&BuildOutcome) + Send),
     lint_log: &Path,
+    linter: &Linter,
 ) -> Result<BuildOutcome, SandboxError> {
     build(
         config,
@@ -82,6 +86,7 @@ pub fn run_build_linting_later(
         Lint::Later {
             built: std::sync::Mutex::new(built),
             log: lint_log,
+            linter,
         },
     )
 }
@@ -91,10 +96,12 @@ enum Lint<'a> {
     /// Before the build counts as done; `rpmlint.log` in the result
     /// directory, its summary in `build.log`.
     Inline,
-    /// After `built` was told the outcome; findings to `log`.
+    /// After `built` was told the outcome, through `linter`; findings to
+    /// `log`.
     Later {
         built: std::sync::Mutex<&'a mut (dyn FnMut(&BuildOutcome) + Send)>,
         log: &'a Path,
+        linter: &'a Linter,
     },
 }
 
@@ -386,7 +393,7 @@ pub(crate) fn sandbox_command(
 
 /// `command` run under the idle scheduling policy (`chrt --idle`), which
 /// its children inherit: it gets only CPU time nothing else wants.
-fn at_idle_priority(command: &Command) -> Command {
+pub(crate) fn at_idle_priority(command: &Command) -> Command {
     let mut idle = Command::new("chrt");
     idle.args(["--idle", "0"])
         .arg(command.get_program())
@@ -423,6 +430,17 @@ pub(crate) fn interrupted(logs: &mut Logs<'_>, channel: Channel, ended: &Ended) 
     };
     logs.note(channel, note);
     outcome
+}
+
+/// Why a check through the rpmlint server was stopped, for its findings.
+fn stopped_because(ended: &Ended) -> String {
+    match ended {
+        Ended::TimedOut => "the build's time ran out".into(),
+        Ended::DiskLimitExceeded(cap) => {
+            format!("it filled more than {} MiB of disk", cap >> 20)
+        }
+        _ => "it was interrupted".into(),
+    }
 }
 
 /// A build's scratch directory under the work dir. Dropping it deletes it
@@ -680,7 +698,7 @@ impl Job<'_, '_> {
         };
         let lint_log = match &self.lint {
             Lint::Inline => self.request.result_dir.join("rpmlint.log"),
-            Lint::Later { built, log } => {
+            Lint::Later { built, log, .. } => {
                 // Nothing more goes to the logs: the caller sends them on.
                 logs.close();
                 let mut built = built
@@ -730,19 +748,40 @@ impl Job<'_, '_> {
             }
         }
         logs.note(Channel::Build, "checking the packages with rpmlint");
-        let mut found = logs::Capped::new(RPMLINT_LOG_BYTES);
-        let args = bwrap::build_sandbox(view, &command);
-        let mut command = self.command(cgroup, args, true);
-        if matches!(self.lint, Lint::Later { .. }) {
-            // The build is reported already: builds of other tasks come
-            // first, rpmlint takes the CPU time they leave.
-            command = at_idle_priority(&command);
-        }
-        let done = process::run(command, &mut found, &self.limits(s))?;
-        if matches!(done.ended, Ended::Canceled) {
-            return Ok(Some(interrupted(logs, Channel::Build, &done.ended)));
-        }
-        let text = found.into_text();
+        let served = match self.lint {
+            Lint::Later { linter, .. } => linter.check(
+                self.config,
+                self.base,
+                packages,
+                &self.limits(s),
+                RPMLINT_LOG_BYTES,
+            ),
+            Lint::Inline => Checked::Unavailable,
+        };
+        let text = match served {
+            Checked::Findings(text) => text,
+            Checked::Stopped(ended) => {
+                if matches!(ended, Ended::Canceled) {
+                    return Ok(Some(interrupted(logs, Channel::Build, &ended)));
+                }
+                format!("rpmlint was stopped: {}\n", stopped_because(&ended))
+            }
+            Checked::Unavailable => {
+                let mut found = logs::Capped::new(RPMLINT_LOG_BYTES);
+                let args = bwrap::build_sandbox(view, &command);
+                let mut command = self.command(cgroup, args, true);
+                if matches!(self.lint, Lint::Later { .. }) {
+                    // The build is reported already: builds of other tasks
+                    // come first, rpmlint takes the CPU time they leave.
+                    command = at_idle_priority(&command);
+                }
+                let done = process::run(command, &mut found, &self.limits(s))?;
+                if matches!(done.ended, Ended::Canceled) {
+                    return Ok(Some(interrupted(logs, Channel::Build, &done.ended)));
+                }
+                found.into_text()
+            }
+        };
         fsutil::write_file(lint_log, &text, 0o644)?;
         let summary = text
             .lines()

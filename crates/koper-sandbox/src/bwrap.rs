@@ -231,6 +231,65 @@ pub(crate) fn build_sandbox(view: &BuildView<'_>, command: &[OsString]) -> Vec<O
     a.0
 }
 
+/// What the rpmlint server's sandbox shows: the base root's system
+/// read-only, the server's script read-only and its requests directory
+/// writable.
+pub(crate) struct LintView<'a> {
+    /// The base root's top level.
+    pub(crate) layout: &'a Layout,
+    /// The server's script, at [`LINT_SCRIPT`].
+    pub(crate) script: &'a Path,
+    /// One directory per check, at [`LINT_REQUESTS`].
+    pub(crate) requests: &'a Path,
+}
+
+/// Where the rpmlint server's script is inside its sandbox.
+pub(crate) const LINT_SCRIPT: &str = "/builddir/lint-server.py";
+/// Where the rpmlint server finds each check's packages.
+pub(crate) const LINT_REQUESTS: &str = "/builddir/requests";
+
+/// bwrap's arguments for the rpmlint server: the build sandbox's
+/// isolation (no network, every namespace its own, uid 1000, no
+/// capabilities) over the base root itself, read-only, rather than over a
+/// buildroot: rpmlint needs nothing a build installs. It outlives the
+/// thread that starts it, so it ends when its input closes rather than
+/// with its parent thread.
+pub(crate) fn lint_sandbox(view: &LintView<'_>, command: &[OsString]) -> Vec<OsString> {
+    let mut a = Args(Vec::new());
+    a.flag("--unshare-all")
+        .flag("--unshare-user")
+        .pair("--uid", INSIDE_ID.to_string())
+        .pair("--gid", INSIDE_ID.to_string())
+        .flag("--disable-userns")
+        .flag("--new-session")
+        .flag("--clearenv")
+        .pair("--hostname", HOSTNAME)
+        .triple("--setenv", "PATH", PATH)
+        .triple("--setenv", "HOME", BUILDDIR)
+        .triple("--setenv", "LANG", "C.UTF-8")
+        .triple("--setenv", "TMPDIR", "/tmp")
+        .system(view.layout, &view.layout.base)
+        .pair("--proc", "/proc")
+        .pair("--dev", "/dev")
+        .pair("--tmpfs", "/tmp")
+        .pair("--tmpfs", "/var")
+        .pair("--tmpfs", "/var/tmp")
+        .pair("--tmpfs", "/run")
+        .pair("--tmpfs", BUILDDIR)
+        .triple("--ro-bind", view.script, LINT_SCRIPT)
+        .triple("--bind", view.requests, LINT_REQUESTS)
+        // What a check leaves behind can only be in the directories the
+        // server empties after each check (`/tmp`, `/var/tmp`, `/run`).
+        .pair("--remount-ro", BUILDDIR)
+        .pair("--remount-ro", "/var")
+        .pair("--remount-ro", "/")
+        .pair("--chdir", LINT_REQUESTS)
+        .pair("--cap-drop", "ALL")
+        .flag("--");
+    a.0.extend(command.iter().cloned());
+    a.0
+}
+
 /// What the source sandbox shows: the builder's own system (its git, make
 /// and rpmbuild) read-only, the checkout and the output directory
 /// writable.

@@ -8,6 +8,7 @@ mod collect;
 mod dnf;
 mod fsutil;
 mod layout;
+mod lint;
 mod logs;
 mod process;
 mod provides;
@@ -23,6 +24,7 @@ use koper_chroots::{ChrootDefinition, RepoDefinition};
 
 pub use base::{PreparedBase, prepare_base_root};
 pub use build::{run_build, run_build_linting_later};
+pub use lint::Linter;
 pub use source::{SourceInput, SourceRequest, make_srpm};
 
 /// Where koper-sandbox keeps its files, and which host uid builds run as.

@@ -2,7 +2,9 @@
 
 use std::fs;
 
-use koper_sandbox::{BuildOutcome, CancelToken, DiscardLog, run_build, run_build_linting_later};
+use koper_sandbox::{
+    BuildOutcome, CancelToken, DiscardLog, Linter, run_build, run_build_linting_later,
+};
 
 use crate::{Build, env, make_repo, query, serve_dir};
 
@@ -178,6 +180,7 @@ fn rpmlint_can_run_after_the_build_is_reported() -> anyhow::Result<()> {
         &CancelToken::new(),
         &mut built,
         &lint_log,
+        &Linter::new(),
     )?;
     assert!(
         matches!(outcome, BuildOutcome::Succeeded { .. }),
@@ -214,6 +217,7 @@ fn a_failed_build_is_not_reported_early() -> anyhow::Result<()> {
         &CancelToken::new(),
         &mut |_| told += 1,
         &findings.path().join("rpmlint.log"),
+        &Linter::new(),
     )?;
     assert!(
         matches!(outcome, BuildOutcome::Failed { .. }),
@@ -240,5 +244,69 @@ fn rpmlint_findings_are_kept_and_never_fail_the_build() -> anyhow::Result<()> {
         "{}",
         done.logs()
     );
+    Ok(())
+}
+
+/// rpmlint's findings without the time its summary says it took.
+fn findings_of(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|line| line.contains(": W: ") || line.contains(": E: ") || line.contains("checked"))
+        .map(|line| line.split("has taken").next().unwrap_or(line).to_owned())
+        .collect()
+}
+
+/// Builds hello-c with rpmlint trailing it through `linter`; its findings.
+fn linted_through(linter: &Linter) -> anyhow::Result<Vec<String>> {
+    let build = Build::testkit("hello-c")?;
+    let findings = tempfile::tempdir()?;
+    let lint_log = findings.path().join("rpmlint.log");
+    let outcome = run_build_linting_later(
+        &env().config(build.uid),
+        &build.request,
+        &mut DiscardLog,
+        &CancelToken::new(),
+        &mut |_| {},
+        &lint_log,
+        linter,
+    )?;
+    assert!(
+        matches!(outcome, BuildOutcome::Succeeded { .. }),
+        "{outcome:?}"
+    );
+    Ok(findings_of(&fs::read_to_string(&lint_log)?))
+}
+
+#[test]
+fn rpmlint_through_the_warm_server_finds_what_rpmlint_finds() -> anyhow::Result<()> {
+    let build = Build::testkit("hello-c")?;
+    let inline = build.run()?;
+    let expected = findings_of(&fs::read_to_string(inline.result_dir.join("rpmlint.log"))?);
+    assert!(
+        expected.iter().any(|line| line.contains("hello-c")),
+        "{expected:?}"
+    );
+    let linter = Linter::new();
+    for _ in 0..2 {
+        assert_eq!(linted_through(&linter)?, expected);
+    }
+    assert_eq!(linter.servers_started(), 1, "the second check reused it");
+    Ok(())
+}
+
+#[test]
+fn a_killed_rpmlint_server_loses_no_findings_and_is_replaced() -> anyhow::Result<()> {
+    let linter = Linter::new();
+    let expected = linted_through(&linter)?;
+    let servers = crate::processes_with_arg("/builddir/lint-server.py");
+    assert!(!servers.is_empty(), "no server running");
+    for pid in servers {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    // The check finds the server gone and runs rpmlint the ordinary way.
+    assert_eq!(linted_through(&linter)?, expected);
+    assert_eq!(linted_through(&linter)?, expected);
+    assert_eq!(linter.servers_started(), 2, "a new server took over");
     Ok(())
 }
