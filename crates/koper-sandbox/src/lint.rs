@@ -432,4 +432,78 @@ mod tests {
         assert_eq!(words("#!/usr/bin/python3 -s -E\n"), None);
         assert_eq!(words("\x7fELF"), None);
     }
+
+    /// A stand-in for rpmlint whose check leaves a process running and
+    /// files in `/tmp` and `/dev/shm`, and reports whether it found those
+    /// of an earlier check.
+    const LEAVING_RPMLINT: &str = r#"
+import os, subprocess, sys
+def process_lint_args(args):
+    return {}
+def lint():
+    earlier = [p for p in ("/tmp/left", "/dev/shm/left") if os.path.exists(p)]
+    alive = subprocess.run(["pgrep", "-f", "sleep 607"], capture_output=True).stdout
+    print("earlier files:", earlier, "earlier processes:", alive.split())
+    subprocess.Popen(["sleep", "607"], start_new_session=True)
+    for path in ("/tmp/left", "/dev/shm/left"):
+        open(path, "w").close()
+    print("checked", sys.argv[2:])
+    sys.exit(64)
+"#;
+
+    #[test]
+    fn nothing_a_check_leaves_behind_reaches_the_next() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipped: needs root for its pid namespace");
+            return;
+        }
+        // Not in /tmp, which the server empties.
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let fake = dir.path().join("site/rpmlint");
+        fs::create_dir_all(&fake).unwrap();
+        fs::write(fake.join("__init__.py"), "").unwrap();
+        fs::write(fake.join("cli.py"), LEAVING_RPMLINT).unwrap();
+        fs::write(dir.path().join("server.py"), SCRIPT).unwrap();
+        for n in ["1", "2"] {
+            fs::create_dir(dir.path().join(n)).unwrap();
+        }
+        // Its own pid namespace and scratch directories: the server kills
+        // every other process it sees and empties /tmp.
+        let mut child = std::process::Command::new("bwrap")
+            .args(["--dev-bind", "/", "/", "--unshare-pid", "--proc", "/proc"])
+            .args(["--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/run"])
+            .args(["--tmpfs", "/dev/shm", "--die-with-parent", "--setenv"])
+            .arg("PYTHONPATH")
+            .arg(dir.path().join("site"))
+            .arg("python3")
+            .arg(dir.path().join("server.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            // Its warm-up finds no checks in the stand-in and says so.
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let mut replies = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut reply = || replies.next().unwrap().unwrap();
+        assert_eq!(reply(), r#"{"ready": true}"#);
+        let mut findings = Vec::new();
+        for n in ["1", "2"] {
+            let request = serde_json::json!({
+                "dir": dir.path().join(n),
+                "packages": ["a.rpm"],
+            });
+            writeln!(input, "{request}").unwrap();
+            assert_eq!(reply(), r#"{"status": 64}"#);
+            findings.push(fs::read_to_string(dir.path().join(n).join("findings")).unwrap());
+        }
+        drop(input);
+        child.wait().unwrap();
+        assert!(findings[0].contains("checked ['a.rpm']"), "{}", findings[0]);
+        assert!(
+            findings[1].contains("earlier files: [] earlier processes: []"),
+            "{}",
+            findings[1]
+        );
+    }
 }
