@@ -31,24 +31,39 @@ pub fn check_chroots(app: &App, chroots: &[ChrootName]) -> Result<()> {
 /// Longest instructions a project may have, in characters.
 pub const MAX_INSTRUCTIONS_CHARS: usize = 20_000;
 
-/// A project's instructions as stored: line ends made `\n` (browsers send
-/// `\r\n`), surrounding blank space trimmed; refused when too long or
-/// holding control characters other than line ends and tabs.
+/// Longest description a project may have, in characters. It goes into
+/// every page listing the project and into its release package's header.
+pub const MAX_DESCRIPTION_CHARS: usize = 5_000;
+
+/// A project's instructions as stored; see [`clean_text`].
 pub fn clean_instructions(text: &str) -> Result<String> {
+    clean_text(("instructions", "are"), text, MAX_INSTRUCTIONS_CHARS)
+}
+
+/// A project's description as stored; see [`clean_text`].
+pub fn clean_description(text: &str) -> Result<String> {
+    clean_text(("a description", "is"), text, MAX_DESCRIPTION_CHARS)
+}
+
+/// A project's text as stored: line ends made `\n` (browsers send
+/// `\r\n`), surrounding blank space trimmed; refused when longer than
+/// `max` characters or holding control characters other than line ends
+/// and tabs. `what` names the text, with its verb for the messages.
+fn clean_text((name, is): (&str, &str), text: &str, max: usize) -> Result<String> {
     let text = text.replace("\r\n", "\n");
     let text = text.trim();
-    if text.chars().count() > MAX_INSTRUCTIONS_CHARS {
+    if text.chars().count() > max {
         return Err(Error::bad_request(format!(
-            "instructions are at most {MAX_INSTRUCTIONS_CHARS} characters long"
+            "{name} {is} at most {max} characters long"
         )));
     }
     if text
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\t')
     {
-        return Err(Error::bad_request(
-            "instructions may not contain control characters other than line breaks and tabs",
-        ));
+        return Err(Error::bad_request(format!(
+            "{name} may not contain control characters other than line breaks and tabs"
+        )));
     }
     Ok(text.to_owned())
 }
@@ -63,6 +78,7 @@ pub async fn create_project(app: &App, caller: &User, new: &v1::NewProject) -> R
     }
     check_chroots(app, &new.chroots)?;
     let instructions = clean_instructions(&new.instructions)?;
+    let description = clean_description(&new.description)?;
     buildroot::check_additional_repos(app, &new.additional_repos).await?;
     let settings = BuildrootSettings {
         additional_repos: new.additional_repos.clone(),
@@ -76,7 +92,7 @@ pub async fn create_project(app: &App, caller: &User, new: &v1::NewProject) -> R
             &NewProject {
                 owner: &new.owner,
                 name: &new.name,
-                description: &new.description,
+                description: &description,
                 instructions: &instructions,
                 chroots: &new.chroots,
                 build_timeout: timeout,
@@ -168,6 +184,11 @@ pub async fn modify_project(
         .as_deref()
         .map(clean_instructions)
         .transpose()?;
+    let description = changes
+        .description
+        .as_deref()
+        .map(clean_description)
+        .transpose()?;
     if let Some(chroots) = &changes.chroots {
         check_chroots(app, chroots)?;
         let mut chroots = chroots.clone();
@@ -199,11 +220,11 @@ pub async fn modify_project(
             .set_retention(project.id, i64::from(retain))
             .await?;
     }
-    if changes.description.is_some() || instructions.is_some() || changes.listed.is_some() {
+    if description.is_some() || instructions.is_some() || changes.listed.is_some() {
         app.db()
             .update_project_text(
                 project.id,
-                changes.description.as_deref(),
+                description.as_deref(),
                 instructions.as_deref(),
                 changes.listed,
             )

@@ -1,6 +1,7 @@
 //! A project's instructions: set and changed through koper's CLI, the
 //! native API and Copr's APIv3, kept by forks, shown as text on the project
-//! page; too long or with control characters, refused with a reason.
+//! page; too long or with control characters, refused with a reason, as a
+//! description is.
 
 use reqwest::blocking::Client;
 use serde_json::{Value, json};
@@ -174,5 +175,77 @@ fn instructions_go_through_every_interface() {
         response.status().as_u16(),
         404,
         "a refused project is not made"
+    );
+}
+
+#[test]
+fn a_description_too_long_or_with_control_characters_is_refused() {
+    let world = world();
+    let alice = &world.alice;
+    let host = host_chroot();
+    let url = &world.server.url;
+    let long = "d".repeat(5_001);
+
+    let out = alice
+        .run(&[
+            "create",
+            "alice/long",
+            "--chroot",
+            &host,
+            "--description",
+            &long,
+        ])
+        .unwrap();
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("a description is at most 5000 characters long"),
+        "{}",
+        stderr(&out)
+    );
+    let response = Client::new()
+        .get(format!("{url}/api/v1/projects/alice/long"))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404, "no project was made");
+
+    let out = alice
+        .run(&[
+            "create",
+            "alice/kept",
+            "--chroot",
+            &host,
+            "--description",
+            " \r\nfine\r\n",
+        ])
+        .unwrap();
+    assert_success(&out);
+    assert_eq!(native_project(&world, "alice/kept")["description"], "fine");
+    let out = alice
+        .run(&["modify", "alice/kept", "--description", &long])
+        .unwrap();
+    assert_exit(&out, 1);
+    let response = Client::new()
+        .patch(format!("{url}/api/v1/projects/alice/kept"))
+        .bearer_auth(&alice.token)
+        .json(&json!({ "description": "bell\u{7}" }))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let text = response.text().unwrap();
+    assert!(
+        text.contains("a description may not contain control characters"),
+        "{text}"
+    );
+    let response = Client::new()
+        .put(format!("{url}/api_3/project/edit/alice/kept"))
+        .basic_auth("alice", Some(&alice.token))
+        .json(&json!({ "description": long }))
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(
+        native_project(&world, "alice/kept")["description"],
+        "fine",
+        "refused changes change nothing"
     );
 }
