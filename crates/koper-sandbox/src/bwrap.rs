@@ -58,6 +58,40 @@ impl Args {
         self
     }
 
+    /// What every unprivileged sandbox is: every namespace of its own
+    /// (but the host's network when `share_net`), uid and gid 1000
+    /// inside, no nested user namespaces, a session of its own and only
+    /// koper's environment (`PATH`, `HOME` at [`BUILDDIR`], `LANG`,
+    /// `TMPDIR`).
+    fn unprivileged(&mut self, share_net: bool) -> &mut Self {
+        self.flag("--unshare-all");
+        if share_net {
+            self.flag("--share-net");
+        }
+        self.flag("--unshare-user")
+            .pair("--uid", INSIDE_ID.to_string())
+            .pair("--gid", INSIDE_ID.to_string())
+            .flag("--disable-userns")
+            .flag("--new-session")
+            .flag("--clearenv")
+            .pair("--hostname", HOSTNAME)
+            .triple("--setenv", "PATH", PATH)
+            .triple("--setenv", "HOME", BUILDDIR)
+            .triple("--setenv", "LANG", "C.UTF-8")
+            .triple("--setenv", "TMPDIR", "/tmp")
+    }
+
+    /// `/proc` and `/dev` of the sandbox's own; `/tmp`, `/var`, `/var/tmp`
+    /// and `/run` empty.
+    fn fresh_system_dirs(&mut self) -> &mut Self {
+        self.pair("--proc", "/proc")
+            .pair("--dev", "/dev")
+            .pair("--tmpfs", "/tmp")
+            .pair("--tmpfs", "/var")
+            .pair("--tmpfs", "/var/tmp")
+            .pair("--tmpfs", "/run")
+    }
+
     /// A root's `usr`, `etc` and merged-usr entries, read-only, at `/`.
     fn system(&mut self, layout: &Layout, backing: &Path) -> &mut Self {
         for entry in layout.system_entries() {
@@ -181,29 +215,10 @@ pub(crate) enum Rpmdb {
 /// writable. Nothing else of the host is there.
 pub(crate) fn build_sandbox(view: &BuildView<'_>, command: &[OsString]) -> Vec<OsString> {
     let mut a = Args(Vec::new());
-    a.flag("--unshare-all");
-    if view.enable_net {
-        a.flag("--share-net");
-    }
-    a.flag("--unshare-user")
-        .pair("--uid", INSIDE_ID.to_string())
-        .pair("--gid", INSIDE_ID.to_string())
-        .flag("--disable-userns")
+    a.unprivileged(view.enable_net)
         .flag("--die-with-parent")
-        .flag("--new-session")
-        .flag("--clearenv")
-        .pair("--hostname", HOSTNAME)
-        .triple("--setenv", "PATH", PATH)
-        .triple("--setenv", "HOME", BUILDDIR)
-        .triple("--setenv", "LANG", "C.UTF-8")
-        .triple("--setenv", "TMPDIR", "/tmp")
         .system(view.layout, view.root)
-        .pair("--proc", "/proc")
-        .pair("--dev", "/dev")
-        .pair("--tmpfs", "/tmp")
-        .pair("--tmpfs", "/var")
-        .pair("--tmpfs", "/var/tmp")
-        .pair("--tmpfs", "/run");
+        .fresh_system_dirs();
     match &view.rpmdb {
         Rpmdb::Directory(dir) => a.triple("--ro-bind", dir, "/var/lib/rpm"),
         Rpmdb::Symlink(target) => a.triple("--symlink", target, "/var/lib/rpm"),
@@ -256,25 +271,9 @@ pub(crate) const LINT_REQUESTS: &str = "/builddir/requests";
 /// with its parent thread.
 pub(crate) fn lint_sandbox(view: &LintView<'_>, command: &[OsString]) -> Vec<OsString> {
     let mut a = Args(Vec::new());
-    a.flag("--unshare-all")
-        .flag("--unshare-user")
-        .pair("--uid", INSIDE_ID.to_string())
-        .pair("--gid", INSIDE_ID.to_string())
-        .flag("--disable-userns")
-        .flag("--new-session")
-        .flag("--clearenv")
-        .pair("--hostname", HOSTNAME)
-        .triple("--setenv", "PATH", PATH)
-        .triple("--setenv", "HOME", BUILDDIR)
-        .triple("--setenv", "LANG", "C.UTF-8")
-        .triple("--setenv", "TMPDIR", "/tmp")
+    a.unprivileged(false)
         .system(view.layout, &view.layout.base)
-        .pair("--proc", "/proc")
-        .pair("--dev", "/dev")
-        .pair("--tmpfs", "/tmp")
-        .pair("--tmpfs", "/var")
-        .pair("--tmpfs", "/var/tmp")
-        .pair("--tmpfs", "/run")
+        .fresh_system_dirs()
         .pair("--tmpfs", BUILDDIR)
         .triple("--ro-bind", view.script, LINT_SCRIPT)
         .triple("--bind", view.requests, LINT_REQUESTS)
@@ -324,32 +323,12 @@ pub(crate) const SOURCE_OUT_DIR: &str = "/builddir/out";
 /// and the output directory writable besides tmpfs scratch space.
 pub(crate) fn source_sandbox(view: &SourceView<'_>, command: &[OsString]) -> Vec<OsString> {
     let mut a = Args(Vec::new());
-    a.flag("--unshare-all");
-    if view.enable_net {
-        a.flag("--share-net");
-    }
-    a.flag("--unshare-user")
-        .pair("--uid", INSIDE_ID.to_string())
-        .pair("--gid", INSIDE_ID.to_string())
-        .flag("--disable-userns")
-        .flag("--die-with-parent")
-        .flag("--new-session")
-        .flag("--clearenv")
-        .pair("--hostname", HOSTNAME)
-        .triple("--setenv", "PATH", PATH)
-        .triple("--setenv", "HOME", BUILDDIR)
-        .triple("--setenv", "LANG", "C.UTF-8")
-        .triple("--setenv", "TMPDIR", "/tmp");
+    a.unprivileged(view.enable_net).flag("--die-with-parent");
     for (name, value) in view.env {
         a.triple("--setenv", *name, value);
     }
     a.system(view.host, Path::new("/"))
-        .pair("--proc", "/proc")
-        .pair("--dev", "/dev")
-        .pair("--tmpfs", "/tmp")
-        .pair("--tmpfs", "/var")
-        .pair("--tmpfs", "/var/tmp")
-        .pair("--tmpfs", "/run")
+        .fresh_system_dirs()
         .pair("--tmpfs", BUILDDIR)
         .triple("--bind", view.checkout, CHECKOUT_DIR)
         .triple("--bind", view.out, SOURCE_OUT_DIR)
@@ -407,7 +386,8 @@ mod tests {
             resolv_target: Some("/run/resolved/resolv.conf".into()),
         };
         let args = joined(&build_sandbox(&view, &["rpmbuild".into()]));
-        assert!(args.starts_with("--unshare-all --unshare-user --uid 1000 --gid 1000 --disable-userns --die-with-parent --new-session --clearenv"));
+        assert!(args.starts_with("--unshare-all --unshare-user --uid 1000 --gid 1000 --disable-userns --new-session --clearenv"));
+        assert!(args.contains("--die-with-parent"));
         assert!(args.contains("--ro-bind /w/b/root/usr /usr --ro-bind /w/b/root/etc /etc --symlink usr/bin /bin --ro-bind /w/b/root/lib64 /lib64"));
         assert!(args.contains("--ro-bind /w/b/root/var/lib/rpm /var/lib/rpm"));
         assert!(args.contains("--bind /w/b/build /builddir/build --bind /w/b/rpms /builddir/rpms --ro-bind /w/b/in/x.src.rpm /builddir/x.src.rpm"));
@@ -425,6 +405,26 @@ mod tests {
         let args = joined(&build_sandbox(&with_net, &[]));
         assert!(args.contains("--unshare-all --share-net"));
         assert!(args.contains("--ro-bind-try /run/resolved/resolv.conf /run/resolved/resolv.conf"));
+    }
+
+    #[test]
+    fn the_lint_sandbox_shows_the_base_root_read_only_and_writes_only_its_requests() {
+        let layout = layout();
+        let view = LintView {
+            layout: &layout,
+            script: Path::new("/w/l/lint-server.py"),
+            requests: Path::new("/w/l/requests"),
+        };
+        let args = joined(&lint_sandbox(&view, &["/usr/bin/python3".into()]));
+        assert!(args.starts_with("--unshare-all --unshare-user --uid 1000 --gid 1000 --disable-userns --new-session --clearenv"));
+        assert!(args.contains("--ro-bind /usr /usr --ro-bind /etc /etc --symlink usr/bin /bin"));
+        assert!(args.contains("--ro-bind /w/l/lint-server.py /builddir/lint-server.py --bind /w/l/requests /builddir/requests"));
+        assert!(args.contains("--remount-ro /builddir --remount-ro /var --remount-ro /"));
+        assert!(args.ends_with("--cap-drop ALL -- /usr/bin/python3"));
+        assert!(!args.contains("--share-net"));
+        // It outlives the thread that starts it; its input closing ends it.
+        assert!(!args.contains("--die-with-parent"));
+        assert_eq!(args.split(' ').filter(|a| *a == "--bind").count(), 1);
     }
 
     #[test]
