@@ -134,7 +134,17 @@ async fn place(
     }
     let from = spooled.path.clone();
     let into = target.clone();
-    tokio::task::spawn_blocking(move || koper_storage::gzip_atomically(&from, &into)).await??;
+    let written =
+        tokio::task::spawn_blocking(move || koper_storage::gzip_atomically(&from, &into)).await?;
+    if let Err(e) = written {
+        // Pruned or deleted while the log was being written.
+        if !build_dir.is_dir() {
+            return Err(Error::Conflict(format!(
+                "the results of task {task_id} were deleted"
+            )));
+        }
+        return Err(e.into());
+    }
     record_bytes(app, task_id, &build_dir).await?;
 
     for copy in app.db().tasks_of_build(build.id).await? {

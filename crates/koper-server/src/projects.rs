@@ -349,9 +349,7 @@ pub async fn delete_project(app: &App, caller: &User, project: &ProjectRow) -> R
 }
 
 async fn remove_tree(dir: &std::path::Path) -> Result<()> {
-    match tokio::fs::remove_dir_all(dir).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || koper_storage::remove_tree(&dir)).await??;
+    Ok(())
 }

@@ -8,6 +8,8 @@
 
 mod atomic;
 mod layout;
+mod remove;
 
 pub use atomic::{fsync_dir, gzip_atomically, random_suffix, write_atomically};
 pub use layout::{DataDir, ResultsTree};
+pub use remove::remove_tree;
