@@ -457,8 +457,7 @@ def lint():
             eprintln!("skipped: needs root for its pid namespace");
             return;
         }
-        // Not in /tmp, which the server empties.
-        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("site/rpmlint");
         fs::create_dir_all(&fake).unwrap();
         fs::write(fake.join("__init__.py"), "").unwrap();
@@ -468,15 +467,18 @@ def lint():
             fs::create_dir(dir.path().join(n)).unwrap();
         }
         // Its own pid namespace and scratch directories: the server kills
-        // every other process it sees and empties /tmp.
+        // every other process it sees and empties /tmp. The test's files
+        // are at /mnt/test, where it does not look.
+        let inside = Path::new("/mnt/test");
         let mut child = std::process::Command::new("bwrap")
             .args(["--dev-bind", "/", "/", "--unshare-pid", "--proc", "/proc"])
             .args(["--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/run"])
-            .args(["--tmpfs", "/dev/shm", "--die-with-parent", "--setenv"])
-            .arg("PYTHONPATH")
-            .arg(dir.path().join("site"))
+            .args(["--tmpfs", "/dev/shm", "--tmpfs", "/mnt", "--bind"])
+            .arg(dir.path())
+            .arg(inside)
+            .args(["--die-with-parent", "--setenv", "PYTHONPATH", "/mnt/test/site"])
             .arg("python3")
-            .arg(dir.path().join("server.py"))
+            .arg(inside.join("server.py"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             // Its warm-up finds no checks in the stand-in and says so.
@@ -490,7 +492,7 @@ def lint():
         let mut findings = Vec::new();
         for n in ["1", "2"] {
             let request = serde_json::json!({
-                "dir": dir.path().join(n),
+                "dir": inside.join(n),
                 "packages": ["a.rpm"],
             });
             writeln!(input, "{request}").unwrap();
