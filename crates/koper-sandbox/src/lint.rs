@@ -476,7 +476,12 @@ def lint():
             .args(["--tmpfs", "/dev/shm", "--tmpfs", "/mnt", "--bind"])
             .arg(dir.path())
             .arg(inside)
-            .args(["--die-with-parent", "--setenv", "PYTHONPATH", "/mnt/test/site"])
+            .args([
+                "--die-with-parent",
+                "--setenv",
+                "PYTHONPATH",
+                "/mnt/test/site",
+            ])
             .arg("python3")
             .arg(inside.join("server.py"))
             .stdin(Stdio::piped())
