@@ -274,13 +274,16 @@ pub(crate) fn lint_sandbox(view: &LintView<'_>, command: &[OsString]) -> Vec<OsS
     a.unprivileged(false)
         .system(view.layout, &view.layout.base)
         .fresh_system_dirs()
+        .pair("--tmpfs", "/dev/shm")
         .pair("--tmpfs", BUILDDIR)
         .triple("--ro-bind", view.script, LINT_SCRIPT)
         .triple("--bind", view.requests, LINT_REQUESTS)
         // What a check leaves behind can only be in the directories the
-        // server empties after each check (`/tmp`, `/var/tmp`, `/run`).
+        // server empties after each check (`/tmp`, `/var/tmp`, `/run`,
+        // `/dev/shm`): bwrap's `/dev` is writable otherwise.
         .pair("--remount-ro", BUILDDIR)
         .pair("--remount-ro", "/var")
+        .pair("--remount-ro", "/dev")
         .pair("--remount-ro", "/")
         .pair("--chdir", LINT_REQUESTS)
         .pair("--cap-drop", "ALL")
@@ -419,7 +422,11 @@ mod tests {
         assert!(args.starts_with("--unshare-all --unshare-user --uid 1000 --gid 1000 --disable-userns --new-session --clearenv"));
         assert!(args.contains("--ro-bind /usr /usr --ro-bind /etc /etc --symlink usr/bin /bin"));
         assert!(args.contains("--ro-bind /w/l/lint-server.py /builddir/lint-server.py --bind /w/l/requests /builddir/requests"));
-        assert!(args.contains("--remount-ro /builddir --remount-ro /var --remount-ro /"));
+        assert!(
+            args.contains(
+                "--remount-ro /builddir --remount-ro /var --remount-ro /dev --remount-ro /"
+            )
+        );
         assert!(args.ends_with("--cap-drop ALL -- /usr/bin/python3"));
         assert!(!args.contains("--share-net"));
         // It outlives the thread that starts it; its input closing ends it.
