@@ -584,15 +584,7 @@ impl Job<'_, '_> {
         // before the buildroot is unmounted.
         let hierarchies = Hierarchies::of_this_process();
         BuildCgroup::remove_stale(&hierarchies, &self.config.work_dir);
-        let scratch_name = s
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let cgroup = BuildCgroup::create(
-            &self.config.limits,
-            &BuildCgroup::name_for(&self.config.work_dir, &scratch_name),
-            &hierarchies,
-        )?;
+        let cgroup = BuildCgroup::for_scratch(self.config, s, &hierarchies)?;
 
         let input_dir = s.join("in");
         fsutil::make_dir(&input_dir, 0o755)?;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::{ResourceLimits, SandboxError};
+use crate::{ResourceLimits, SandboxConfig, SandboxError};
 
 /// The prefix of build cgroups' names.
 const PREFIX: &str = "koper-";
@@ -318,6 +318,25 @@ impl BuildCgroup {
             }
         }
         None
+    }
+
+    /// The groups of the build (or source step, or rpmlint server) whose
+    /// scratch directory is `scratch`, in `config`'s work dir, with its
+    /// limits; named by [`BuildCgroup::name_for`].
+    pub(crate) fn for_scratch(
+        config: &SandboxConfig,
+        scratch: &Path,
+        hierarchies: &Hierarchies,
+    ) -> Result<Self, SandboxError> {
+        let scratch_name = scratch
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self::create(
+            &config.limits,
+            &Self::name_for(&config.work_dir, &scratch_name),
+            hierarchies,
+        )
     }
 
     /// The name of the groups of the build whose scratch directory is

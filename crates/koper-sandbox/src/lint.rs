@@ -179,16 +179,7 @@ impl Server {
         fsutil::write_file(&script, SCRIPT, 0o644)?;
         let requests = s.join("requests");
         fsutil::make_dir(&requests, 0o711)?;
-        let scratch_name = s
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let hierarchies = Hierarchies::of_this_process();
-        let cgroup = BuildCgroup::create(
-            &config.limits,
-            &BuildCgroup::name_for(&config.work_dir, &scratch_name),
-            &hierarchies,
-        )?;
+        let cgroup = BuildCgroup::for_scratch(config, s, &Hierarchies::of_this_process())?;
         let view = LintView {
             layout: &layout,
             script: &script,

@@ -105,16 +105,7 @@ pub fn make_srpm(
     let scratch = Scratch::create(&config.work_dir)?;
     let hierarchies = Hierarchies::of_this_process();
     BuildCgroup::remove_stale(&hierarchies, &config.work_dir);
-    let scratch_name = scratch
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let cgroup = BuildCgroup::create(
-        &config.limits,
-        &BuildCgroup::name_for(&config.work_dir, &scratch_name),
-        &hierarchies,
-    )?;
+    let cgroup = BuildCgroup::for_scratch(config, &scratch.path, &hierarchies)?;
     let job = SourceJob {
         config,
         request,

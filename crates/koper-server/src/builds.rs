@@ -438,7 +438,7 @@ pub async fn delete_build(app: &App, caller: &User, id: BuildId) -> Result<v1::D
             .results()
             .repo_dir(&project.owner, &project.name, &task.chroot)
             .join(result_dir);
-        tokio::task::spawn_blocking(move || koper_storage::remove_tree(&dir)).await??;
+        publisher::remove_tree(&dir).await?;
     }
     if let Some(srpm) = &build.srpm_path {
         let path = app.data().root().join(srpm);

@@ -325,12 +325,12 @@ pub async fn delete_project(app: &App, caller: &User, project: &ProjectRow) -> R
         .data()
         .results()
         .project_dir(&project.owner, &project.name);
-    remove_tree(&dir).await?;
+    publisher::remove_tree(&dir).await?;
     for chroot in &project.chroots {
         let cache = app
             .data()
             .repodata_cache_dir(&project.owner, &project.name, chroot);
-        remove_tree(&cache).await?;
+        publisher::remove_tree(&cache).await?;
     }
     for srpm in uploads {
         if let Some(upload_dir) = app
@@ -340,16 +340,10 @@ pub async fn delete_project(app: &App, caller: &User, project: &ProjectRow) -> R
             .parent()
             .filter(|d| d.starts_with(app.data().uploads_dir()))
         {
-            remove_tree(upload_dir).await?;
+            publisher::remove_tree(upload_dir).await?;
         }
     }
     crate::keys::forget_project_key(app, project).await?;
     tracing::info!(project = %format!("{}/{}", project.owner, project.name), "project deleted");
     Ok(project.clone())
-}
-
-async fn remove_tree(dir: &std::path::Path) -> Result<()> {
-    let dir = dir.to_owned();
-    tokio::task::spawn_blocking(move || koper_storage::remove_tree(&dir)).await??;
-    Ok(())
 }

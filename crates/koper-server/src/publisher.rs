@@ -635,6 +635,15 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Removes a directory of the data directory (a build's results, a
+/// project's tree) off the async runtime. A late log arriving meanwhile
+/// does not stop it: see [`koper_storage::remove_tree`].
+pub async fn remove_tree(dir: &Path) -> Result<()> {
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || koper_storage::remove_tree(&dir)).await??;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::source_package_name;

@@ -80,7 +80,7 @@ pub async fn prune(app: &App, project: &ProjectRow, chroot: &ChrootName) -> Resu
     let mut pruned = Vec::new();
     for build in to_prune {
         let dir = repo_dir.join(&build.result_dir);
-        tokio::task::spawn_blocking(move || koper_storage::remove_tree(&dir)).await??;
+        publisher::remove_tree(&dir).await?;
         app.db().mark_pruned(build.task_id, now_epoch()).await?;
         tracing::info!(project = %format!("{}/{}", project.owner, project.name), %chroot,
             build.id = %build.build_id, "old build pruned");
