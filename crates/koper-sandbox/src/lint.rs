@@ -106,7 +106,7 @@ impl Linter {
         if state
             .server
             .as_ref()
-            .is_some_and(|server| server.version != version)
+            .is_some_and(|server| server.base.cache_dir() != version)
         {
             state.server = None;
         }
@@ -152,16 +152,14 @@ impl Linter {
 
 /// A running server. Dropping it kills it and removes its files.
 struct Server {
-    /// Which version of the base root it runs on.
-    version: PathBuf,
     child: Child,
     input: ChildStdin,
     replies: Receiver<String>,
     served: u64,
-    // Dropped in this order: the processes, then the version hold, then
-    // the directory.
+    // Dropped in this order: the processes, then the hold on the version
+    // of the base root it runs on, then the directory.
     cgroup: BuildCgroup,
-    _base: PreparedBase,
+    base: PreparedBase,
     scratch: Scratch,
 }
 
@@ -214,13 +212,12 @@ impl Server {
             })
             .map_err(SandboxError::io("starting the rpmlint server's reader"))?;
         let server = Self {
-            version: base.cache_dir().to_owned(),
             child,
             input,
             replies,
             served: 0,
             cgroup,
-            _base: held,
+            base: held,
             scratch,
         };
         let greeting = match server.replies.recv_timeout(START_TIMEOUT) {
