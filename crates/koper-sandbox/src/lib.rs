@@ -67,7 +67,8 @@ pub struct ResourceLimits {
     pub max_file_bytes: Option<u64>,
     /// The most disk a build may fill: what it installs and writes into
     /// its buildroot, its build tree and its packages together. Measured
-    /// every second; a build over it is killed and fails saying so.
+    /// every 250 ms (less often when measuring is slow) and as each step
+    /// ends; a build over it is killed and fails saying so.
     pub max_disk_bytes: Option<u64>,
 }
 

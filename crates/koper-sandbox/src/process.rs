@@ -48,7 +48,8 @@ pub(crate) struct Limits<'a> {
     /// Killed once canceled.
     pub(crate) cancel: &'a CancelToken,
     /// Killed once the files below this directory occupy more than this
-    /// many bytes (measured every second).
+    /// many bytes (measured every [`DISK_POLL`] or less often, see
+    /// [`disk_poll_after`], and once more as the process ends).
     pub(crate) disk: Option<(&'a Path, u64)>,
 }
 
